@@ -1,0 +1,96 @@
+import { readFileSync, existsSync } from 'node:fs';
+import express, { type Express } from 'express';
+import * as OpenApiValidator from 'express-openapi-validator';
+import { parse } from 'yaml';
+import { appReadRoutes } from './apps/app-routes.ts';
+import { runRoutes } from './apps/run-routes.ts';
+import { consoleRouter } from './console/router.ts';
+import { cors } from './http/cors.ts';
+import { apiErrorHandler, BODY_LIMIT } from './http/error-mapper.ts';
+import { mountOperations } from './http/mount.ts';
+import type { RouteTable } from './http/operations.ts';
+import { requestId } from './http/request-id.ts';
+import { baseHeaders } from './http/security-headers.ts';
+import { loadSpec } from './http/spec.ts';
+import { identityRoutes } from './identity/identity-routes.ts';
+import { sessionRoutes } from './identity/session-routes.ts';
+import { oauthRouter } from './oauth/router.ts';
+import { createServices, type Deps, type Services } from './services.ts';
+import { DOCS_FILE as DOCS } from './server/docs.ts';
+import { healthRoutes } from './system/health.ts';
+
+export interface TesseraApp {
+  express: Express;
+  services: Services;
+  close(): Promise<void>;
+}
+
+
+/** Builds the whole HTTP app without listening (tests run it in-process on port 0). */
+export async function createApp(deps: Deps): Promise<TesseraApp> {
+  const s = await createServices(deps);
+  const app = express();
+  app.disable('x-powered-by');
+  app.set('trust proxy', 'loopback');
+  app.set('query parser', 'extended');
+  app.use(requestId, baseHeaders, accessLog(s));
+
+  app.use('/openapi/v1', cors(s.config.corsAllowOrigins));
+  // Hand-written RFC endpoints and first-party pages: not in openapi.yaml (DESIGN §1).
+  app.use(oauthRouter(s));
+  app.use(consoleRouter(s));
+
+  const { text, doc } = loadSpec();
+  app.get('/openapi/v1/openapi.yaml', (_req, res) => void res.type('application/yaml').send(text));
+  app.get('/openapi/v1/openapi.json', (_req, res) => void res.json(doc));
+  app.get(['/docs', '/docs/'], (_req, res) => {
+    if (existsSync(DOCS)) res.type('html').send(readFileSync(DOCS));
+    else res.status(503).type('text').send('The API docs are being built (or run `npm run docs`); retry in a moment.');
+  });
+
+  const table: RouteTable = {
+    ...healthRoutes(s),
+    ...identityRoutes(s),
+    ...sessionRoutes(s),
+    ...appReadRoutes(s),
+    ...runRoutes(s),
+  };
+  const api = express.Router();
+  api.use(express.json({ limit: BODY_LIMIT }));
+  const validators = OpenApiValidator.middleware({
+    apiSpec: parse(text),
+    validateApiSpec: true,
+    validateRequests: { allowUnknownQueryParameters: false, coercionStrategy: {} } as never,
+    validateResponses: s.config.env !== 'production',
+    validateSecurity: false,
+    ignoreUndocumented: false,
+    validateFormats: true,
+    $refParser: { mode: 'dereference' },
+  });
+  mountOperations(api, table, s, validators);
+  // Unknown routes under the API prefix get the API's 404, not an HTML page.
+  api.use((req, _res, next) => next({ status: 404, errors: [], message: `No route ${req.method} ${req.path}` }));
+  api.use(apiErrorHandler(s.log));
+  app.use('/openapi/v1', api);
+  app.use(apiErrorHandler(s.log));
+
+  return {
+    express: app,
+    services: s,
+    async close() {
+      for (const hook of [...s.onClose].reverse()) await hook().catch(() => undefined);
+    },
+  };
+}
+
+function accessLog(s: Services): express.RequestHandler {
+  return (req, res, next) => {
+    const start = process.hrtime.bigint();
+    res.on('finish', () => {
+      const ms = Number(process.hrtime.bigint() - start) / 1e6;
+      // The path only: query strings can carry user codes, and headers carry tokens.
+      s.log.info({ request_id: req.id, method: req.method, path: req.originalUrl.split('?')[0], status: res.statusCode, ms: Math.round(ms * 10) / 10 }, 'request');
+    });
+    next();
+  };
+}

@@ -1,0 +1,81 @@
+import { randomBytes } from 'node:crypto';
+import type { Store, StoreScript } from '../storage/store/index.ts';
+
+export interface RateLimitResult {
+  allowed: boolean;
+  limit: number;
+  remaining: number;
+  /** ms until the oldest request in the window leaves it (a slot frees up). */
+  resetMs: number;
+}
+
+/**
+ * Sliding-window log: one sorted set per key, scored by arrival time. Trim,
+ * count, admit-or-refuse and expire happen in one script, so replicas never race.
+ * Denied requests are not recorded, so a client that keeps retrying is let back
+ * in as soon as the window slides.
+ */
+export const slidingWindowScript: StoreScript<[number, number, number]> = {
+  name: 'sliding_window_v1',
+  lua: `
+local key = KEYS[1]
+local limit = tonumber(ARGV[1])
+local window = tonumber(ARGV[2])
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+redis.call('ZREMRANGEBYSCORE', key, '-inf', now - window)
+local count = redis.call('ZCARD', key)
+local allowed = 0
+if count < limit then
+  redis.call('ZADD', key, now, now .. ':' .. ARGV[3])
+  count = count + 1
+  allowed = 1
+end
+redis.call('PEXPIRE', key, window)
+local oldest = redis.call('ZRANGE', key, 0, 0, 'WITHSCORES')
+local reset = window
+if oldest[2] then reset = tonumber(oldest[2]) + window - now end
+return cjson.encode({allowed, limit - count, reset})`,
+  memory(kv, keys, args, now) {
+    const key = keys[0]!;
+    const limit = Number(args[0]);
+    const window = Number(args[1]);
+    const log = (kv.get<number[]>(key) ?? []).filter((t) => t > now - window);
+    let allowed = 0;
+    if (log.length < limit) {
+      log.push(now);
+      allowed = 1;
+    }
+    kv.set(key, log, window);
+    const reset = log.length > 0 ? log[0]! + window - now : window;
+    return [allowed, limit - log.length, reset];
+  },
+};
+
+export const WINDOW_MS = 60_000;
+
+export class RateLimiter {
+  constructor(
+    private readonly store: Store,
+    private readonly limit: number,
+    private readonly windowMs = WINDOW_MS,
+  ) {}
+
+  /** One store round trip. `subject` is already a hash; the hash tag keeps one token's keys in one slot. */
+  async hit(namespace: string, subject: string, limit = this.limit, windowMs = this.windowMs): Promise<RateLimitResult> {
+    const [allowed, remaining, resetMs] = await this.store.run(
+      slidingWindowScript,
+      [`rl:${namespace}:{${subject}}`],
+      [limit, windowMs, randomBytes(6).toString('base64url')],
+    );
+    return { allowed: allowed === 1, limit, remaining: Math.max(0, remaining), resetMs: Math.max(1, resetMs) };
+  }
+}
+
+export function rateLimitHeaders(r: RateLimitResult): Record<string, string> {
+  return {
+    'RateLimit-Limit': String(r.limit),
+    'RateLimit-Remaining': String(r.remaining),
+    'RateLimit-Reset': String(Math.max(1, Math.ceil(r.resetMs / 1000))),
+  };
+}

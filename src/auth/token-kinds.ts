@@ -1,0 +1,61 @@
+import { createHash, randomBytes } from 'node:crypto';
+import { crc32 } from 'node:zlib';
+import type { Scope } from './scopes.ts';
+
+/**
+ * Opaque token kinds (DESIGN §3): prefix + 43 base64url chars (256 bits) + a
+ * 6-char base62 CRC32 of everything before it. The checksum lets us reject typos
+ * and foreign strings before any store or database lookup.
+ */
+export interface TokenKind {
+  readonly prefix: string;
+  readonly kind: 'account' | 'external' | 'api_key';
+  readonly table: 'oauth_access_tokens' | 'api_keys';
+  /** Scopes stamped from the kind; null means "stored with the token". */
+  readonly scopes: readonly Scope[] | null;
+}
+
+const KINDS: readonly TokenKind[] = [
+  { prefix: 'tsa_', kind: 'account', table: 'oauth_access_tokens', scopes: ['full'] },
+  { prefix: 'tse_', kind: 'external', table: 'oauth_access_tokens', scopes: ['apps:run', 'apps:read:permitted'] },
+  { prefix: 'tsk_', kind: 'api_key', table: 'api_keys', scopes: null },
+];
+
+const B62 = '0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz';
+const BODY = /^[A-Za-z0-9_-]{43}$/;
+
+function base62(n: number, width: number): string {
+  let out = '';
+  for (let i = 0; i < width; i++) {
+    out = B62[n % 62] + out;
+    n = Math.floor(n / 62);
+  }
+  return out;
+}
+
+export function checksum(text: string): string {
+  return base62(crc32(text) >>> 0, 6);
+}
+
+export function kindByPrefix(prefix: string): TokenKind | undefined {
+  return KINDS.find((k) => k.prefix === prefix);
+}
+
+export function generateToken(prefix: 'tsa_' | 'tse_' | 'tsk_'): string {
+  const head = prefix + randomBytes(32).toString('base64url');
+  return head + checksum(head);
+}
+
+/** The kind of a well-formed token with a valid checksum, or null. Never touches storage. */
+export function parseToken(token: string): TokenKind | null {
+  if (token.length !== 53) return null;
+  const kind = kindByPrefix(token.slice(0, 4));
+  if (!kind) return null;
+  const body = token.slice(4, 47);
+  if (!BODY.test(body)) return null;
+  return checksum(token.slice(0, 47)) === token.slice(47) ? kind : null;
+}
+
+export function hashToken(token: string): string {
+  return createHash('sha256').update(token).digest('hex');
+}

@@ -1,0 +1,105 @@
+import type { Config } from '../config.ts';
+import type { Database } from '../storage/db.ts';
+import { ACCOUNT_ISSUER } from '../storage/repos/tokens.ts';
+import type { AuditSink } from './bearer-authenticator.ts';
+import type { InvalidatingCache } from './invalidating-cache.ts';
+import { generateToken, hashToken } from './token-kinds.ts';
+
+export interface MintedToken {
+  token: string;
+  id: string;
+  expiresAt: Date;
+  expiresIn: number;
+  rotated: boolean;
+}
+
+/**
+ * Device-flow token lifecycle (DESIGN §3). Minting for a device that already has
+ * a live token rotates that row in place: new hash, new expiry, same id, and the
+ * old token stops working on every replica at once.
+ */
+export class TokenService {
+  constructor(
+    private readonly config: Config,
+    private readonly db: Database,
+    private readonly cache: InvalidatingCache<unknown>,
+    private readonly audit: AuditSink,
+  ) {}
+
+  async mintAccountToken(input: { accountId: string; email: string; clientId: string; deviceLabel: string }): Promise<MintedToken> {
+    const token = generateToken('tsa_');
+    const hash = hashToken(token);
+    const days = this.config.accessTokenTtlDays;
+    const { row, oldHash } = await this.db.tx(async (q) => {
+      const [old] = await q<{ id: string; token_hash: string | null }>(
+        `SELECT id, token_hash FROM oauth_access_tokens
+          WHERE subject_email = $1 AND subject_issuer = $2 AND client_id = $3 AND device_label = $4 AND revoked_at IS NULL
+          FOR UPDATE`,
+        [input.email.toLowerCase(), ACCOUNT_ISSUER, input.clientId, input.deviceLabel],
+      );
+      if (old) {
+        const [row] = await q<{ id: string; expires_at: Date }>(
+          `UPDATE oauth_access_tokens SET token_hash = $2, created_at = now(), last_used_at = NULL,
+                  expires_at = now() + make_interval(days => $3) WHERE id = $1 RETURNING id, expires_at`,
+          [old.id, hash, days],
+        );
+        return { row: row!, oldHash: old.token_hash };
+      }
+      const [row] = await q<{ id: string; expires_at: Date }>(
+        `INSERT INTO oauth_access_tokens (token_hash, prefix, subject_email, subject_issuer, account_id, client_id, device_label, expires_at)
+         VALUES ($1, 'tsa_', $2, $3, $4, $5, $6, now() + make_interval(days => $7)) RETURNING id, expires_at`,
+        [hash, input.email.toLowerCase(), ACCOUNT_ISSUER, input.accountId, input.clientId, input.deviceLabel, days],
+      );
+      return { row: row!, oldHash: null };
+    });
+    if (oldHash) await this.cache.invalidate([oldHash]);
+    this.audit('oauth.token_minted', {
+      token_id: row.id,
+      subject: input.accountId,
+      client_id: input.clientId,
+      device_label: input.deviceLabel,
+      rotated: oldHash !== null,
+    });
+    return {
+      token,
+      id: row.id,
+      expiresAt: row.expires_at,
+      expiresIn: Math.max(0, Math.floor((row.expires_at.getTime() - Date.now()) / 1000)),
+      rotated: oldHash !== null,
+    };
+  }
+
+  /** RFC 7009 semantics: revoking an unknown or dead token is not an error. */
+  async revokeByToken(token: string, reason = 'revoked'): Promise<boolean> {
+    const hash = hashToken(token);
+    const row = await this.db.one<{ id: string; account_id: string | null }>(
+      `UPDATE oauth_access_tokens SET revoked_at = now(), token_hash = NULL
+        WHERE token_hash = $1 AND revoked_at IS NULL RETURNING id, account_id`,
+      [hash],
+    );
+    const key = row
+      ? undefined
+      : await this.db.one<{ id: string; account_id: string }>(
+          `UPDATE api_keys SET revoked_at = now(), token_hash = NULL WHERE token_hash = $1 AND revoked_at IS NULL RETURNING id, account_id`,
+          [hash],
+        );
+    const hit = row ?? key;
+    await this.cache.invalidate([hash]);
+    if (hit) this.audit('oauth.token_revoked', { token_id: hit.id, subject: hit.account_id, reason });
+    return hit !== undefined;
+  }
+
+  /** Revokes one of the subject's device-flow tokens by id; false when it is not theirs or not live. */
+  async revokeById(accountId: string, id: string, reason = 'revoked'): Promise<boolean> {
+    const row = await this.db.one<{ token_hash: string | null }>(
+      `UPDATE oauth_access_tokens t SET revoked_at = now(), token_hash = NULL
+         FROM (SELECT id, token_hash FROM oauth_access_tokens WHERE id = $2 AND account_id = $1 AND revoked_at IS NULL FOR UPDATE) old
+        WHERE t.id = old.id RETURNING old.token_hash`,
+      [accountId, id],
+    );
+    if (!row) return false;
+    if (row.token_hash) await this.cache.invalidate([row.token_hash]);
+    this.audit('oauth.token_revoked', { token_id: id, subject: accountId, reason });
+    return true;
+  }
+}

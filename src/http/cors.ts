@@ -1,0 +1,31 @@
+import type { RequestHandler } from 'express';
+
+/**
+ * CORS for /openapi/v1/* (DESIGN §9): an explicit allow-list, credentials allowed,
+ * and no Access-Control-Allow-Origin at all for an origin outside it.
+ */
+export function cors(allowOrigins: readonly string[]): RequestHandler {
+  const allowed = new Set(allowOrigins);
+  return (req, res, next) => {
+    const origin = req.get('origin');
+    res.vary('Origin');
+    if (origin && allowed.has(origin)) {
+      res.setHeader('Access-Control-Allow-Origin', origin);
+      res.setHeader('Access-Control-Allow-Credentials', 'true');
+      res.setHeader(
+        'Access-Control-Expose-Headers',
+        'X-Request-Id, Retry-After, RateLimit-Limit, RateLimit-Remaining, RateLimit-Reset, WWW-Authenticate',
+      );
+      if (req.method === 'OPTIONS') {
+        res.setHeader('Access-Control-Allow-Methods', 'GET, POST, PATCH, DELETE, OPTIONS');
+        res.setHeader('Access-Control-Allow-Headers', 'Authorization, Content-Type, X-CSRF-Token');
+        res.setHeader('Access-Control-Max-Age', '600');
+      }
+    }
+    if (req.method === 'OPTIONS' && req.get('access-control-request-method')) {
+      res.status(204).end();
+      return;
+    }
+    next();
+  };
+}

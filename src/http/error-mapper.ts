@@ -1,0 +1,64 @@
+import type { ErrorRequestHandler, Response } from 'express';
+import type { Logger } from 'pino';
+import { DatabaseUnavailableError } from '../storage/db.ts';
+import { StoreUnavailableError } from '../storage/store/index.ts';
+import { ApiError } from './errors.ts';
+
+export const BODY_LIMIT = '1mb';
+
+interface ValidatorError {
+  status: number;
+  message: string;
+  errors?: { path: string; message: string }[];
+}
+
+function isValidatorError(err: unknown): err is ValidatorError {
+  return typeof err === 'object' && err !== null && 'status' in err && Array.isArray((err as { errors?: unknown }).errors);
+}
+
+/** Turns anything thrown on a resource route into the API error shape (DESIGN §4). */
+export function toApiError(err: unknown, log: Logger, requestId: string): ApiError {
+  if (err instanceof ApiError) return err;
+  if (err instanceof StoreUnavailableError || err instanceof DatabaseUnavailableError) {
+    log.warn({ err: err.message, request_id: requestId }, 'dependency unavailable');
+    return new ApiError(503, 'service_unavailable', 'A dependency is unavailable; retry shortly.');
+  }
+  const type = (err as { type?: string })?.type;
+  if (type === 'entity.parse.failed') return new ApiError(400, 'invalid_request', 'The request body is not valid JSON.');
+  if (type === 'entity.too.large') return new ApiError(413, 'payload_too_large', `The request body is larger than ${BODY_LIMIT}.`);
+  if (type === 'encoding.unsupported' || type === 'charset.unsupported') {
+    return new ApiError(415, 'unsupported_media_type', 'Unsupported content encoding or charset.');
+  }
+  if (isValidatorError(err)) {
+    if (err.status === 404) return new ApiError(404, 'not_found', 'No such route.');
+    if (err.status === 405) return new ApiError(405, 'method_not_allowed', err.message);
+    if (err.status === 415) return new ApiError(415, 'unsupported_media_type', err.message);
+    if (err.status === 413) return new ApiError(413, 'payload_too_large', err.message);
+    if (err.status === 400) {
+      const details = (err.errors ?? []).map((e) => ({ path: e.path, message: e.message }));
+      return new ApiError(400, 'invalid_request', err.message, { details });
+    }
+    if (err.status < 500) return new ApiError(err.status, 'invalid_request', err.message);
+  }
+  log.error({ err, request_id: requestId }, 'unhandled error');
+  return new ApiError(500, 'internal_error', 'Something went wrong on our side.');
+}
+
+export function sendApiError(res: Response, e: ApiError, requestId: string): void {
+  if (e.extra.headers) res.set(e.extra.headers);
+  const body: Record<string, unknown> = { error: e.code, message: e.message, request_id: requestId };
+  if (e.extra.details) body.details = e.extra.details;
+  if (e.extra.retryAfterMs !== undefined) body.retry_after_ms = e.extra.retryAfterMs;
+  // res.end, not res.json: error bodies bypass response validation (tests check them against the spec).
+  res.status(e.status).type('application/json').end(JSON.stringify(body));
+}
+
+export function apiErrorHandler(log: Logger): ErrorRequestHandler {
+  return (err, req, res, next) => {
+    if (res.headersSent) {
+      log.error({ err, request_id: req.id }, 'error after response started');
+      return next(err);
+    }
+    sendApiError(res, toApiError(err, log, req.id), req.id);
+  };
+}

@@ -1,0 +1,59 @@
+import type { NextFunction, Request, RequestHandler, Response, Router } from 'express';
+import { appPipeline, bearerPipeline, type PipelineDeps, type Step } from '../auth/pipeline.ts';
+import { ApiError } from './errors.ts';
+import type { OperationId, Route, RouteTable } from './operations.ts';
+import { specOperations } from './spec.ts';
+
+/**
+ * Mounts every spec operation from one table. Each route gets its guard from the
+ * table and runs it before request validation, so an unauthenticated caller
+ * learns nothing about the request shape. Throws at start when the table and
+ * the spec disagree, or when a non-public operation would be mounted unguarded.
+ */
+export function mountOperations(router: Router, table: RouteTable, deps: PipelineDeps, validators: RequestHandler[]): void {
+  const ops = specOperations();
+  const seen = new Set<string>();
+  for (const op of ops) {
+    const route = table[op.operationId as OperationId] as Route<OperationId> | undefined;
+    if (!route) throw new Error(`no route for spec operation ${op.operationId}`);
+    seen.add(op.operationId);
+    if ((route.guard === 'public') !== op.public) {
+      throw new Error(`${op.operationId}: guard ${route.guard} disagrees with the spec's security`);
+    }
+    const steps: readonly Step[] =
+      route.guard === 'public' ? [] : route.guard === 'bearer' ? bearerPipeline(deps, route.scope) : appPipeline(deps, route.scope);
+    router[op.method](op.expressPath, guard(steps), ...validators, handle(route));
+  }
+  for (const id of Object.keys(table)) if (!seen.has(id)) throw new Error(`route ${id} is not in openapi.yaml`);
+}
+
+function guard(steps: readonly Step[]): RequestHandler {
+  return async (req: Request, res: Response, next: NextFunction) => {
+    req.tessera = {};
+    try {
+      for (const step of steps) await step.run(req, res);
+      next();
+    } catch (err) {
+      next(err);
+    }
+  };
+}
+
+function handle(route: Route<OperationId>): RequestHandler {
+  return async (req, res, next) => {
+    try {
+      const { auth, app, caller } = req.tessera;
+      if (route.guard === 'app' && route.modes && !route.modes.includes(app!.mode)) {
+        throw new ApiError(400, 'app_mode_mismatch', `This route is for ${route.modes.join(' or ')} apps; this app is a ${app!.mode} app.`);
+      }
+      const ctx = { params: req.params, query: req.query, body: req.body, req, res, auth, app, caller } as never;
+      const reply = await route.handler(ctx);
+      if (!reply) return;
+      if (reply.headers) res.set(reply.headers);
+      if (reply.body === undefined) res.status(reply.status as number).end();
+      else res.status(reply.status as number).json(reply.body);
+    } catch (err) {
+      next(err);
+    }
+  };
+}

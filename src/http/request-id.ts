@@ -1,0 +1,18 @@
+import { randomUUID } from 'node:crypto';
+import type { RequestHandler } from 'express';
+
+const SAFE_ID = /^[\w.:-]{1,128}$/;
+
+declare module 'express-serve-static-core' {
+  interface Request {
+    id: string;
+  }
+}
+
+/** Honours a sane incoming X-Request-Id, otherwise makes one; echoes it on every response. */
+export const requestId: RequestHandler = (req, res, next) => {
+  const incoming = req.get('x-request-id');
+  req.id = incoming && SAFE_ID.test(incoming) ? incoming : randomUUID();
+  res.setHeader('X-Request-Id', req.id);
+  next();
+};

@@ -1,0 +1,48 @@
+import { readFileSync } from 'node:fs';
+import { parse } from 'yaml';
+
+export const SPEC_PATH = new URL('../../openapi.yaml', import.meta.url).pathname;
+
+export interface SpecOperation {
+  operationId: string;
+  method: 'get' | 'post' | 'put' | 'patch' | 'delete';
+  /** OpenAPI path, e.g. `/apps/{app_id}/info`. */
+  path: string;
+  /** Express path, e.g. `/apps/:app_id/info`. */
+  expressPath: string;
+  public: boolean;
+}
+
+type OpenApiDoc = {
+  security?: unknown[];
+  paths: Record<string, Record<string, { operationId: string; security?: unknown[] }>>;
+};
+
+let cached: { text: string; doc: OpenApiDoc } | null = null;
+
+export function loadSpec(): { text: string; doc: OpenApiDoc } {
+  if (!cached) {
+    const text = readFileSync(SPEC_PATH, 'utf8');
+    cached = { text, doc: parse(text) as OpenApiDoc };
+  }
+  return cached;
+}
+
+/** Every operation in openapi.yaml; `public` when it overrides security with `[]`. */
+export function specOperations(): SpecOperation[] {
+  const { doc } = loadSpec();
+  const ops: SpecOperation[] = [];
+  for (const [path, item] of Object.entries(doc.paths)) {
+    for (const [method, op] of Object.entries(item)) {
+      if (!['get', 'post', 'put', 'patch', 'delete'].includes(method)) continue;
+      ops.push({
+        operationId: op.operationId,
+        method: method as SpecOperation['method'],
+        path,
+        expressPath: path.replace(/\{(\w+)\}/g, ':$1'),
+        public: Array.isArray(op.security) && op.security.length === 0,
+      });
+    }
+  }
+  return ops;
+}

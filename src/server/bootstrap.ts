@@ -1,0 +1,55 @@
+import { existsSync } from 'node:fs';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { randomBytes } from 'node:crypto';
+import path from 'node:path';
+import type { Logger } from 'pino';
+import type { Config } from '../config.ts';
+import { Database } from '../storage/db.ts';
+import { startEmbeddedPostgres } from '../storage/embedded.ts';
+import { migrate } from '../storage/migrate.ts';
+
+export interface OpenedDatabase {
+  db: Database;
+  embedded: boolean;
+  stop(): Promise<void>;
+}
+
+/** External Postgres from DATABASE_URL, else the embedded one in DATA_DIR; migrated either way. */
+export async function openDatabase(config: Config, log: Logger): Promise<OpenedDatabase> {
+  let url = config.databaseUrl;
+  let stopEmbedded: (() => Promise<void>) | null = null;
+  if (!url) {
+    log.info({ dir: path.resolve(config.dataDir, 'pg') }, 'DATABASE_URL is not set: starting the embedded Postgres');
+    const pg = await startEmbeddedPostgres(config.dataDir, log);
+    url = pg.url;
+    stopEmbedded = pg.stop;
+  }
+  const db = new Database(url);
+  try {
+    const applied = await migrate(db);
+    if (applied.length > 0) log.info({ applied }, 'migrations applied');
+  } catch (err) {
+    await db.close();
+    await stopEmbedded?.();
+    throw err;
+  }
+  return {
+    db,
+    embedded: stopEmbedded !== null,
+    async stop() {
+      await db.close();
+      await stopEmbedded?.();
+    },
+  };
+}
+
+/** SECRET_KEY, or outside production one generated once into DATA_DIR and reused. */
+export async function resolveSecretKey(config: Config): Promise<string> {
+  if (config.secretKey) return config.secretKey;
+  const file = path.join(config.dataDir, 'secret_key');
+  if (existsSync(file)) return (await readFile(file, 'utf8')).trim();
+  await mkdir(config.dataDir, { recursive: true, mode: 0o700 });
+  const key = randomBytes(48).toString('base64url');
+  await writeFile(file, key, { mode: 0o600 });
+  return key;
+}

@@ -1,0 +1,81 @@
+import pg from 'pg';
+
+export class DatabaseUnavailableError extends Error {
+  constructor(cause: unknown) {
+    super(`database unavailable: ${cause instanceof Error ? cause.message : String(cause)}`, { cause });
+  }
+}
+
+// SQLSTATE classes that mean "the database is not there", not "the query is wrong".
+const OUTAGE_CODES = /^(08|53|57P)/;
+
+function isOutage(err: unknown): boolean {
+  if (!(err instanceof Error)) return false;
+  const code = (err as { code?: string }).code;
+  if (code && OUTAGE_CODES.test(code)) return true;
+  return /ECONNREFUSED|ECONNRESET|ETIMEDOUT|timeout|Connection terminated|connect/i.test(err.message) && !code;
+}
+
+export type Row = Record<string, unknown>;
+
+/** The one pg pool; counts queries so tests and the benchmark can prove a warm path makes none. */
+export class Database {
+  queries = 0;
+  readonly pool: pg.Pool;
+
+  constructor(url: string, max = 10) {
+    this.pool = new pg.Pool({
+      connectionString: url,
+      max,
+      connectionTimeoutMillis: 2_000,
+      query_timeout: 10_000,
+      idleTimeoutMillis: 30_000,
+    });
+    this.pool.on('error', () => {
+      /* idle client lost; the next checkout reconnects */
+    });
+  }
+
+  async query<T = Row>(text: string, values: unknown[] = []): Promise<T[]> {
+    this.queries++;
+    try {
+      const res = await this.pool.query(text, values);
+      return res.rows as T[];
+    } catch (err) {
+      throw isOutage(err) ? new DatabaseUnavailableError(err) : err;
+    }
+  }
+
+  async one<T = Row>(text: string, values: unknown[] = []): Promise<T | undefined> {
+    return (await this.query<T>(text, values))[0];
+  }
+
+  /** Runs fn in a transaction on one client. */
+  async tx<T>(fn: (q: <R = Row>(text: string, values?: unknown[]) => Promise<R[]>) => Promise<T>): Promise<T> {
+    let client: pg.PoolClient;
+    try {
+      client = await this.pool.connect();
+    } catch (err) {
+      throw new DatabaseUnavailableError(err);
+    }
+    const q = async <R,>(text: string, values: unknown[] = []) => {
+      this.queries++;
+      return (await client.query(text, values)).rows as R[];
+    };
+    try {
+      await client.query('BEGIN');
+      const result = await fn(q);
+      await client.query('COMMIT');
+      return result;
+    } catch (err) {
+      await client.query('ROLLBACK').catch(() => undefined);
+      throw isOutage(err) ? new DatabaseUnavailableError(err) : err;
+    } finally {
+      client.release();
+    }
+  }
+
+  async close(): Promise<void> {
+    await this.pool.end();
+  }
+}

@@ -1,0 +1,81 @@
+import type { Database } from '../db.ts';
+
+export type AppMode = 'chat' | 'completion' | 'workflow';
+export type AccessMode = 'workspace' | 'members' | 'external';
+
+export interface AppRecord {
+  id: string;
+  workspace_id: string;
+  name: string;
+  description: string;
+  mode: AppMode;
+  enable_api: boolean;
+  access_mode: AccessMode;
+  config: Record<string, unknown>;
+  tags: string[];
+  member_ids: string[];
+}
+
+export interface AppListFilter {
+  accountId: string;
+  workspaceId?: string;
+  mode?: AppMode;
+  name?: string;
+  tag?: string;
+  page: number;
+  limit: number;
+}
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+export class AppRepo {
+  constructor(private readonly db: Database) {}
+
+  async findById(id: string): Promise<AppRecord | undefined> {
+    if (!UUID.test(id)) return undefined;
+    return this.db.one<AppRecord>(
+      `SELECT a.id, a.workspace_id, a.name, a.description, a.mode, a.enable_api, a.access_mode, a.config, a.tags,
+              coalesce((SELECT array_agg(m.account_id::text) FROM app_members m WHERE m.app_id = a.id), '{}') AS member_ids
+         FROM apps a WHERE a.id = $1`,
+      [id],
+    );
+  }
+
+  /** Apps the account may see: its workspaces, API enabled, allowed by access mode. */
+  async listForAccount(f: AppListFilter): Promise<{ rows: AppRecord[]; total: number }> {
+    const where = [
+      'a.workspace_id IN (SELECT workspace_id FROM memberships WHERE account_id = $1)',
+      'a.enable_api',
+      "(a.access_mode <> 'members' OR EXISTS (SELECT 1 FROM app_members am WHERE am.app_id = a.id AND am.account_id = $1))",
+    ];
+    const values: unknown[] = [f.accountId];
+    const add = (clause: string, value: unknown) => {
+      values.push(value);
+      where.push(clause.replace('?', `$${values.length}`));
+    };
+    if (f.workspaceId) add('a.workspace_id = ?', f.workspaceId);
+    if (f.mode) add('a.mode = ?', f.mode);
+    if (f.name) add("a.name ILIKE '%' || ? || '%'", f.name.replace(/[\\%_]/g, (c) => `\\${c}`));
+    if (f.tag) add('? = ANY(a.tags)', f.tag);
+    values.push(f.limit, (f.page - 1) * f.limit);
+    const rows = await this.db.query<AppRecord & { total: string }>(
+      `SELECT a.id, a.workspace_id, a.name, a.description, a.mode, a.enable_api, a.access_mode, a.config, a.tags,
+              '{}'::text[] AS member_ids, count(*) OVER () AS total
+         FROM apps a WHERE ${where.join(' AND ')}
+        ORDER BY a.created_at, a.id LIMIT $${values.length - 1} OFFSET $${values.length}`,
+      values,
+    );
+    const total = rows[0] ? Number(rows[0].total) : await this.count(where, values.slice(0, -2));
+    return { rows, total };
+  }
+
+  private async count(where: string[], values: unknown[]): Promise<number> {
+    const row = await this.db.one<{ n: string }>(`SELECT count(*) AS n FROM apps a WHERE ${where.join(' AND ')}`, values);
+    return Number(row?.n ?? 0);
+  }
+
+  async isMember(accountId: string, workspaceId: string): Promise<boolean> {
+    const row = await this.db.one('SELECT 1 FROM memberships WHERE account_id = $1 AND workspace_id = $2', [accountId, workspaceId]);
+    return row !== undefined;
+  }
+}

@@ -1,0 +1,61 @@
+/**
+ * Shared state for replicas: atomic scripts, TTL keys, pub/sub and locks.
+ * Two implementations pass one contract suite: Redis (many replicas) and
+ * in-process memory (one replica only).
+ */
+
+/** The in-process view a script's memory twin works on; values are plain JS data. */
+export interface MemoryKV {
+  get<T = unknown>(key: string): T | undefined;
+  set(key: string, value: unknown, ttlMs?: number): void;
+  del(key: string): boolean;
+  /** Remaining time to live in ms, -1 without a TTL, -2 when absent (as Redis PTTL). */
+  pttl(key: string): number;
+  expire(key: string, ttlMs: number): void;
+}
+
+/**
+ * An atomic operation with two equal implementations: Lua run by hash in Redis
+ * (returning a JSON string via cjson.encode) and a synchronous function over the
+ * memory KV. Both must pass the same contract tests.
+ */
+export interface StoreScript<R> {
+  readonly name: string;
+  readonly lua: string;
+  memory(kv: MemoryKV, keys: string[], args: string[], nowMs: number): R;
+}
+
+export interface Store {
+  readonly kind: 'redis' | 'memory';
+  run<R>(script: StoreScript<R>, keys: string[], args?: (string | number)[]): Promise<R>;
+  get(key: string): Promise<string | null>;
+  set(key: string, value: string, ttlMs?: number): Promise<void>;
+  /** Set only when absent; true when set. */
+  setIfAbsent(key: string, value: string, ttlMs: number): Promise<boolean>;
+  del(...keys: string[]): Promise<number>;
+  pttl(key: string): Promise<number>;
+  publish(channel: string, message: string): Promise<void>;
+  /** Returns an unsubscribe function. */
+  subscribe(channel: string, handler: (message: string) => void): Promise<() => Promise<void>>;
+  /** Runs fn while holding a named lock; null when another holder has it. */
+  withLock<T>(name: string, ttlMs: number, fn: () => Promise<T>): Promise<T | null>;
+  ping(): Promise<void>;
+  close(): Promise<void>;
+}
+
+export class StoreUnavailableError extends Error {
+  constructor(cause: unknown) {
+    super(`store unavailable: ${cause instanceof Error ? cause.message : String(cause)}`, { cause });
+  }
+}
+
+/** Lua that releases a lock only when we still own it. */
+export const releaseLockScript: StoreScript<number> = {
+  name: 'release_lock',
+  lua: `if redis.call('GET', KEYS[1]) == ARGV[1] then return cjson.encode(redis.call('DEL', KEYS[1])) end return cjson.encode(0)`,
+  memory(kv, keys, args) {
+    const key = keys[0]!;
+    if (kv.get(key) === args[0]) return kv.del(key) ? 1 : 0;
+    return 0;
+  },
+};

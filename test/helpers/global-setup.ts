@@ -1,0 +1,25 @@
+import { Redis } from 'ioredis';
+import { Database } from '../../src/storage/db.ts';
+import { migrate } from '../../src/storage/migrate.ts';
+import { TEST_DATABASE_URL, TEST_REDIS_URL } from './env.ts';
+
+/** Fails the whole run loudly when Postgres or Redis is missing, then migrates once. */
+export default async function setup(): Promise<void> {
+  const db = new Database(TEST_DATABASE_URL);
+  try {
+    await migrate(db);
+  } catch (err) {
+    throw new Error(`tests need a real Postgres at ${TEST_DATABASE_URL}: ${(err as Error).message}`);
+  } finally {
+    await db.close();
+  }
+  const redis = new Redis(TEST_REDIS_URL, { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
+  try {
+    await redis.connect();
+    await redis.ping();
+  } catch (err) {
+    throw new Error(`tests need a real Redis at ${TEST_REDIS_URL}: ${(err as Error).message}`);
+  } finally {
+    redis.disconnect();
+  }
+}
