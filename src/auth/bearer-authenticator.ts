@@ -71,6 +71,11 @@ export class BearerAuthenticator {
     await this.cache.start();
   }
 
+  /** Writes pending last_used_at marks now (normally a timer does). */
+  flushLastUsed(): Promise<void> {
+    return this.lastUsed.flush();
+  }
+
   async stop(): Promise<void> {
     await this.cache.stop();
     await this.lastUsed.stop();
@@ -80,9 +85,9 @@ export class BearerAuthenticator {
     if (!this.config.enableOauthBearer) {
       throw new ApiError(503, 'bearer_auth_disabled', 'Bearer authentication is disabled on this server.');
     }
-    const match = authorization?.match(/^Bearer[ ]+(\S*)\s*$/i);
+    const match = authorization?.match(/^Bearer(?:[ ]+(\S*))?\s*$/i);
     if (!match) throw unauthorized('missing_token');
-    const token = match[1]!;
+    const token = match[1] ?? '';
     const kind = parseToken(token);
     if (!kind) throw unauthorized('invalid_token');
 
