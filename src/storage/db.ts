@@ -12,8 +12,9 @@ const OUTAGE_CODES = /^(08|53|57P)/;
 function isOutage(err: unknown): boolean {
   if (!(err instanceof Error)) return false;
   const code = (err as { code?: string }).code;
-  if (code && OUTAGE_CODES.test(code)) return true;
-  return /ECONNREFUSED|ECONNRESET|ETIMEDOUT|timeout|Connection terminated|connect/i.test(err.message) && !code;
+  // SQLSTATE connection/resource classes, or a Node socket error (ECONNREFUSED, ECONNRESET, …).
+  if (code) return OUTAGE_CODES.test(code) || /^E[A-Z]+$/.test(code);
+  return /timeout|Connection terminated|connect/i.test(err.message);
 }
 
 export type Row = Record<string, unknown>;

@@ -1,0 +1,115 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { randomUUID } from 'node:crypto';
+import { slidingWindowScript } from '../../src/auth/rate-limit.ts';
+import { MemoryStore, RedisStore, type Store, type StoreScript } from '../../src/storage/store/index.ts';
+import { TEST_REDIS_URL } from '../helpers/env.ts';
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** A script that exercises get/set/TTL inside the atomic section. */
+const counterScript: StoreScript<{ value: number; ttl: number }> = {
+  name: 'test_counter',
+  lua: `local v = tonumber(redis.call('GET', KEYS[1]) or '0') + tonumber(ARGV[1])
+redis.call('SET', KEYS[1], tostring(v), 'PX', tonumber(ARGV[2]))
+return cjson.encode({value = v, ttl = redis.call('PTTL', KEYS[1])})`,
+  memory(kv, keys, args) {
+    const v = Number(kv.get<string>(keys[0]!) ?? '0') + Number(args[0]);
+    kv.set(keys[0]!, String(v), Number(args[1]));
+    return { value: v, ttl: kv.pttl(keys[0]!) };
+  },
+};
+
+const suites: [string, () => Promise<Store>][] = [
+  ['RedisStore', () => RedisStore.connect(TEST_REDIS_URL)],
+  ['MemoryStore', async () => new MemoryStore()],
+];
+
+describe.each(suites)('store contract: %s', (_name, make) => {
+  let store: Store;
+  const k = (name: string) => `test:${randomUUID()}:{${name}}`;
+  beforeAll(async () => {
+    store = await make();
+  });
+  afterAll(() => store.close());
+
+  it('when a key is set, then it can be read, and deleted once', async () => {
+    const key = k('a');
+    expect(await store.get(key)).toBeNull();
+    await store.set(key, 'v1');
+    expect(await store.get(key)).toBe('v1');
+    expect(await store.pttl(key)).toBe(-1);
+    expect(await store.del(key)).toBe(1);
+    expect(await store.del(key)).toBe(0);
+    expect(await store.pttl(key)).toBe(-2);
+  });
+
+  it('when a key has a TTL, then it expires', async () => {
+    const key = k('ttl');
+    await store.set(key, 'v', 80);
+    const ttl = await store.pttl(key);
+    expect(ttl).toBeGreaterThan(0);
+    expect(ttl).toBeLessThanOrEqual(80);
+    await sleep(120);
+    expect(await store.get(key)).toBeNull();
+  });
+
+  it('when setIfAbsent races, then exactly one wins', async () => {
+    const key = k('nx');
+    const results = await Promise.all(Array.from({ length: 10 }, (_, i) => store.setIfAbsent(key, String(i), 1_000)));
+    expect(results.filter(Boolean)).toHaveLength(1);
+  });
+
+  it('when a script runs concurrently, then every call sees an atomic update', async () => {
+    const key = k('counter');
+    const results = await Promise.all(Array.from({ length: 20 }, () => store.run(counterScript, [key], [1, 5_000])));
+    expect(results.map((r) => r.value).sort((a, b) => a - b)).toEqual(Array.from({ length: 20 }, (_, i) => i + 1));
+    expect(results.every((r) => r.ttl > 0 && r.ttl <= 5_000)).toBe(true);
+  });
+
+  it('when the sliding window is full, then requests are refused until it slides', async () => {
+    const key = k('rl');
+    const hit = () => store.run(slidingWindowScript, [key], [3, 300, randomUUID()]);
+    expect((await hit())[0]).toBe(1);
+    expect((await hit())[0]).toBe(1);
+    const third = await hit();
+    expect(third[0]).toBe(1);
+    expect(third[1]).toBe(0);
+    const refused = await hit();
+    expect(refused[0]).toBe(0);
+    expect(refused[2]).toBeGreaterThan(0);
+    expect(refused[2]).toBeLessThanOrEqual(300);
+    await sleep(350);
+    expect((await hit())[0]).toBe(1);
+  });
+
+  it('when a message is published, then subscribers get it, and not after unsubscribing', async () => {
+    const channel = `test:${randomUUID()}`;
+    const got: string[] = [];
+    const unsubscribe = await store.subscribe(channel, (m) => got.push(m));
+    await store.publish(channel, 'one');
+    for (let i = 0; i < 50 && got.length === 0; i++) await sleep(10);
+    expect(got).toEqual(['one']);
+    await unsubscribe();
+    await store.publish(channel, 'two');
+    await sleep(50);
+    expect(got).toEqual(['one']);
+  });
+
+  it('when a lock is held, then a second holder is refused, and it is free after release', async () => {
+    const name = `lock-${randomUUID()}`;
+    let inner: string | null | undefined;
+    const outer = await store.withLock(name, 5_000, async () => {
+      inner = await store.withLock(name, 5_000, async () => 'second');
+      return 'first';
+    });
+    expect(outer).toBe('first');
+    expect(inner).toBeNull();
+    expect(await store.withLock(name, 5_000, async () => 'again')).toBe('again');
+  });
+
+  it('when the holder throws, then the lock is still released', async () => {
+    const name = `lock-${randomUUID()}`;
+    await expect(store.withLock(name, 5_000, async () => Promise.reject(new Error('boom')))).rejects.toThrow('boom');
+    expect(await store.withLock(name, 5_000, async () => 'free')).toBe('free');
+  });
+});

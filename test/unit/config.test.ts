@@ -1,0 +1,55 @@
+import { describe, expect, it } from 'vitest';
+import { ConfigError, loadConfig } from '../../src/config.ts';
+
+describe('config', () => {
+  it('when nothing is set, then the documented defaults apply and the object is frozen', () => {
+    const c = loadConfig({});
+    expect(c).toMatchObject({
+      port: 8080,
+      host: '127.0.0.1',
+      publicUrl: 'http://localhost:8080',
+      databaseUrl: null,
+      redisUrl: null,
+      dataDir: './.tessera',
+      enableOauthBearer: true,
+      edition: 'community',
+      rateLimitPerToken: 60,
+      knownClientIds: ['tessera-cli'],
+      corsAllowOrigins: [],
+      deviceCodeTtlSeconds: 900,
+      devicePollIntervalSeconds: 5,
+      accessTokenTtlDays: 14,
+      accessTokenRetentionDays: 30,
+    });
+    expect(Object.isFrozen(c)).toBe(true);
+  });
+
+  it('when lists and booleans are given, then they are parsed', () => {
+    const c = loadConfig({ OPENAPI_KNOWN_CLIENT_IDS: 'a, b', OPENAPI_CORS_ALLOW_ORIGINS: 'https://x.test', ENABLE_OAUTH_BEARER: 'false', PUBLIC_URL: 'https://api.test/' });
+    expect(c.knownClientIds).toEqual(['a', 'b']);
+    expect(c.corsAllowOrigins).toEqual(['https://x.test']);
+    expect(c.enableOauthBearer).toBe(false);
+    expect(c.publicUrl).toBe('https://api.test');
+  });
+
+  it('when the token TTL is out of range, then it is clamped to 1–365 days', () => {
+    expect(loadConfig({ OAUTH_ACCESS_TOKEN_TTL_DAYS: '0' }).accessTokenTtlDays).toBe(1);
+    expect(loadConfig({ OAUTH_ACCESS_TOKEN_TTL_DAYS: '9999' }).accessTokenTtlDays).toBe(365);
+  });
+
+  it.each([
+    ['PORT', 'eighty'],
+    ['PORT', '70000'],
+    ['ENABLE_OAUTH_BEARER', 'maybe'],
+    ['EDITION', 'pro'],
+    ['DATABASE_URL', 'not a url'],
+    ['OPENAPI_RATE_LIMIT_PER_TOKEN', '0'],
+  ])('when %s=%s, then a ConfigError names the variable', (name, value) => {
+    expect(() => loadConfig({ [name]: value })).toThrow(ConfigError);
+    expect(() => loadConfig({ [name]: value })).toThrow(new RegExp(`^invalid configuration: ${name}: `));
+  });
+
+  it('when production has no SECRET_KEY, then it refuses to start', () => {
+    expect(() => loadConfig({ NODE_ENV: 'production' })).toThrow(/SECRET_KEY: required in production/);
+  });
+});
