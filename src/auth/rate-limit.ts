@@ -54,6 +54,11 @@ return cjson.encode({allowed, limit - count, reset})`,
 
 export const WINDOW_MS = 60_000;
 
+// Window members must be unique across replicas: a random per-process prefix plus a counter
+// (cheaper than fresh random bytes on every request).
+const INSTANCE = randomBytes(6).toString('base64url');
+let sequence = 0;
+
 export class RateLimiter {
   constructor(
     private readonly store: Store,
@@ -66,7 +71,7 @@ export class RateLimiter {
     const [allowed, remaining, resetMs] = await this.store.run(
       slidingWindowScript,
       [`rl:${namespace}:{${subject}}`],
-      [limit, windowMs, randomBytes(6).toString('base64url')],
+      [limit, windowMs, `${INSTANCE}${(sequence = (sequence + 1) % Number.MAX_SAFE_INTEGER)}`],
     );
     return { allowed: allowed === 1, limit, remaining: Math.max(0, remaining), resetMs: Math.max(1, resetMs) };
   }

@@ -20,7 +20,8 @@ export class RedisStore implements Store {
   private readonly shas = new Map<string, string>();
 
   private constructor(private readonly url: string) {
-    this.client = new Redis(url, options);
+    // Auto-pipelining batches the commands of concurrent requests into one write.
+    this.client = new Redis(url, { ...options, enableAutoPipelining: true });
     this.client.on('error', () => {
       /* surfaced per command as StoreUnavailableError; ioredis keeps reconnecting */
     });
