@@ -2,7 +2,7 @@ import { once } from 'node:events';
 import type { Server } from 'node:http';
 import { Command } from 'commander';
 import { registerAdminCommands } from './admin/commands.ts';
-import { seedDemo } from './admin/seed.ts';
+import { DEMO_EMAIL, seedDemo } from './admin/seed.ts';
 import { createApp } from './app.ts';
 import { pruneTokens } from './auth/pruner.ts';
 import { ConfigError, loadConfig, type Config } from './config.ts';
@@ -30,8 +30,13 @@ async function start(): Promise<void> {
   const cfg: Config = Object.freeze({ ...base, secretKey: await resolveSecretKey(base) });
   const database = await openDatabase(cfg, log);
   let demo = null;
+  let demoExists = false;
   // Only an empty embedded database is seeded; an external DATABASE_URL never is.
-  if (database.embedded && (await new AccountRepo(database.db).count()) === 0) demo = await seedDemo(database.db);
+  if (database.embedded) {
+    const accounts = new AccountRepo(database.db);
+    if ((await accounts.count()) === 0) demo = await seedDemo(database.db);
+    else demoExists = (await accounts.findByEmail(DEMO_EMAIL)) !== undefined;
+  }
   const store = await createStore(cfg.redisUrl, log);
   const app = await createApp({ config: cfg, db: database.db, store, log });
 
@@ -57,6 +62,7 @@ async function start(): Promise<void> {
       ...demo.apps.map((a) => `    ${a.mode.padEnd(10)} app ${a.id}  (${a.name})`),
     );
   }
+  if (demoExists) lines.push('', `  Demo account: ${DEMO_EMAIL} (its password was printed at the first start)`);
   console.log(lines.join('\n') + '\n');
 
   let stopping = false;
