@@ -40,7 +40,16 @@ return cjson.encode({allowed, limit - count, reset})`,
     const key = keys[0]!;
     const limit = Number(args[0]);
     const window = Number(args[1]);
-    const log = (kv.get<number[]>(key) ?? []).filter((t) => t > now - window);
+    const log = kv.get<number[]>(key) ?? [];
+    // Entries are appended in time order: drop the expired prefix (binary search, one splice).
+    let lo = 0;
+    let hi = log.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (log[mid]! <= now - window) lo = mid + 1;
+      else hi = mid;
+    }
+    if (lo > 0) log.splice(0, lo);
     let allowed = 0;
     if (log.length < limit) {
       log.push(now);
