@@ -89,6 +89,20 @@ export class TokenService {
     return hit !== undefined;
   }
 
+  /** Revokes a device-flow token by id whoever holds it (a replayed device code revokes what it produced). */
+  async revokeTokenId(id: string, reason: string): Promise<boolean> {
+    const row = await this.db.one<{ token_hash: string | null; account_id: string | null }>(
+      `UPDATE oauth_access_tokens t SET revoked_at = now(), token_hash = NULL
+         FROM (SELECT id, token_hash FROM oauth_access_tokens WHERE id = $1 AND revoked_at IS NULL FOR UPDATE) old
+        WHERE t.id = old.id RETURNING old.token_hash, t.account_id`,
+      [id],
+    );
+    if (!row) return false;
+    if (row.token_hash) await this.cache.invalidate([row.token_hash]);
+    this.audit('oauth.token_revoked', { token_id: id, subject: row.account_id, reason });
+    return true;
+  }
+
   /** Revokes one of the subject's device-flow tokens by id; false when it is not theirs or not live. */
   async revokeById(accountId: string, id: string, reason = 'revoked'): Promise<boolean> {
     const row = await this.db.one<{ token_hash: string | null }>(

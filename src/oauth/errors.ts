@@ -1,0 +1,123 @@
+import type { ErrorRequestHandler, Response } from 'express';
+import type { Logger } from 'pino';
+import { DatabaseUnavailableError } from '../storage/db.ts';
+import { StoreUnavailableError } from '../storage/store/index.ts';
+
+/** RFC 6749 §5.2 error; `expose: false` hides the description behind `server_error`. */
+export class OAuthError extends Error {
+  status = 400;
+  expose = true;
+  headers: Record<string, string> = {};
+  constructor(
+    readonly error: string,
+    readonly description: string,
+  ) {
+    super(description);
+  }
+}
+
+export class InvalidRequest extends OAuthError {
+  constructor(d: string) {
+    super('invalid_request', d);
+  }
+}
+export class InvalidClient extends OAuthError {
+  override status = 401;
+  constructor(d = 'Unknown client.') {
+    super('invalid_client', d);
+  }
+}
+export class InvalidGrant extends OAuthError {
+  constructor(d = 'The device code is invalid, was already used, or belongs to another client.') {
+    super('invalid_grant', d);
+  }
+}
+export class InvalidScope extends OAuthError {
+  constructor(d: string) {
+    super('invalid_scope', d);
+  }
+}
+export class UnsupportedGrantType extends OAuthError {
+  constructor(d = 'Only urn:ietf:params:oauth:grant-type:device_code is supported.') {
+    super('unsupported_grant_type', d);
+  }
+}
+export class AuthorizationPending extends OAuthError {
+  constructor() {
+    super('authorization_pending', 'The user has not yet approved or denied this request.');
+  }
+}
+export class SlowDown extends OAuthError {
+  constructor(interval: number) {
+    super('slow_down', `Polling too fast; wait at least ${interval} seconds between requests.`);
+  }
+}
+export class AccessDenied extends OAuthError {
+  constructor() {
+    super('access_denied', 'The user denied the request.');
+  }
+}
+export class ExpiredToken extends OAuthError {
+  constructor() {
+    super('expired_token', 'The device code has expired; start a new device authorization.');
+  }
+}
+/** 429 for the per-IP and per-session limits of DESIGN §6. */
+export class TooManyRequests extends OAuthError {
+  override status = 429;
+  constructor(retryAfterSeconds: number) {
+    super('slow_down', `Too many requests; retry after ${retryAfterSeconds} seconds.`);
+    this.headers = { 'Retry-After': String(Math.max(1, retryAfterSeconds)) };
+  }
+}
+export class NotFound extends OAuthError {
+  override status = 404;
+  constructor() {
+    super('invalid_grant', 'Unknown or expired code.');
+  }
+}
+export class Conflict extends OAuthError {
+  override status = 409;
+  constructor() {
+    super('invalid_grant', 'This code was already approved or denied.');
+  }
+}
+export class Forbidden extends OAuthError {
+  override status = 403;
+  constructor(d: string) {
+    super('access_denied', d);
+  }
+}
+export class ServerError extends OAuthError {
+  override status = 500;
+  override expose = false;
+  constructor() {
+    super('server_error', 'Something went wrong on our side.');
+  }
+}
+export class TemporarilyUnavailable extends OAuthError {
+  override status = 503;
+  constructor() {
+    super('temporarily_unavailable', 'A dependency is unavailable; retry shortly.');
+  }
+}
+
+/** The one renderer for /oauth/*: `{error, error_description}`, no-store, never WWW-Authenticate. */
+export function sendOAuthError(res: Response, err: OAuthError): void {
+  const e = err.expose ? err : new ServerError();
+  res.set(err.headers);
+  res.set({ 'Cache-Control': 'no-store', Pragma: 'no-cache' });
+  res.status(e.status).json({ error: e.error, error_description: e.description });
+}
+
+export function oauthErrorHandler(log: Logger): ErrorRequestHandler {
+  return (err, req, res, next) => {
+    if (res.headersSent) return next(err);
+    if (err instanceof OAuthError) return sendOAuthError(res, err);
+    if (err instanceof StoreUnavailableError || err instanceof DatabaseUnavailableError) return sendOAuthError(res, new TemporarilyUnavailable());
+    const type = (err as { type?: string })?.type;
+    if (type === 'entity.parse.failed' || type === 'entity.too.large') return sendOAuthError(res, new InvalidRequest('The request body could not be read.'));
+    log.error({ err, request_id: req.id }, 'unhandled error on an OAuth endpoint');
+    sendOAuthError(res, new ServerError());
+  };
+}

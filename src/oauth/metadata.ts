@@ -1,0 +1,24 @@
+// RFC 8414 §2–3: authorization server metadata.
+import type { RequestHandler } from 'express';
+import { SCOPES } from '../auth/scopes.ts';
+import type { Services } from '../services.ts';
+import { DEVICE_CODE_GRANT } from './grants/device-code.ts';
+
+export function metadata(s: Services): RequestHandler {
+  return (_req, res) => {
+    const issuer = s.config.publicUrl;
+    res.set('Cache-Control', 'public, max-age=300');
+    res.json({
+      issuer,
+      device_authorization_endpoint: `${issuer}/openapi/v1/oauth/device/code`,
+      token_endpoint: `${issuer}/openapi/v1/oauth/token`,
+      revocation_endpoint: `${issuer}/openapi/v1/oauth/revoke`,
+      grant_types_supported: [DEVICE_CODE_GRANT],
+      token_endpoint_auth_methods_supported: ['none'],
+      revocation_endpoint_auth_methods_supported: ['none'],
+      scopes_supported: SCOPES.filter((x) => x !== 'apps:read:permitted'),
+      response_types_supported: [],
+      service_documentation: `${issuer}/docs`,
+    });
+  };
+}

@@ -1,0 +1,17 @@
+// RFC 7009 §2: token revocation. Unknown or already-dead tokens also answer 200 (§2.2).
+import type { RequestHandler } from 'express';
+import type { Services } from '../services.ts';
+import { InvalidClient, InvalidRequest } from './errors.ts';
+import { readParams } from './params.ts';
+
+export function revocation(s: Services): RequestHandler {
+  return async (req, res) => {
+    const params = readParams(req, false);
+    if (!params.token) throw new InvalidRequest('token is required.');
+    if (params.client_id !== undefined && !s.config.knownClientIds.includes(params.client_id)) throw new InvalidClient();
+    // token_type_hint is only a hint (§2.1); both token tables are checked by hash anyway.
+    await s.tokens.revokeByToken(params.token, 'rfc7009');
+    res.set('Cache-Control', 'no-store');
+    res.status(200).end();
+  };
+}

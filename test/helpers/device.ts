@@ -1,0 +1,30 @@
+import type { TestServer } from './server.ts';
+
+export const GRANT = 'urn:ietf:params:oauth:grant-type:device_code';
+
+export function form(url: string, params: Record<string, string>, headers: Record<string, string> = {}) {
+  return fetch(url, {
+    method: 'POST',
+    headers: { 'content-type': 'application/x-www-form-urlencoded', ...headers },
+    body: new URLSearchParams(params).toString(),
+  });
+}
+
+export interface DeviceStart {
+  device_code: string;
+  user_code: string;
+  verification_uri: string;
+  verification_uri_complete: string;
+  expires_in: number;
+  interval: number;
+}
+
+export async function startFlow(server: TestServer, params: Record<string, string> = {}, headers: Record<string, string> = {}): Promise<DeviceStart> {
+  const res = await form(`${server.url}/openapi/v1/oauth/device/code`, { client_id: 'tessera-cli', device_label: 'laptop', ...params }, headers);
+  if (res.status !== 200) throw new Error(`device/code: ${res.status} ${await res.text()}`);
+  return res.json() as Promise<DeviceStart>;
+}
+
+export function poll(server: TestServer, deviceCode: string, clientId = 'tessera-cli') {
+  return form(`${server.url}/openapi/v1/oauth/token`, { grant_type: GRANT, device_code: deviceCode, client_id: clientId });
+}
