@@ -1,7 +1,50 @@
+import { ApiError, notFound } from '../http/errors.ts';
 import type { Routes } from '../http/operations.ts';
+import { page } from '../http/pagination.ts';
+import { SessionRepo } from '../storage/repos/sessions.ts';
 import type { Services } from '../services.ts';
 
-/** GET/DELETE /me/sessions… — filled in by the device-login work. */
-export function sessionRoutes(_s: Services): Routes<never> {
-  return {};
+/**
+ * The caller's device sessions. Scope `full`: only device-flow account tokens manage
+ * device sessions (an API key is not a session and cannot sign devices out).
+ */
+export function sessionRoutes(s: Services): Routes<'listSessions' | 'deleteCurrentSession' | 'deleteSession'> {
+  const sessions = new SessionRepo(s.db);
+  return {
+    listSessions: {
+      guard: 'bearer',
+      scope: 'full',
+      async handler({ auth, query }) {
+        const p = page(query);
+        const { rows, total } = await sessions.listLive(auth.accountId!, p.limit, p.offset);
+        const data = rows.map((r) => ({
+          id: r.id,
+          client_id: r.client_id,
+          device_label: r.device_label,
+          created_at: r.created_at.toISOString(),
+          last_used_at: r.last_used_at?.toISOString() ?? null,
+          expires_at: r.expires_at.toISOString(),
+          current: auth.source === 'oauth' && r.id === auth.tokenId,
+        }));
+        return { status: 200, body: p.envelope(data, total) };
+      },
+    },
+    deleteCurrentSession: {
+      guard: 'bearer',
+      scope: 'full',
+      async handler({ auth }) {
+        if (auth.source !== 'oauth') throw new ApiError(403, 'wrong_subject', 'Only a device-flow token is a session.');
+        await s.tokens.revokeById(auth.accountId!, auth.tokenId, 'signed_out');
+        return { status: 204, body: undefined };
+      },
+    },
+    deleteSession: {
+      guard: 'bearer',
+      scope: 'full',
+      async handler({ auth, params }) {
+        if (!(await s.tokens.revokeById(auth.accountId!, params.session_id, 'session_revoked'))) throw notFound('Session');
+        return { status: 204, body: undefined };
+      },
+    },
+  };
 }
