@@ -1,7 +1,12 @@
 import express, { type Router } from 'express';
 import type { Services } from '../services.ts';
+import { consoleApi } from './console-api.ts';
+import { pages } from './pages.ts';
 
-/** Console sign-in and the /device and /signin pages. Filled in by the device-login work. */
-export function consoleRouter(_s: Services): Router {
-  return express.Router();
+/** Console sign-in API and the /device and /signin pages (DESIGN §9); first party, not in the spec. */
+export function consoleRouter(s: Services): Router {
+  const router = express.Router();
+  router.use('/console/api', consoleApi(s));
+  router.use(pages(s));
+  return router;
 }

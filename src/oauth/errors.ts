@@ -82,6 +82,13 @@ export class Conflict extends OAuthError {
     super('invalid_grant', 'This code was already approved or denied.');
   }
 }
+/** The console session cookie is missing, expired or signed out. */
+export class LoginRequired extends OAuthError {
+  override status = 401;
+  constructor() {
+    super('login_required', 'Sign in to the console first.');
+  }
+}
 export class Forbidden extends OAuthError {
   override status = 403;
   constructor(d: string) {

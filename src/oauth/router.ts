@@ -1,6 +1,7 @@
 import express, { type RequestHandler, type Router } from 'express';
 import { noFraming } from '../http/security-headers.ts';
 import type { Services } from '../services.ts';
+import { deviceApproval } from './device-approval.ts';
 import { deviceAuthorization } from './device-authorization.ts';
 import { deviceLookup } from './device-lookup.ts';
 import { oauthErrorHandler } from './errors.ts';
@@ -29,6 +30,8 @@ export function oauthRouter(s: Services): Router {
   oauth.post('/token', raw, wrap(token(s)));
   oauth.post('/revoke', raw, wrap(revocation(s)));
   oauth.get('/device/lookup', wrap(deviceLookup(s)));
+  oauth.post('/device/approve', raw, wrap(deviceApproval(s, 'approve')));
+  oauth.post('/device/deny', raw, wrap(deviceApproval(s, 'deny')));
   oauth.use(oauthErrorHandler(s.log));
   router.use('/openapi/v1/oauth', oauth);
   return router;

@@ -1,4 +1,6 @@
 import type { AddressInfo } from 'node:net';
+import { Writable } from 'node:stream';
+import type { Logger } from 'pino';
 import { createServer, type RequestListener } from 'node:http';
 import createClient from 'openapi-fetch';
 import type { paths } from '../../generated/openapi.ts';
@@ -27,6 +29,8 @@ export interface TestServerOptions {
   db?: Database;
   databaseUrl?: string;
   redisUrl?: string;
+  /** A logger to read audit lines from (see auditLog); silent by default. */
+  log?: Logger;
 }
 
 /** The real app, in-process, on port 0, against real Postgres and Redis. */
@@ -35,7 +39,7 @@ export async function startServer(opts: TestServerOptions = {}): Promise<TestSer
   const ownStore = typeof opts.store !== 'object';
   const store: Store =
     typeof opts.store === 'object' ? opts.store : opts.store === 'memory' ? new MemoryStore() : await RedisStore.connect(opts.redisUrl ?? TEST_REDIS_URL);
-  const log = createLogger(process.env.TEST_LOG_LEVEL ?? 'silent');
+  const log = opts.log ?? createLogger(process.env.TEST_LOG_LEVEL ?? 'silent');
   // Listen first so the issuer (PUBLIC_URL) can be the address the server really has.
   let handler: RequestListener = (_req, res) => res.writeHead(503).end();
   const server = createServer((req, res) => handler(req, res));
@@ -60,4 +64,22 @@ export async function startServer(opts: TestServerOptions = {}): Promise<TestSer
       if (!opts.db) await db.close();
     },
   };
+}
+
+/** A logger that keeps the audit lines (DESIGN §6: structured lines with `audit: true`) for assertions. */
+export function auditLog(): { log: Logger; events: { event: string; [k: string]: unknown }[]; lines: string[] } {
+  const events: { event: string; [k: string]: unknown }[] = [];
+  const lines: string[] = [];
+  const sink = new Writable({
+    write(chunk: Buffer, _enc, done) {
+      for (const line of chunk.toString('utf8').split('\n')) {
+        if (!line) continue;
+        lines.push(line);
+        const rec = JSON.parse(line) as { audit?: boolean; event: string };
+        if (rec.audit) events.push(rec);
+      }
+      done();
+    },
+  });
+  return { log: createLogger('info', sink), events, lines };
 }

@@ -1,0 +1,59 @@
+'use strict';
+(function () {
+  const csrf = document.querySelector('meta[name="csrf-token"]').content;
+  const result = document.getElementById('result');
+  const confirm = document.getElementById('confirm');
+  // RFC 8628 §5.4: the code must not linger in the address bar or history once used.
+  if (location.search) history.replaceState(null, '', '/device');
+
+  const post = (path, body) =>
+    fetch(path, {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/json', 'X-CSRF-Token': csrf },
+      body: body ? JSON.stringify(body) : undefined,
+      credentials: 'same-origin',
+    });
+
+  const finish = (text) => {
+    if (confirm) confirm.hidden = true;
+    result.textContent = text;
+    result.hidden = false;
+  };
+
+  document.getElementById('signout').addEventListener('click', async () => {
+    await post('/console/api/signout').catch(() => undefined);
+    location.replace('/device');
+  });
+
+  if (!confirm) return;
+  const userCode = confirm.dataset.userCode;
+  const timeLeft = document.getElementById('time-left');
+  const deadline = Date.now() + Number(confirm.dataset.expiresIn) * 1000;
+  const tick = () => {
+    const s = Math.max(0, Math.round((deadline - Date.now()) / 1000));
+    timeLeft.textContent = `${Math.floor(s / 60)}:${String(s % 60).padStart(2, '0')}`;
+    if (s === 0) {
+      clearInterval(timer);
+      finish('This code has expired. Start the sign-in again in your terminal.');
+    }
+  };
+  const timer = setInterval(tick, 1000);
+  tick();
+
+  const decide = async (decision) => {
+    for (const b of confirm.querySelectorAll('button')) b.disabled = true;
+    clearInterval(timer);
+    try {
+      const res = await post(`/openapi/v1/oauth/device/${decision}`, { user_code: userCode });
+      if (res.ok && decision === 'approve') return finish('Device approved. You can return to your terminal.');
+      if (res.ok) return finish('Request denied. You can return to your terminal.');
+      if (res.status === 401) return location.replace('/signin?next=/device');
+      if (res.status === 429) return finish('Too many attempts. Wait a while and try again.');
+      finish('That code is not valid. It may have expired or been used already.');
+    } catch {
+      finish('Could not reach the server. Reload the page and try again.');
+    }
+  };
+  document.getElementById('approve').addEventListener('click', () => decide('approve'));
+  document.getElementById('deny').addEventListener('click', () => decide('deny'));
+})();

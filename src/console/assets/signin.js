@@ -1,0 +1,26 @@
+'use strict';
+(function () {
+  const form = document.getElementById('signin');
+  const error = document.getElementById('signin-error');
+  const next = form.dataset.next || '/device';
+  // The return address may carry a user code: keep it in memory, not in the address bar.
+  history.replaceState(null, '', '/signin');
+  form.addEventListener('submit', async (event) => {
+    event.preventDefault();
+    error.textContent = '';
+    const body = { email: form.email.value, password: form.password.value };
+    try {
+      const res = await fetch('/console/api/signin', {
+        method: 'POST',
+        headers: { 'Content-Type': 'application/json' },
+        body: JSON.stringify(body),
+        credentials: 'same-origin',
+      });
+      if (res.ok) return location.replace(next);
+      const data = await res.json().catch(() => ({}));
+      error.textContent = data.message || 'Sign-in failed. Try again.';
+    } catch {
+      error.textContent = 'Could not reach the server. Try again.';
+    }
+  });
+})();

@@ -1,0 +1,39 @@
+import { createHash } from 'node:crypto';
+import argon2 from 'argon2';
+import { RateLimiter } from '../auth/rate-limit.ts';
+import type { Services } from '../services.ts';
+
+const ATTEMPTS = 10;
+const WINDOW_MS = 15 * 60_000;
+
+export type SigninResult =
+  | { ok: true; account: { id: string; email: string; name: string } }
+  | { ok: false; reason: 'invalid_credentials' }
+  | { ok: false; reason: 'rate_limited'; retryAfterMs: number };
+
+let dummyHash: Promise<string> | undefined;
+
+/**
+ * Password sign-in for the console. Unknown emails are checked against a dummy
+ * hash so that the answer takes the same time either way (no account enumeration).
+ */
+export class SigninService {
+  private readonly limiter: RateLimiter;
+
+  constructor(private readonly s: Services) {
+    this.limiter = new RateLimiter(s.store, ATTEMPTS);
+  }
+
+  async signin(ip: string, email: string, password: string): Promise<SigninResult> {
+    const normalized = email.trim().toLowerCase();
+    const bucket = createHash('sha256').update(`${ip}\n${normalized}`).digest('hex');
+    const limit = await this.limiter.hit('console-signin', bucket, ATTEMPTS, WINDOW_MS);
+    if (!limit.allowed) return { ok: false, reason: 'rate_limited', retryAfterMs: Math.max(1_000, limit.resetMs) };
+    const account = await this.s.accounts.findByEmail(normalized);
+    dummyHash ??= argon2.hash('tessera-dummy-password');
+    const hash = account?.password_hash ?? (await dummyHash);
+    const ok = await argon2.verify(hash, password).catch(() => false);
+    if (!ok || !account?.password_hash) return { ok: false, reason: 'invalid_credentials' };
+    return { ok: true, account: { id: account.id, email: account.email, name: account.name } };
+  }
+}

@@ -1,0 +1,51 @@
+import * as client from 'openid-client';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { consoleSignin, decide } from '../helpers/console.ts';
+import { createAccount, type TestAccount } from '../helpers/fixtures.ts';
+import { startServer, type TestServer } from '../helpers/server.ts';
+
+let server: TestServer;
+let account: TestAccount;
+beforeAll(async () => {
+  // A one-second interval keeps the library's own polling loop quick.
+  server = await startServer({ config: { devicePollIntervalSeconds: 1 } });
+  account = await createAccount(server.db);
+});
+afterAll(() => server.close());
+
+describe('a third-party client (openid-client) against Tessera', () => {
+  it('when it discovers, runs the device grant, calls /me and revokes, then /me answers 401 afterwards', async () => {
+    const config = await client.discovery(new URL(server.url), 'tessera-cli', undefined, client.None(), {
+      algorithm: 'oauth2',
+      execute: [client.allowInsecureRequests],
+    });
+    const meta = config.serverMetadata();
+    expect(meta.issuer).toBe(server.url);
+    expect(meta.device_authorization_endpoint).toBe(`${server.url}/openapi/v1/oauth/device/code`);
+
+    const started = await client.initiateDeviceAuthorization(config, { device_label: 'openid-client' });
+    expect(started.user_code).toMatch(/^[BCDFGHJKLMNPQRSTVWXZ]{4}-[BCDFGHJKLMNPQRSTVWXZ]{4}$/);
+    expect(started.verification_uri).toBe(`${server.url}/device`);
+    expect(started.interval).toBe(1);
+
+    const login = await consoleSignin(server, account);
+    const polling = client.pollDeviceAuthorizationGrant(config, started);
+    // Let the library hear authorization_pending at least once before the user approves.
+    await new Promise((r) => setTimeout(r, 1_500));
+    expect((await decide(server, 'approve', started.user_code, login)).status).toBe(200);
+    const tokens = await polling;
+    expect(tokens.token_type).toBe('bearer');
+    expect(tokens.access_token).toMatch(/^tsa_/);
+    expect(tokens.expiresIn()).toBeGreaterThan(13 * 86400);
+
+    const meUrl = new URL(`${server.url}/openapi/v1/me`);
+    const me = await client.fetchProtectedResource(config, tokens.access_token, meUrl, 'GET');
+    expect(me.status).toBe(200);
+    expect((await me.json()).email).toBe(account.email);
+
+    await client.tokenRevocation(config, tokens.access_token, { token_type_hint: 'access_token' });
+    const after = await client.fetchProtectedResource(config, tokens.access_token, meUrl, 'GET').catch((e: unknown) => e);
+    const status = after instanceof Response ? after.status : (after as { status?: number }).status;
+    expect(status).toBe(401);
+  }, 30_000);
+});

@@ -1,0 +1,39 @@
+import type { TestAccount } from './fixtures.ts';
+import type { TestServer } from './server.ts';
+
+export interface ConsoleLogin {
+  cookie: string;
+  csrf: string;
+  setCookie: string;
+}
+
+export function signinRequest(server: TestServer, email: string, password: string, headers: Record<string, string> = {}) {
+  return fetch(`${server.url}/console/api/signin`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', ...headers },
+    body: JSON.stringify({ email, password }),
+  });
+}
+
+/** Signs in to the console over HTTP, as the /signin page does. */
+export async function consoleSignin(server: TestServer, account: Pick<TestAccount, 'email' | 'password'>, headers: Record<string, string> = {}): Promise<ConsoleLogin> {
+  const res = await signinRequest(server, account.email, account.password, headers);
+  if (res.status !== 200) throw new Error(`signin: ${res.status} ${await res.text()}`);
+  const setCookie = res.headers.get('set-cookie') ?? '';
+  const body = (await res.json()) as { csrf_token: string };
+  return { cookie: setCookie.split(';')[0]!, csrf: body.csrf_token, setCookie };
+}
+
+/** POST /openapi/v1/oauth/device/{approve|deny} as the /device page sends it. */
+export function decide(server: TestServer, decision: 'approve' | 'deny', userCode: string, login: Partial<ConsoleLogin>, headers: Record<string, string> = {}) {
+  return fetch(`${server.url}/openapi/v1/oauth/device/${decision}`, {
+    method: 'POST',
+    headers: {
+      'content-type': 'application/json',
+      ...(login.cookie ? { cookie: login.cookie } : {}),
+      ...(login.csrf !== undefined ? { 'x-csrf-token': login.csrf } : {}),
+      ...headers,
+    },
+    body: JSON.stringify({ user_code: userCode }),
+  });
+}

@@ -1,0 +1,116 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createAccount, createWorkspace, uniq, type TestAccount } from '../helpers/fixtures.ts';
+import { consoleSignin, signinRequest } from '../helpers/console.ts';
+import { startServer, type TestServer } from '../helpers/server.ts';
+
+let server: TestServer;
+let account: TestAccount;
+let workspaceId: string;
+beforeAll(async () => {
+  server = await startServer();
+  account = await createAccount(server.db);
+  workspaceId = await createWorkspace(server.db, account.id);
+});
+afterAll(() => server.close());
+
+const session = (cookie?: string) => fetch(`${server.url}/console/api/session`, { headers: cookie ? { cookie } : {} });
+const ip = () => ({ 'x-forwarded-for': `10.1.${Math.floor(Math.random() * 250)}.${Math.floor(Math.random() * 250)}` });
+
+describe('console sign-in', () => {
+  it('when the password is right, then a JWS session cookie (HttpOnly, SameSite=Lax, not Secure on http) and a CSRF token', async () => {
+    const res = await signinRequest(server, account.email, account.password, ip());
+    expect(res.status).toBe(200);
+    expect(res.headers.get('cache-control')).toBe('no-store');
+    const body = await res.json();
+    expect(body.account).toEqual({ id: account.id, email: account.email, name: 'Test User' });
+    expect(body.csrf_token).toMatch(/^[\w-]{43}$/);
+    const cookie = res.headers.get('set-cookie')!;
+    expect(cookie).toMatch(/^tessera_session=[\w-]+\.[\w-]+\.[\w-]+; Max-Age=43200; Path=\/; HttpOnly; SameSite=Lax$/);
+    expect(cookie).not.toContain(account.password);
+  });
+
+  it('when the public URL is https, then the cookie is also Secure', async () => {
+    const https = await startServer({ config: { publicUrl: 'https://tessera.example' } });
+    try {
+      const login = await consoleSignin(https, account, ip());
+      expect(login.setCookie).toMatch(/; Secure/);
+    } finally {
+      await https.close();
+    }
+  });
+
+  it('when the password is wrong or the email unknown, then the same 401 and no cookie', async () => {
+    const wrong = await signinRequest(server, account.email, 'nope', ip());
+    const unknown = await signinRequest(server, `nobody-${uniq()}@example.test`, 'nope', ip());
+    for (const res of [wrong, unknown]) {
+      expect(res.status).toBe(401);
+      expect(res.headers.get('set-cookie')).toBeNull();
+      expect(await res.json()).toMatchObject({ error: 'invalid_credentials', message: 'The email or password is wrong.' });
+    }
+  });
+
+  it('when an IP tries one email 10 times, then the 11th attempt gets 429, while another email from that IP still may try', async () => {
+    const from = ip();
+    for (let i = 0; i < 10; i++) expect((await signinRequest(server, account.email, `bad-${i}`, from)).status).toBe(401);
+    const limited = await signinRequest(server, account.email, account.password, from);
+    expect(limited.status).toBe(429);
+    expect(Number(limited.headers.get('retry-after'))).toBeGreaterThanOrEqual(1);
+    expect(await limited.json()).toMatchObject({ error: 'rate_limited', retry_after_ms: expect.any(Number) });
+    const other = await createAccount(server.db);
+    expect((await signinRequest(server, other.email, other.password, from)).status).toBe(200);
+    expect((await signinRequest(server, account.email, account.password, ip())).status).toBe(200);
+  });
+
+  it('when the body is not JSON or lacks fields, then 415 or 400 in the error shape', async () => {
+    const formBody = await fetch(`${server.url}/console/api/signin`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: `email=${account.email}&password=x`,
+    });
+    expect(formBody.status).toBe(415);
+    expect(await formBody.json()).toMatchObject({ error: 'unsupported_media_type', request_id: expect.any(String) });
+    const missing = await fetch(`${server.url}/console/api/signin`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"email":"a@b.c"}' });
+    expect(missing.status).toBe(400);
+    expect((await missing.json()).error).toBe('invalid_request');
+    const broken = await fetch(`${server.url}/console/api/signin`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"email":' });
+    expect(broken.status).toBe(400);
+  });
+});
+
+describe('console session', () => {
+  it('when signed in, then the session names the account, its workspaces and the same CSRF token', async () => {
+    const login = await consoleSignin(server, account, ip());
+    const res = await session(login.cookie);
+    expect(res.status).toBe(200);
+    expect(await res.json()).toEqual({
+      account: { id: account.id, email: account.email, name: 'Test User' },
+      workspaces: [expect.objectContaining({ id: workspaceId, role: 'owner', current: true })],
+      csrf_token: login.csrf,
+    });
+  });
+
+  it('when there is no cookie, or it was tampered with, then 401', async () => {
+    expect((await session()).status).toBe(401);
+    const login = await consoleSignin(server, account, ip());
+    const [h, p, sig] = login.cookie.split('=')[1]!.split('.');
+    const forged = `tessera_session=${h}.${p}.${sig!.slice(0, -2)}AA`;
+    const res = await session(forged);
+    expect(res.status).toBe(401);
+    expect((await res.json()).error).toBe('unauthenticated');
+  });
+
+  it('when signing out without the CSRF token, then 403 and the session lives on', async () => {
+    const login = await consoleSignin(server, account, ip());
+    const res = await fetch(`${server.url}/console/api/signout`, { method: 'POST', headers: { cookie: login.cookie, 'x-csrf-token': 'wrong' } });
+    expect(res.status).toBe(403);
+    expect((await session(login.cookie)).status).toBe(200);
+  });
+
+  it('when signed out, then the cookie is cleared and a copy of the old cookie no longer works', async () => {
+    const login = await consoleSignin(server, account, ip());
+    const res = await fetch(`${server.url}/console/api/signout`, { method: 'POST', headers: { cookie: login.cookie, 'x-csrf-token': login.csrf } });
+    expect(res.status).toBe(204);
+    expect(res.headers.get('set-cookie')).toMatch(/^tessera_session=; Max-Age=0; Path=\/; HttpOnly; SameSite=Lax/);
+    expect((await session(login.cookie)).status).toBe(401);
+  });
+});

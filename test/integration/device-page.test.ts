@@ -1,0 +1,94 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { consoleSignin, type ConsoleLogin } from '../helpers/console.ts';
+import { startFlow } from '../helpers/device.ts';
+import { createAccount, type TestAccount } from '../helpers/fixtures.ts';
+import { startServer, type TestServer } from '../helpers/server.ts';
+
+let server: TestServer;
+let account: TestAccount;
+let login: ConsoleLogin;
+beforeAll(async () => {
+  server = await startServer();
+  account = await createAccount(server.db);
+  login = await consoleSignin(server, account);
+});
+afterAll(() => server.close());
+
+let n = 0;
+const ip = () => ({ 'x-forwarded-for': `10.3.${++n % 250}.${Math.floor(Math.random() * 250)}` });
+const get = (path: string, headers: Record<string, string> = {}) => fetch(`${server.url}${path}`, { headers, redirect: 'manual' });
+
+function expectPageHeaders(res: Response) {
+  expect(res.headers.get('x-frame-options')).toBe('DENY');
+  const csp = res.headers.get('content-security-policy') ?? '';
+  expect(csp).toContain("frame-ancestors 'none'");
+  expect(csp).toContain("script-src 'self'");
+  expect(csp).toContain("default-src 'none'");
+  expect(res.headers.get('cache-control')).toBe('no-store');
+}
+
+describe('the /device and /signin pages', () => {
+  it('when not signed in, then /device sends the browser to /signin and back, with anti-framing headers', async () => {
+    const res = await get('/device?user_code=ABCD-EFGH');
+    expect(res.status).toBe(303);
+    expect(res.headers.get('location')).toBe('/signin?next=%2Fdevice%3Fuser_code%3DABCD-EFGH');
+    expectPageHeaders(res);
+    const signin = await get('/signin?next=%2Fdevice%3Fuser_code%3DABCD-EFGH');
+    expect(signin.status).toBe(200);
+    expectPageHeaders(signin);
+    const html = await signin.text();
+    expect(html).toContain('data-next="/device?user_code=ABCD-EFGH"');
+    expect(html).toMatch(/<label for="email">Email<\/label>/);
+    expect(html).toMatch(/<label for="password">Password<\/label>/);
+    // No external assets: every script and stylesheet is same-origin.
+    for (const [, src] of html.matchAll(/(?:src|href)="([^"]+)"/g)) expect(src).toMatch(/^\//);
+  });
+
+  it('when the return address points elsewhere, then sign-in returns to /device instead', async () => {
+    for (const next of ['//evil.example/x', 'https://evil.example', '/\\evil.example']) {
+      const html = await (await get(`/signin?next=${encodeURIComponent(next)}`)).text();
+      expect(html).toContain('data-next="/device"');
+    }
+  });
+
+  it('when signed in with a live code, then the confirm view shows client, device label, code and time left, escaped', async () => {
+    const flow = await startFlow(server, { device_label: '<b>laptop</b>' }, ip());
+    const res = await get(`/device?user_code=${flow.user_code.toLowerCase()}`, { cookie: login.cookie, ...ip() });
+    expect(res.status).toBe(200);
+    expectPageHeaders(res);
+    const html = await res.text();
+    expect(html).toContain('<dd id="client">tessera-cli</dd>');
+    expect(html).toContain('&lt;b&gt;laptop&lt;/b&gt;');
+    expect(html).not.toContain('<b>laptop</b>');
+    expect(html).toContain(`<dd id="code" class="code">${flow.user_code}</dd>`);
+    expect(html).toMatch(/data-expires-in="(89\d|900)"/);
+    expect(html).toContain(`<meta name="csrf-token" content="${login.csrf}">`);
+    expect(html).toContain('id="approve"');
+    expect(html).toContain('id="deny"');
+  });
+
+  it('when the code is unknown, used or malformed, then one generic message and the entry form', async () => {
+    for (const code of ['BBBB-BBBB', 'not a code', 'x'.repeat(50)]) {
+      const html = await (await get(`/device?user_code=${encodeURIComponent(code)}`, { cookie: login.cookie, ...ip() })).text();
+      expect(html).toContain('That code is not valid. It may have expired or been used already.');
+      expect(html).toContain('<label for="user_code">');
+      expect(html).not.toContain('id="approve"');
+    }
+  });
+
+  it('when an IP has used up its lookups, then the page answers 429 without looking the code up', async () => {
+    const from = ip();
+    for (let i = 0; i < 60; i++) await fetch(`${server.url}/openapi/v1/oauth/device/lookup?user_code=BBBBBBBB`, { headers: from });
+    const res = await get('/device?user_code=BBBB-BBBB', { cookie: login.cookie, ...from });
+    expect(res.status).toBe(429);
+    expect(await res.text()).toContain('Too many attempts');
+  });
+
+  it('when assets are requested, then they are served from this origin; the OAuth endpoints refuse framing too', async () => {
+    for (const name of ['device.js', 'signin.js', 'console.css']) expect((await get(`/assets/${name}`)).status).toBe(200);
+    expect((await get('/assets/nope.js')).status).toBe(404);
+    const lookup = await get('/openapi/v1/oauth/device/lookup?user_code=BBBBBBBB', ip());
+    expect(lookup.headers.get('x-frame-options')).toBe('DENY');
+    expect(lookup.headers.get('content-security-policy')).toBe("frame-ancestors 'none'");
+  });
+});
