@@ -212,6 +212,139 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/apps/{app_id}/chat-messages": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Send a chat message
+         * @description Runs a chat app on `query` and the app's inputs, continuing `conversation_id`
+         *     when given (it must be one of the caller's conversations). Needs scope
+         *     `apps:run`. With `response_mode: streaming` the answer is a `text/event-stream`
+         *     whose `data:` lines are `ChatStreamEvent` objects: `message` deltas, then one
+         *     `message_end` (or one `error`), with a `ping` every 10 seconds. A `user` field
+         *     is ignored: the bearer is the identity.
+         */
+        post: operations["createChatMessage"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/apps/{app_id}/completion-messages": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Run a completion
+         * @description Runs a completion app once on its inputs (and an optional `query`); nothing is
+         *     kept as a conversation. Needs scope `apps:run`. Streaming answers use the same
+         *     events as chat, without `conversation_id`.
+         */
+        post: operations["createCompletionMessage"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/apps/{app_id}/workflows/run": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Run a workflow
+         * @description Runs a workflow app's steps in order on its inputs and answers with the run's
+         *     outputs. Needs scope `apps:run`. Streaming sends `workflow_started`, then
+         *     `node_started` and `node_finished` per step, then `workflow_finished` (or an
+         *     `error`), with a `ping` every 10 seconds.
+         */
+        post: operations["runWorkflow"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/apps/{app_id}/conversations": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List conversations
+         * @description The caller's own conversations with a chat app, most recently active first. Needs scope `apps:read`.
+         */
+        get: operations["listConversations"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/apps/{app_id}/conversations/{conversation_id}/messages": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List a conversation's messages
+         * @description The messages of one of the caller's conversations, oldest first. Another
+         *     subject's conversation is not found. Needs scope `apps:read`.
+         */
+        get: operations["listConversationMessages"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/apps/{app_id}/tasks/{task_id}/stop": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Stop a running task
+         * @description Stops one of the caller's running tasks (a chat, completion or workflow run),
+         *     whichever replica runs it. An unknown or finished task, or another subject's
+         *     task, is not found. Needs scope `apps:run`.
+         */
+        post: operations["stopTask"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
 }
 export type webhooks = Record<string, never>;
 export interface components {
@@ -349,8 +482,304 @@ export interface components {
             /** Format: uuid */
             default_workspace_id: string | null;
         };
+        /**
+         * @description `blocking` answers with one JSON object; `streaming` with `text/event-stream`.
+         * @default blocking
+         * @enum {string}
+         */
+        ResponseMode: "blocking" | "streaming";
+        /** @description Values for the app's input schema, keyed by variable. */
+        RunInputs: {
+            [key: string]: string | number | null;
+        };
+        /** @description Accepted for compatibility and ignored; the bearer token is the identity. */
+        IgnoredUser: string;
+        ChatMessageRequest: {
+            inputs: components["schemas"]["RunInputs"];
+            query: string;
+            response_mode?: components["schemas"]["ResponseMode"];
+            /**
+             * Format: uuid
+             * @description Continue this conversation of the caller's; omit to start a new one.
+             */
+            conversation_id?: string;
+            user?: components["schemas"]["IgnoredUser"];
+        };
+        CompletionMessageRequest: {
+            inputs: components["schemas"]["RunInputs"];
+            /** @description Available to the prompt template as `query`. */
+            query?: string;
+            response_mode?: components["schemas"]["ResponseMode"];
+            user?: components["schemas"]["IgnoredUser"];
+        };
+        WorkflowRunRequest: {
+            inputs: components["schemas"]["RunInputs"];
+            response_mode?: components["schemas"]["ResponseMode"];
+            user?: components["schemas"]["IgnoredUser"];
+        };
+        StopTaskRequest: {
+            user?: components["schemas"]["IgnoredUser"];
+        };
+        StopTaskResult: {
+            /** @enum {string} */
+            result: "success";
+        };
+        /** @description Seconds since the Unix epoch. */
+        UnixTime: number;
+        Usage: {
+            prompt_tokens: number;
+            completion_tokens: number;
+            total_tokens: number;
+        };
+        UsageMetadata: {
+            usage: components["schemas"]["Usage"];
+        };
+        ChatMessageResponse: {
+            /** @enum {string} */
+            event: "message";
+            /** Format: uuid */
+            task_id: string;
+            /** Format: uuid */
+            id: string;
+            /**
+             * Format: uuid
+             * @description The same as `id`.
+             */
+            message_id: string;
+            /** Format: uuid */
+            conversation_id: string;
+            /** @enum {string} */
+            mode: "chat";
+            answer: string;
+            metadata: components["schemas"]["UsageMetadata"];
+            created_at: components["schemas"]["UnixTime"];
+        };
+        CompletionMessageResponse: {
+            /** @enum {string} */
+            event: "message";
+            /** Format: uuid */
+            task_id: string;
+            /** Format: uuid */
+            id: string;
+            /** Format: uuid */
+            message_id: string;
+            /** @enum {string} */
+            mode: "completion";
+            answer: string;
+            metadata: components["schemas"]["UsageMetadata"];
+            created_at: components["schemas"]["UnixTime"];
+        };
+        /** @enum {string} */
+        WorkflowRunStatus: "running" | "succeeded" | "failed" | "stopped";
+        WorkflowRunData: {
+            /** Format: uuid */
+            id: string;
+            status: components["schemas"]["WorkflowRunStatus"];
+            outputs: {
+                [key: string]: unknown;
+            } | null;
+            error: string | null;
+            /** @description Seconds. */
+            elapsed_time: number;
+            total_tokens: number;
+            /** @description Steps that ran. */
+            total_steps: number;
+            created_at: components["schemas"]["UnixTime"];
+            finished_at: number | null;
+        };
+        WorkflowRunResponse: {
+            /** Format: uuid */
+            workflow_run_id: string;
+            /** Format: uuid */
+            task_id: string;
+            data: components["schemas"]["WorkflowRunData"];
+        };
+        /** @description A delta of the answer; concatenated in order they are the answer. */
+        MessageEvent: {
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            event: "message";
+            /** Format: uuid */
+            task_id: string;
+            /** Format: uuid */
+            message_id: string;
+            /**
+             * Format: uuid
+             * @description Chat apps only.
+             */
+            conversation_id?: string;
+            answer: string;
+            created_at: components["schemas"]["UnixTime"];
+        };
+        /** @description The answer is complete. */
+        MessageEndEvent: {
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            event: "message_end";
+            /** Format: uuid */
+            task_id: string;
+            /** Format: uuid */
+            message_id: string;
+            /**
+             * Format: uuid
+             * @description Chat apps only.
+             */
+            conversation_id?: string;
+            metadata: components["schemas"]["UsageMetadata"];
+        };
+        /** @description The run failed (or was stopped); it is the last event of the stream. */
+        ErrorEvent: {
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            event: "error";
+            /** Format: uuid */
+            task_id: string;
+            /** Format: uuid */
+            message_id?: string;
+            /** @description The HTTP status the same failure gets in blocking mode. */
+            status: number;
+            /** @example provider_error */
+            code: string;
+            message: string;
+        };
+        /** @description Sent every 10 seconds so proxies keep the connection open. */
+        PingEvent: {
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            event: "ping";
+            /** Format: uuid */
+            task_id: string;
+        };
+        /** @description One `data:` line of a chat or completion stream. */
+        ChatStreamEvent: components["schemas"]["MessageEvent"] | components["schemas"]["MessageEndEvent"] | components["schemas"]["ErrorEvent"] | components["schemas"]["PingEvent"];
+        WorkflowStartedEvent: {
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            event: "workflow_started";
+            /** Format: uuid */
+            task_id: string;
+            /** Format: uuid */
+            workflow_run_id: string;
+            data: {
+                /** Format: uuid */
+                id: string;
+                created_at: components["schemas"]["UnixTime"];
+            };
+        };
+        NodeStartedEvent: {
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            event: "node_started";
+            /** Format: uuid */
+            task_id: string;
+            /** Format: uuid */
+            workflow_run_id: string;
+            data: {
+                node_id: string;
+                /** @enum {string} */
+                node_type: "template" | "llm" | "end";
+                index: number;
+                created_at: components["schemas"]["UnixTime"];
+            };
+        };
+        NodeFinishedEvent: {
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            event: "node_finished";
+            /** Format: uuid */
+            task_id: string;
+            /** Format: uuid */
+            workflow_run_id: string;
+            data: {
+                node_id: string;
+                /** @enum {string} */
+                node_type: "template" | "llm" | "end";
+                index: number;
+                /** @enum {string} */
+                status: "succeeded" | "failed" | "stopped";
+                outputs: {
+                    [key: string]: unknown;
+                } | null;
+                error: string | null;
+                elapsed_time: number;
+                total_tokens: number;
+                created_at: components["schemas"]["UnixTime"];
+                finished_at: components["schemas"]["UnixTime"];
+            };
+        };
+        WorkflowFinishedEvent: {
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            event: "workflow_finished";
+            /** Format: uuid */
+            task_id: string;
+            /** Format: uuid */
+            workflow_run_id: string;
+            data: components["schemas"]["WorkflowRunData"];
+        };
+        /** @description One `data:` line of a workflow stream. */
+        WorkflowStreamEvent: components["schemas"]["WorkflowStartedEvent"] | components["schemas"]["NodeStartedEvent"] | components["schemas"]["NodeFinishedEvent"] | components["schemas"]["WorkflowFinishedEvent"] | components["schemas"]["ErrorEvent"] | components["schemas"]["PingEvent"];
+        Conversation: {
+            /** Format: uuid */
+            id: string;
+            /** @description The start of the first query. */
+            name: string;
+            created_at: components["schemas"]["UnixTime"];
+            updated_at: components["schemas"]["UnixTime"];
+        };
+        ConversationList: components["schemas"]["ListMeta"] & {
+            data: components["schemas"]["Conversation"][];
+        };
+        ConversationMessage: {
+            /** Format: uuid */
+            id: string;
+            /** Format: uuid */
+            conversation_id: string;
+            query: string;
+            answer: string;
+            inputs: components["schemas"]["RunInputs"];
+            /** @enum {string} */
+            status: "succeeded" | "failed" | "stopped";
+            metadata: components["schemas"]["UsageMetadata"];
+            created_at: components["schemas"]["UnixTime"];
+        };
+        ConversationMessageList: components["schemas"]["ListMeta"] & {
+            data: components["schemas"]["ConversationMessage"][];
+        };
     };
     responses: {
+        /** @description The model provider failed, answered with an error, or timed out. */
+        ProviderError: {
+            headers: {
+                [name: string]: unknown;
+            };
+            content: {
+                /**
+                 * @example {
+                 *       "error": "provider_error",
+                 *       "message": "The model provider did not answer in time.",
+                 *       "request_id": "6f1c2d3e-4b5a-4c6d-8e7f-9a0b1c2d3e4f"
+                 *     }
+                 */
+                "application/json": components["schemas"]["Error"];
+            };
+        };
         /** @description The request is malformed or fails validation. */
         BadRequest: {
             headers: {
@@ -937,6 +1366,366 @@ export interface operations {
                      *     }
                      */
                     "application/json": components["schemas"]["AppInfo"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            429: components["responses"]["TooManyRequests"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    createChatMessage: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                app_id: components["parameters"]["AppId"];
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                /**
+                 * @example {
+                 *       "inputs": {
+                 *         "tone": "friendly"
+                 *       },
+                 *       "query": "What can you do?",
+                 *       "response_mode": "blocking"
+                 *     }
+                 */
+                "application/json": components["schemas"]["ChatMessageRequest"];
+            };
+        };
+        responses: {
+            /** @description The answer (blocking), or a stream of events (streaming). */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "event": "message",
+                     *       "task_id": "1c2d3e4f-5a6b-4c7d-8e9f-0a1b2c3d4e5f",
+                     *       "id": "2d3e4f5a-6b7c-4d8e-9f0a-1b2c3d4e5f6a",
+                     *       "message_id": "2d3e4f5a-6b7c-4d8e-9f0a-1b2c3d4e5f6a",
+                     *       "conversation_id": "3e4f5a6b-7c8d-4e9f-8a1b-2c3d4e5f6a7b",
+                     *       "mode": "chat",
+                     *       "answer": "What can you do?",
+                     *       "metadata": {
+                     *         "usage": {
+                     *           "prompt_tokens": 8,
+                     *           "completion_tokens": 4,
+                     *           "total_tokens": 12
+                     *         }
+                     *       },
+                     *       "created_at": 1764583200
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ChatMessageResponse"];
+                    "text/event-stream": components["schemas"]["ChatStreamEvent"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            429: components["responses"]["TooManyRequests"];
+            502: components["responses"]["ProviderError"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    createCompletionMessage: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                app_id: components["parameters"]["AppId"];
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                /**
+                 * @example {
+                 *       "inputs": {
+                 *         "topic": "tides"
+                 *       },
+                 *       "response_mode": "streaming"
+                 *     }
+                 */
+                "application/json": components["schemas"]["CompletionMessageRequest"];
+            };
+        };
+        responses: {
+            /** @description The answer (blocking), or a stream of events (streaming). */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "event": "message",
+                     *       "task_id": "1c2d3e4f-5a6b-4c7d-8e9f-0a1b2c3d4e5f",
+                     *       "id": "2d3e4f5a-6b7c-4d8e-9f0a-1b2c3d4e5f6a",
+                     *       "message_id": "2d3e4f5a-6b7c-4d8e-9f0a-1b2c3d4e5f6a",
+                     *       "mode": "completion",
+                     *       "answer": "Summarise tides in one line.",
+                     *       "metadata": {
+                     *         "usage": {
+                     *           "prompt_tokens": 5,
+                     *           "completion_tokens": 5,
+                     *           "total_tokens": 10
+                     *         }
+                     *       },
+                     *       "created_at": 1764583200
+                     *     }
+                     */
+                    "application/json": components["schemas"]["CompletionMessageResponse"];
+                    /**
+                     * @example {
+                     *       "event": "message",
+                     *       "task_id": "1c2d3e4f-5a6b-4c7d-8e9f-0a1b2c3d4e5f",
+                     *       "message_id": "2d3e4f5a-6b7c-4d8e-9f0a-1b2c3d4e5f6a",
+                     *       "answer": "Summarise ",
+                     *       "created_at": 1764583200
+                     *     }
+                     */
+                    "text/event-stream": components["schemas"]["ChatStreamEvent"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            429: components["responses"]["TooManyRequests"];
+            502: components["responses"]["ProviderError"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    runWorkflow: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                app_id: components["parameters"]["AppId"];
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                /**
+                 * @example {
+                 *       "inputs": {
+                 *         "name": "Ada"
+                 *       },
+                 *       "response_mode": "blocking"
+                 *     }
+                 */
+                "application/json": components["schemas"]["WorkflowRunRequest"];
+            };
+        };
+        responses: {
+            /** @description The finished run (blocking), or a stream of events (streaming). */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "workflow_run_id": "4f5a6b7c-8d9e-4f0a-9b1c-2d3e4f5a6b7c",
+                     *       "task_id": "1c2d3e4f-5a6b-4c7d-8e9f-0a1b2c3d4e5f",
+                     *       "data": {
+                     *         "id": "4f5a6b7c-8d9e-4f0a-9b1c-2d3e4f5a6b7c",
+                     *         "status": "succeeded",
+                     *         "outputs": {
+                     *           "greeting": "Hello, Ada!",
+                     *           "answer": "Hello, Ada!"
+                     *         },
+                     *         "error": null,
+                     *         "elapsed_time": 0.012,
+                     *         "total_tokens": 4,
+                     *         "total_steps": 3,
+                     *         "created_at": 1764583200,
+                     *         "finished_at": 1764583200
+                     *       }
+                     *     }
+                     */
+                    "application/json": components["schemas"]["WorkflowRunResponse"];
+                    /**
+                     * @example {
+                     *       "event": "node_started",
+                     *       "task_id": "1c2d3e4f-5a6b-4c7d-8e9f-0a1b2c3d4e5f",
+                     *       "workflow_run_id": "4f5a6b7c-8d9e-4f0a-9b1c-2d3e4f5a6b7c",
+                     *       "data": {
+                     *         "node_id": "greet",
+                     *         "node_type": "template",
+                     *         "index": 1,
+                     *         "created_at": 1764583200
+                     *       }
+                     *     }
+                     */
+                    "text/event-stream": components["schemas"]["WorkflowStreamEvent"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            429: components["responses"]["TooManyRequests"];
+            502: components["responses"]["ProviderError"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    listConversations: {
+        parameters: {
+            query?: {
+                /** @description 1-based page number. */
+                page?: components["parameters"]["Page"];
+                /** @description Page size. */
+                limit?: components["parameters"]["Limit"];
+            };
+            header?: never;
+            path: {
+                app_id: components["parameters"]["AppId"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description A page of conversations. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "data": [
+                     *         {
+                     *           "id": "3e4f5a6b-7c8d-4e9f-8a1b-2c3d4e5f6a7b",
+                     *           "name": "What can you do?",
+                     *           "created_at": 1764583200,
+                     *           "updated_at": 1764583260
+                     *         }
+                     *       ],
+                     *       "page": 1,
+                     *       "limit": 20,
+                     *       "total": 1,
+                     *       "has_more": false
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ConversationList"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            429: components["responses"]["TooManyRequests"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    listConversationMessages: {
+        parameters: {
+            query?: {
+                /** @description 1-based page number. */
+                page?: components["parameters"]["Page"];
+                /** @description Page size. */
+                limit?: components["parameters"]["Limit"];
+            };
+            header?: never;
+            path: {
+                app_id: components["parameters"]["AppId"];
+                conversation_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description A page of messages. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "data": [
+                     *         {
+                     *           "id": "2d3e4f5a-6b7c-4d8e-9f0a-1b2c3d4e5f6a",
+                     *           "conversation_id": "3e4f5a6b-7c8d-4e9f-8a1b-2c3d4e5f6a7b",
+                     *           "query": "What can you do?",
+                     *           "answer": "What can you do?",
+                     *           "inputs": {
+                     *             "tone": "friendly"
+                     *           },
+                     *           "status": "succeeded",
+                     *           "metadata": {
+                     *             "usage": {
+                     *               "prompt_tokens": 8,
+                     *               "completion_tokens": 4,
+                     *               "total_tokens": 12
+                     *             }
+                     *           },
+                     *           "created_at": 1764583200
+                     *         }
+                     *       ],
+                     *       "page": 1,
+                     *       "limit": 20,
+                     *       "total": 1,
+                     *       "has_more": false
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ConversationMessageList"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            429: components["responses"]["TooManyRequests"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    stopTask: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                app_id: components["parameters"]["AppId"];
+                task_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                /**
+                 * @example {
+                 *       "user": "ignored"
+                 *     }
+                 */
+                "application/json": components["schemas"]["StopTaskRequest"];
+            };
+        };
+        responses: {
+            /** @description The task was told to stop. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "result": "success"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["StopTaskResult"];
                 };
             };
             400: components["responses"]["BadRequest"];

@@ -57,6 +57,7 @@ const fields = {
   OPENAI_BASE_URL: url.default('https://api.openai.com/v1'),
   OPENAI_API_KEY: z.string().optional(),
   PROVIDER_TIMEOUT_MS: int(100, 600_000).default(60_000),
+  SSE_PING_INTERVAL_MS: int(10, 600_000).default(10_000),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 } as const;
 
@@ -84,6 +85,8 @@ export interface Config {
   readonly accessTokenRetentionDays: number;
   readonly openai: { readonly baseUrl: string; readonly apiKey: string | null };
   readonly providerTimeoutMs: number;
+  /** How often a run stream sends a `ping` event (DESIGN §7: 10 s). */
+  readonly ssePingIntervalMs: number;
   readonly logLevel: string;
 }
 
@@ -122,6 +125,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     accessTokenRetentionDays: r.OAUTH_ACCESS_TOKEN_RETENTION_DAYS,
     openai: Object.freeze({ baseUrl: r.OPENAI_BASE_URL.replace(/\/+$/, ''), apiKey: r.OPENAI_API_KEY ?? null }),
     providerTimeoutMs: r.PROVIDER_TIMEOUT_MS,
+    ssePingIntervalMs: r.SSE_PING_INTERVAL_MS,
     logLevel: r.LOG_LEVEL,
   });
 }

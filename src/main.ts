@@ -75,6 +75,7 @@ async function start(): Promise<void> {
       process.exit(1);
     }, 15_000).unref();
     clearInterval(pruner);
+    app.services.tasks.abortAll();
     server.close();
     server.closeIdleConnections();
     await once(server, 'close').catch(() => undefined);

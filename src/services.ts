@@ -1,4 +1,6 @@
 import type { Logger } from 'pino';
+import { createProviders, type Providers } from './apps/providers/index.ts';
+import { TaskRegistry } from './apps/tasks.ts';
 import { BearerAuthenticator, type AuditSink } from './auth/bearer-authenticator.ts';
 import { APPS_CHANNEL, InvalidatingCache } from './auth/invalidating-cache.ts';
 import { TokenService } from './auth/token-service.ts';
@@ -7,7 +9,9 @@ import type { Database } from './storage/db.ts';
 import { AccountRepo } from './storage/repos/accounts.ts';
 import { ApiKeyRepo } from './storage/repos/api-keys.ts';
 import { AppRepo, type AppRecord } from './storage/repos/apps.ts';
+import { ConversationRepo } from './storage/repos/conversations.ts';
 import { TokenRepo } from './storage/repos/tokens.ts';
+import { WorkflowRunRepo } from './storage/repos/workflow-runs.ts';
 import type { Store } from './storage/store/index.ts';
 
 export interface Deps {
@@ -27,6 +31,11 @@ export interface Services extends Deps {
   authenticator: BearerAuthenticator;
   appCache: InvalidatingCache<AppRecord>;
   tokens: TokenService;
+  conversations: ConversationRepo;
+  workflowRuns: WorkflowRunRepo;
+  providers: Providers;
+  /** Running app tasks of this replica; stops arrive over store pub/sub. */
+  tasks: TaskRegistry;
   /** Hooks run on close, in reverse order. */
   onClose: (() => Promise<void>)[];
 }
@@ -39,6 +48,8 @@ export async function createServices(deps: Deps): Promise<Services> {
   const appCache = new InvalidatingCache<AppRecord>(store, log, 30_000, APPS_CHANNEL);
   await authenticator.start();
   await appCache.start();
+  const tasks = new TaskRegistry(store, log);
+  await tasks.start();
   const services: Services = {
     ...deps,
     audit,
@@ -49,7 +60,11 @@ export async function createServices(deps: Deps): Promise<Services> {
     authenticator,
     appCache,
     tokens: new TokenService(config, db, authenticator.cache as InvalidatingCache<unknown>, audit),
-    onClose: [() => authenticator.stop(), () => appCache.stop()],
+    conversations: new ConversationRepo(db),
+    workflowRuns: new WorkflowRunRepo(db),
+    providers: createProviders(config),
+    tasks,
+    onClose: [() => authenticator.stop(), () => appCache.stop(), () => tasks.stopAll()],
   };
   return services;
 }

@@ -13,7 +13,8 @@ export interface DemoSeed {
   apps: { id: string; name: string; mode: string }[];
 }
 
-const DEMO_APPS = [
+/** Exported so tests run exactly these configs. */
+export const DEMO_APPS = [
   {
     name: 'Demo chat',
     mode: 'chat' as const,

@@ -1,0 +1,56 @@
+import { Liquid } from 'liquidjs';
+import { ApiError } from '../http/errors.ts';
+import type { InputField } from './app-config.ts';
+
+export type InputValue = string | number | null;
+export type Inputs = Record<string, InputValue>;
+
+type Problem = { path: string; message: string };
+
+function check(field: InputField, value: InputValue | undefined): { value?: InputValue; problem?: string } {
+  const empty = value === undefined || value === null || value === '';
+  if (empty) return field.required ? { problem: 'is required' } : {};
+  if (field.type === 'number') {
+    // Numbers may arrive as strings (CLI `--input n=3`), so a numeric string counts.
+    const n = typeof value === 'number' ? value : Number(String(value).trim());
+    return Number.isFinite(n) && String(value).trim() !== '' ? { value: n } : { problem: 'must be a number' };
+  }
+  if (typeof value !== 'string') return { problem: 'must be a string' };
+  if (field.type === 'select' && !field.options?.includes(value)) {
+    return { problem: `must be one of: ${field.options?.join(', ')}` };
+  }
+  if (field.max_length !== undefined && [...value].length > field.max_length) {
+    return { problem: `must be at most ${field.max_length} characters` };
+  }
+  return { value };
+}
+
+/**
+ * Checks run inputs against the app's input schema before anything runs
+ * (DESIGN §7). Unknown variables are rejected so a typo is not silently ignored.
+ * Returns only the declared variables, numbers coerced.
+ */
+export function validateInputs(schema: InputField[], raw: Record<string, unknown>): Inputs {
+  const problems: Problem[] = [];
+  const out: Inputs = {};
+  const known = new Set(schema.map((f) => f.variable));
+  for (const key of Object.keys(raw)) {
+    if (!known.has(key)) problems.push({ path: `/body/inputs/${key}`, message: `${key} is not an input of this app` });
+  }
+  for (const field of schema) {
+    const result = check(field, raw[field.variable] as InputValue | undefined);
+    if (result.problem) problems.push({ path: `/body/inputs/${field.variable}`, message: `${field.variable} ${result.problem}` });
+    else if (result.value !== undefined) out[field.variable] = result.value;
+  }
+  if (problems.length > 0) {
+    throw new ApiError(400, 'invalid_request', `Invalid inputs: ${problems.map((p) => p.message).join('; ')}.`, { details: problems });
+  }
+  return out;
+}
+
+const liquid = new Liquid({ strictFilters: true });
+
+/** Renders an app template; templates were parsed when the app was created, so this only fails on data. */
+export function render(template: string, vars: Record<string, unknown>): Promise<string> {
+  return liquid.parseAndRender(template, vars);
+}

@@ -1,0 +1,95 @@
+import { createParser } from 'eventsource-parser';
+import { countWords, ProviderError, usageOf, type Provider, type Usage } from './provider.ts';
+
+export interface OpenAiOptions {
+  baseUrl: string;
+  apiKey: string | null;
+  /** Longest wait for the first byte and between chunks. */
+  timeoutMs: number;
+}
+
+interface Chunk {
+  choices?: { delta?: { content?: string | null }; message?: { content?: string | null } }[];
+  usage?: { prompt_tokens?: number; completion_tokens?: number } | null;
+  error?: { message?: string };
+}
+
+/**
+ * Any OpenAI-compatible `POST {baseUrl}/chat/completions`, always streamed so
+ * blocking and streaming runs share one path and a stop cuts the upstream request.
+ * The timeout is an idle timeout: a long answer that keeps flowing is not cut.
+ */
+export function openAiProvider(o: OpenAiOptions): Provider {
+  return {
+    async complete({ model, messages, signal, onDelta }) {
+      const idle = new AbortController();
+      let timer = setTimeout(() => idle.abort(), o.timeoutMs);
+      const rearm = () => {
+        clearTimeout(timer);
+        timer = setTimeout(() => idle.abort(), o.timeoutMs);
+      };
+      let answer = '';
+      let usage: Usage | null = null;
+      const take = (chunk: Chunk) => {
+        if (chunk.error) throw new ProviderError(`The model provider failed: ${chunk.error.message ?? 'unknown error'}`);
+        const choice = chunk.choices?.[0];
+        const delta = choice?.delta?.content ?? choice?.message?.content;
+        if (delta) {
+          answer += delta;
+          onDelta(delta);
+        }
+        if (chunk.usage) usage = usageOf(chunk.usage.prompt_tokens ?? 0, chunk.usage.completion_tokens ?? 0);
+      };
+      try {
+        const res = await fetch(`${o.baseUrl}/chat/completions`, {
+          method: 'POST',
+          headers: { 'Content-Type': 'application/json', ...(o.apiKey ? { Authorization: `Bearer ${o.apiKey}` } : {}) },
+          body: JSON.stringify({ ...model.params, model: model.name, messages, stream: true, stream_options: { include_usage: true } }),
+          signal: AbortSignal.any([signal, idle.signal]),
+        });
+        if (!res.ok || !res.body) {
+          await res.body?.cancel().catch(() => undefined);
+          throw new ProviderError(`The model provider answered ${res.status}.`);
+        }
+        // A provider that ignores `stream: true` answers with one JSON completion instead.
+        const sse = (res.headers.get('content-type') ?? '').includes('text/event-stream');
+        let failure: unknown = null;
+        let whole = '';
+        const parser = createParser({
+          onEvent(ev) {
+            if (failure || ev.data === '[DONE]') return;
+            try {
+              take(JSON.parse(ev.data) as Chunk);
+            } catch (err) {
+              failure = err instanceof ProviderError ? err : new ProviderError('The model provider sent a malformed event.');
+            }
+          },
+        });
+        const reader = res.body.getReader();
+        const decoder = new TextDecoder();
+        for (;;) {
+          const { done, value } = await reader.read();
+          if (done) break;
+          rearm();
+          const text = decoder.decode(value, { stream: true });
+          if (sse) parser.feed(text);
+          else whole += text;
+          if (failure) {
+            await reader.cancel().catch(() => undefined);
+            throw failure;
+          }
+        }
+        if (!sse) take(JSON.parse(whole) as Chunk);
+        const promptWords = messages.reduce((n, m) => n + countWords(m.content), 0);
+        return { answer, usage: usage ?? usageOf(promptWords, countWords(answer)) };
+      } catch (err) {
+        if (signal.aborted) throw signal.reason;
+        if (idle.signal.aborted) throw new ProviderError('The model provider did not answer in time.');
+        if (err instanceof ProviderError) throw err;
+        throw new ProviderError('The model provider could not be reached or sent a malformed answer.');
+      } finally {
+        clearTimeout(timer);
+      }
+    },
+  };
+}

@@ -1,0 +1,39 @@
+import type { Usage } from '../../storage/repos/conversations.ts';
+import type { ModelConfig } from '../app-config.ts';
+
+export type { Usage };
+
+export interface ChatTurn {
+  role: 'system' | 'user' | 'assistant';
+  content: string;
+}
+
+export interface ProviderRequest {
+  model: ModelConfig;
+  messages: ChatTurn[];
+  /** Aborted when the task is stopped or the client goes away. */
+  signal: AbortSignal;
+  /** Called with each piece of the answer, in order. */
+  onDelta: (text: string) => void;
+}
+
+export interface ProviderResult {
+  answer: string;
+  usage: Usage;
+}
+
+/** One model backend. Every failure is a ProviderError; a stop surfaces as the signal's abort reason. */
+export interface Provider {
+  complete(req: ProviderRequest): Promise<ProviderResult>;
+}
+
+/** A provider failed, answered with an error, or timed out: 502 `provider_error` or an `error` event. */
+export class ProviderError extends Error {
+  readonly code = 'provider_error';
+}
+
+export const countWords = (text: string): number => text.split(/\s+/).filter(Boolean).length;
+
+export function usageOf(promptTokens: number, completionTokens: number): Usage {
+  return { prompt_tokens: promptTokens, completion_tokens: completionTokens, total_tokens: promptTokens + completionTokens };
+}

@@ -1,0 +1,57 @@
+import type { components } from '../../generated/openapi.ts';
+import type { AuditSink } from '../auth/bearer-authenticator.ts';
+import type { Caller } from '../auth/pipeline.ts';
+import type { AppRecord } from '../storage/repos/apps.ts';
+import type { ConversationRepo, RunStatus } from '../storage/repos/conversations.ts';
+import type { WorkflowRunRepo } from '../storage/repos/workflow-runs.ts';
+import type { Providers } from './providers/index.ts';
+import type { EventSink } from './sse.ts';
+import type { RunStopped, TaskRegistry } from './tasks.ts';
+
+export type ChatStreamEvent = components['schemas']['ChatStreamEvent'];
+export type WorkflowStreamEvent = components['schemas']['WorkflowStreamEvent'];
+
+/** What the run use cases need; handlers pass Services, which has all of it. */
+export interface RunDeps {
+  conversations: ConversationRepo;
+  workflowRuns: WorkflowRunRepo;
+  providers: Providers;
+  tasks: TaskRegistry;
+  audit: AuditSink;
+}
+
+export interface RunRequest {
+  app: AppRecord;
+  caller: Caller;
+  tokenId: string;
+  inputs: Record<string, unknown>;
+}
+
+/**
+ * A run that passed validation and holds a task id. `execute` emits events while
+ * it runs and resolves with the outcome; it throws (an ApiError, e.g. 502
+ * provider_error) only after the run has been recorded as failed.
+ */
+export interface PreparedRun<R, E> {
+  taskId: string;
+  abort(why: RunStopped['why']): void;
+  execute(sink: EventSink<E>): Promise<R>;
+}
+
+/** The history key of a caller: accounts by id, external subjects by issuer and subject. */
+export function subjectOf(caller: Caller): string {
+  return caller.type === 'account' ? `account:${caller.accountId}` : `external:${caller.issuer}:${caller.subject}`;
+}
+
+export const unix = (d: Date | number): number => Math.floor((typeof d === 'number' ? d : d.getTime()) / 1000);
+
+export function auditRun(d: RunDeps, r: RunRequest, status: RunStatus, startedMs: number): void {
+  d.audit('app.run.openapi', {
+    app_id: r.app.id,
+    subject: subjectOf(r.caller),
+    token_id: r.tokenId,
+    mode: r.app.mode,
+    status,
+    elapsed_ms: Date.now() - startedMs,
+  });
+}

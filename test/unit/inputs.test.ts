@@ -1,0 +1,50 @@
+import { describe, expect, it } from 'vitest';
+import { parseAppConfig, inputSchemaOf } from '../../src/apps/app-config.ts';
+import { render, validateInputs } from '../../src/apps/inputs.ts';
+import { ApiError } from '../../src/http/errors.ts';
+
+const schema = inputSchemaOf(
+  parseAppConfig('completion', {
+    model: { provider: 'echo', name: 'echo-1' },
+    prompt: '{{ word }}',
+    input_schema: [
+      { variable: 'word', label: 'Word', type: 'text', required: true, max_length: 3 },
+      { variable: 'n', label: 'N', type: 'number' },
+      { variable: 'pick', label: 'Pick', type: 'select', options: ['a', 'b'] },
+    ],
+  }),
+);
+
+function problems(inputs: Record<string, unknown>) {
+  try {
+    validateInputs(schema, inputs);
+    return [];
+  } catch (err) {
+    expect(err).toBeInstanceOf(ApiError);
+    return (err as ApiError).extra.details ?? [];
+  }
+}
+
+describe('validateInputs', () => {
+  it('when every problem is present at once, then each is reported with its variable', () => {
+    expect(problems({ n: 'x', pick: 'c', extra: 1 }).map((p) => p.path)).toEqual([
+      '/body/inputs/extra',
+      '/body/inputs/word',
+      '/body/inputs/n',
+      '/body/inputs/pick',
+    ]);
+  });
+
+  it('when max_length is counted, then characters count, not UTF-16 units', () => {
+    expect(problems({ word: '😀😀😀' })).toEqual([]);
+    expect(problems({ word: '😀😀😀😀' })).toHaveLength(1);
+  });
+
+  it('when inputs are valid, then numbers are coerced and optional blanks are dropped', () => {
+    expect(validateInputs(schema, { word: 'hi', n: ' 4.5 ', pick: '' })).toEqual({ word: 'hi', n: 4.5 });
+  });
+
+  it('when a template renders, then missing variables are empty', async () => {
+    expect(await render('Hi {{ name }}{{ missing }}!', { name: 'Ada' })).toBe('Hi Ada!');
+  });
+});
