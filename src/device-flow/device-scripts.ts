@@ -48,7 +48,7 @@ rec.email = ARGV[3]
 redis.call('SET', KEYS[1], cjson.encode(rec), 'KEEPTTL')
 return cjson.encode('ok')`,
   memory(kv, keys, args, now) {
-    const rec = kv.get<DeviceRecord>(keys[0]!);
+    const rec = readRecord(kv, keys[0]!);
     if (!rec || now >= rec.expires_at_ms) return 'not_found';
     if (rec.status !== 'pending') return 'conflict';
     keepTtlSet(kv, keys[0]!, { ...rec, status: args[0] as DeviceRecord['status'], account_id: args[1]!, email: args[2]! });
@@ -88,7 +88,7 @@ redis.call('SET', KEYS[1], cjson.encode(rec), 'KEEPTTL')
 if early then return cjson.encode({r = 'slow_down', interval = rec.interval}) end
 return cjson.encode({r = 'pending'})`,
   memory(kv, keys, args, now) {
-    const rec = kv.get<DeviceRecord>(keys[0]!);
+    const rec = readRecord(kv, keys[0]!);
     if (!rec) {
       const used = kv.get<string>(keys[1]!);
       return used ? { r: 'replay', token_id: used } : { r: 'invalid' };
@@ -133,16 +133,23 @@ rec.lease_until_ms = 0
 redis.call('SET', KEYS[1], cjson.encode(rec), 'KEEPTTL')
 return cjson.encode(1)`,
   memory(kv, keys) {
-    const rec = kv.get<DeviceRecord>(keys[0]!);
+    const rec = readRecord(kv, keys[0]!);
     if (!rec || rec.status !== 'collecting') return 0;
     keepTtlSet(kv, keys[0]!, { ...rec, status: 'approved', lease_until_ms: 0 });
     return 1;
   },
 };
 
-function keepTtlSet(kv: MemoryKV, key: string, value: unknown): void {
+// The memory twins keep records as JSON strings, exactly as Redis does, so that
+// plain get/set on the same keys (DeviceFlowService.find) see what the scripts wrote.
+function readRecord(kv: MemoryKV, key: string): DeviceRecord | undefined {
+  const raw = kv.get<string>(key);
+  return typeof raw === 'string' ? (JSON.parse(raw) as DeviceRecord) : undefined;
+}
+
+function keepTtlSet(kv: MemoryKV, key: string, value: DeviceRecord): void {
   const ttl = kv.pttl(key);
-  kv.set(key, value, ttl > 0 ? ttl : undefined);
+  kv.set(key, JSON.stringify(value), ttl > 0 ? ttl : undefined);
 }
 
 export const recordKey = (hash: string) => `df:{${hash}}:rec`;

@@ -1,0 +1,43 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { deviceFlowFor } from '../../src/device-flow/device-flow-service.ts';
+import { consoleSignin, decide } from '../helpers/console.ts';
+import { poll, startFlow } from '../helpers/device.ts';
+import { createAccount, type TestAccount } from '../helpers/fixtures.ts';
+import { startServer, type TestServer } from '../helpers/server.ts';
+
+// The single-replica memory store must behave as Redis does for the whole device flow.
+describe.each(['redis', 'memory'] as const)('the device flow on the %s store', (store) => {
+  let server: TestServer;
+  let account: TestAccount;
+  beforeAll(async () => {
+    server = await startServer({ store });
+    account = await createAccount(server.db);
+  });
+  afterAll(() => server.close());
+
+  it('when a code is looked up, approved on the console and polled, then one token, and a replay revokes it', async () => {
+    const flow = await startFlow(server);
+    const lookup = await fetch(`${server.url}/openapi/v1/oauth/device/lookup?user_code=${flow.user_code}`);
+    expect(await lookup.json()).toMatchObject({ valid: true, client_id: 'tessera-cli', device_label: 'laptop' });
+    const login = await consoleSignin(server, account);
+    expect((await decide(server, 'approve', flow.user_code, login)).status).toBe(200);
+    expect((await decide(server, 'approve', flow.user_code, login)).status).toBe(409);
+    const first = await poll(server, flow.device_code);
+    expect(first.status).toBe(200);
+    const { access_token } = await first.json();
+    const me = () => fetch(`${server.url}/openapi/v1/me`, { headers: { Authorization: `Bearer ${access_token}` } });
+    expect((await me()).status).toBe(200);
+    const replay = await poll(server, flow.device_code);
+    expect((await replay.json()).error).toBe('invalid_grant');
+    expect((await me()).status).toBe(401);
+  });
+
+  it('when polled twice quickly, then slow_down grows the interval; when denied, then access_denied', async () => {
+    const flow = await startFlow(server);
+    expect((await (await poll(server, flow.device_code)).json()).error).toBe('authorization_pending');
+    expect((await (await poll(server, flow.device_code)).json()).error).toBe('slow_down');
+    expect(await deviceFlowFor(server.app.services).deny(flow.user_code, account)).toBe('ok');
+    expect((await (await poll(server, flow.device_code)).json()).error).toBe('access_denied');
+    expect(await deviceFlowFor(server.app.services).lookup(flow.user_code)).toEqual({ valid: false });
+  });
+});
