@@ -19,7 +19,10 @@ export interface DeviceStart {
   interval: number;
 }
 
-export async function startFlow(server: TestServer, params: Record<string, string> = {}, headers: Record<string, string> = {}): Promise<DeviceStart> {
+/** A documentation-range client address (loopback proxies are trusted), so tests do not share one per-IP window. */
+export const clientIp = () => ({ 'x-forwarded-for': `198.51.100.${Math.floor(Math.random() * 254) + 1}` });
+
+export async function startFlow(server: TestServer, params: Record<string, string> = {}, headers: Record<string, string> = clientIp()): Promise<DeviceStart> {
   const res = await form(`${server.url}/openapi/v1/oauth/device/code`, { client_id: 'tessera-cli', device_label: 'laptop', ...params }, headers);
   if (res.status !== 200) throw new Error(`device/code: ${res.status} ${await res.text()}`);
   return res.json() as Promise<DeviceStart>;

@@ -18,7 +18,17 @@ export default async function setup(): Promise<void> {
     await redis.connect();
     await redis.ping();
   } catch (err) {
+    redis.disconnect();
     throw new Error(`tests need a real Redis at ${TEST_REDIS_URL}: ${(err as Error).message}`);
+  }
+  try {
+    // Per-IP windows last up to an hour and every local test client is 127.0.0.1:
+    // start each run with empty IP buckets so earlier runs cannot push this one over.
+    for (const ns of ['device-code', 'device-lookup', 'console-signin']) {
+      for await (const keys of redis.scanStream({ match: `rl:${ns}:*`, count: 500 })) {
+        if ((keys as string[]).length) await redis.del(...(keys as string[]));
+      }
+    }
   } finally {
     redis.disconnect();
   }

@@ -1,0 +1,111 @@
+import { createParser } from 'eventsource-parser';
+import type { components } from '../../../generated/openapi.ts';
+import { call } from '../api.ts';
+import { CliError, EXIT, network, usage } from '../errors.ts';
+import { collectInputs } from '../inputs.ts';
+import type { CliContext } from '../session.ts';
+import { apiError } from '../api.ts';
+
+export interface RunOptions {
+  input: string[];
+  inputsFile?: string;
+  query?: string;
+  conversation?: string;
+  stream?: boolean;
+}
+
+type StreamEvent = { event: string; task_id: string; [k: string]: unknown };
+// A 200 declares both a JSON body and an event stream; a blocking request only ever gets the JSON one.
+type Schemas = components['schemas'];
+// A 200 declares both a JSON body and an event stream; a blocking request only ever gets the JSON one.
+
+function formatOutputs(outputs: Record<string, unknown> | null | undefined): string {
+  const entries = Object.entries(outputs ?? {});
+  if (!entries.length) return '(no outputs)';
+  return entries.map(([k, v]) => `${k}: ${typeof v === 'string' ? v : JSON.stringify(v)}`).join('\n');
+}
+
+export async function run(ctx: CliContext, appId: string, opts: RunOptions): Promise<void> {
+  const { host, api } = await ctx.client();
+  const info = await call(host, api.GET('/apps/{app_id}/info', { params: { path: { app_id: appId } } }));
+  const inputs = await collectInputs(opts.input, opts.inputsFile, info.input_schema);
+  if (info.mode === 'chat' && !opts.query) throw usage('A chat app needs --query TEXT.');
+  if (info.mode !== 'chat' && opts.conversation) throw usage('--conversation is only for chat apps.');
+  const path = { app_id: appId };
+  const mode = opts.stream ? ('streaming' as const) : ('blocking' as const);
+
+  if (opts.stream) {
+    const controller = new AbortController();
+    const onSigint = () => controller.abort(new CliError(130, 'Run cancelled.'));
+    process.once('SIGINT', onSigint);
+    try {
+      const init = { params: { path }, parseAs: 'stream' as const, signal: controller.signal, headers: { Accept: 'text/event-stream' } };
+      const request =
+        info.mode === 'chat'
+          ? api.POST('/apps/{app_id}/chat-messages', { ...init, body: { inputs, query: opts.query!, response_mode: mode, conversation_id: opts.conversation } })
+          : info.mode === 'completion'
+            ? api.POST('/apps/{app_id}/completion-messages', { ...init, body: { inputs, query: opts.query, response_mode: mode } })
+            : api.POST('/apps/{app_id}/workflows/run', { ...init, body: { inputs, response_mode: mode } });
+      await printStream(ctx, host, request);
+    } finally {
+      process.off('SIGINT', onSigint);
+    }
+    return;
+  }
+
+  if (info.mode === 'workflow') {
+    const res = (await call(host, api.POST('/apps/{app_id}/workflows/run', { params: { path }, body: { inputs, response_mode: mode } }))) as Schemas['WorkflowRunResponse'];
+    if (res.data.status !== 'succeeded' && !ctx.json) throw new CliError(EXIT.api, `The workflow ${res.data.status}: ${res.data.error ?? 'no details'}`);
+    ctx.print(formatOutputs(res.data.outputs), res);
+    return;
+  }
+  const res: Schemas['ChatMessageResponse'] | Schemas['CompletionMessageResponse'] =
+    info.mode === 'chat'
+      ? ((await call(host, api.POST('/apps/{app_id}/chat-messages', { params: { path }, body: { inputs, query: opts.query!, response_mode: mode, conversation_id: opts.conversation } }))) as Schemas['ChatMessageResponse'])
+      : ((await call(host, api.POST('/apps/{app_id}/completion-messages', { params: { path }, body: { inputs, query: opts.query, response_mode: mode } }))) as Schemas['CompletionMessageResponse']);
+  ctx.print(res.answer, res);
+  if (!ctx.json && 'conversation_id' in res) process.stderr.write(`(conversation ${res.conversation_id}: continue it with --conversation ${res.conversation_id})\n`);
+}
+
+/** Prints answer text as it arrives (or one JSON object per event with --json); an `error` event exits 3. */
+async function printStream(ctx: CliContext, host: string, request: Promise<{ data?: unknown; error?: unknown; response: Response }>): Promise<void> {
+  let result;
+  try {
+    result = await request;
+  } catch (err) {
+    if (err instanceof CliError) throw err;
+    throw network(host, err);
+  }
+  if (!result.response.ok) throw apiError(host, result.response.status, result.error);
+  let failure: CliError | undefined;
+  let conversation: string | undefined;
+  const parser = createParser({
+    onEvent(message) {
+      const ev = JSON.parse(message.data) as StreamEvent;
+      if (ev.event === 'ping') return;
+      if (ctx.json) process.stdout.write(`${JSON.stringify(ev)}\n`);
+      if (ev.event === 'error') failure = new CliError(EXIT.api, `Error ${String(ev.code)}: ${String(ev.message)}`);
+      if (ctx.json) return;
+      if (ev.event === 'message') process.stdout.write(String(ev.answer));
+      if (ev.event === 'message_end') {
+        process.stdout.write('\n');
+        if (typeof ev.conversation_id === 'string') conversation = ev.conversation_id;
+      }
+      if (ev.event === 'node_started') process.stderr.write(`▸ ${String((ev.data as { node_id?: string }).node_id)}\n`);
+      if (ev.event === 'workflow_finished') {
+        const data = ev.data as { status: string; outputs: Record<string, unknown> | null; error: string | null };
+        if (data.status !== 'succeeded') failure = new CliError(EXIT.api, `The workflow ${data.status}: ${data.error ?? 'no details'}`);
+        else process.stdout.write(`${formatOutputs(data.outputs)}\n`);
+      }
+    },
+  });
+  const decoder = new TextDecoder();
+  try {
+    for await (const chunk of result.data as ReadableStream<Uint8Array>) parser.feed(decoder.decode(chunk, { stream: true }));
+  } catch (err) {
+    if (err instanceof CliError) throw err;
+    throw new CliError(EXIT.network, `The stream from ${host} broke off: ${(err as Error).message}`);
+  }
+  if (failure) throw failure;
+  if (conversation) process.stderr.write(`(conversation ${conversation}: continue it with --conversation ${conversation})\n`);
+}

@@ -1,0 +1,126 @@
+// RFC 8628 §3.1–3.5 from the client side: start, show the code, poll politely.
+import { CliError, EXIT, network } from './errors.ts';
+import { Spinner } from './spinner.ts';
+
+export const CLIENT_ID = 'tessera-cli';
+const GRANT = 'urn:ietf:params:oauth:grant-type:device_code';
+const MAX_BACKOFF_MS = 30_000;
+
+interface DeviceStart {
+  device_code: string;
+  user_code: string;
+  verification_uri: string;
+  verification_uri_complete?: string;
+  expires_in: number;
+  interval?: number;
+}
+
+export interface IssuedToken {
+  access_token: string;
+  expires_in: number;
+  scope?: string;
+}
+
+interface FormResult {
+  status: number;
+  body: Record<string, unknown>;
+  retryAfterMs: number | null;
+}
+
+async function postForm(url: string, params: Record<string, string>, signal: AbortSignal): Promise<FormResult> {
+  const res = await fetch(url, {
+    method: 'POST',
+    headers: { 'content-type': 'application/x-www-form-urlencoded', accept: 'application/json' },
+    body: new URLSearchParams(params).toString(),
+    signal,
+  });
+  const body = (await res.json().catch(() => ({}))) as Record<string, unknown>;
+  const retryAfter = Number(res.headers.get('retry-after'));
+  return { status: res.status, body, retryAfterMs: retryAfter > 0 ? retryAfter * 1000 : null };
+}
+
+const sleep = (ms: number, signal: AbortSignal) =>
+  new Promise<void>((resolve, reject) => {
+    if (signal.aborted) return reject(signal.reason);
+    const t = setTimeout(() => {
+      signal.removeEventListener('abort', onAbort);
+      resolve();
+    }, ms);
+    const onAbort = () => {
+      clearTimeout(t);
+      reject(signal.reason);
+    };
+    signal.addEventListener('abort', onAbort, { once: true });
+  });
+
+const describe = (r: FormResult) => `${String(r.body.error ?? r.status)}: ${String(r.body.error_description ?? 'no details')}`;
+
+export async function startDeviceFlow(host: string, deviceLabel: string, signal: AbortSignal): Promise<DeviceStart> {
+  let backoff = 1_000;
+  for (let attempt = 0; ; attempt++) {
+    let r: FormResult;
+    try {
+      r = await postForm(`${host}/openapi/v1/oauth/device/code`, { client_id: CLIENT_ID, device_label: deviceLabel }, signal);
+    } catch (err) {
+      if (signal.aborted || attempt >= 3) throw signal.aborted ? err : network(host, err);
+      await sleep(backoff, signal);
+      backoff *= 2;
+      continue;
+    }
+    if (r.status === 200) return r.body as unknown as DeviceStart;
+    if ((r.status >= 500 || r.status === 429) && attempt < 3) {
+      await sleep(r.retryAfterMs ?? backoff, signal);
+      backoff *= 2;
+      continue;
+    }
+    throw new CliError(EXIT.api, `Could not start the login: ${describe(r)}`);
+  }
+}
+
+/**
+ * Polls the token endpoint: every `interval` seconds, +5 s on slow_down (§3.5),
+ * doubling backoff on network errors and 5xx, until a token, a final error or expiry.
+ */
+export async function pollForToken(host: string, start: DeviceStart, signal: AbortSignal, spinner: Spinner): Promise<IssuedToken> {
+  let intervalMs = Math.max(0, start.interval ?? 5) * 1000;
+  let backoff = 1_000;
+  const deadline = Date.now() + start.expires_in * 1000;
+  let waitMs = intervalMs;
+  while (true) {
+    spinner.deadline = deadline;
+    await sleep(waitMs, signal);
+    if (Date.now() >= deadline) throw new CliError(EXIT.auth, 'The code expired before it was approved. Run `tessera login` again.');
+    let r: FormResult;
+    try {
+      r = await postForm(`${host}/openapi/v1/oauth/token`, { grant_type: GRANT, device_code: start.device_code, client_id: CLIENT_ID }, signal);
+    } catch (err) {
+      if (signal.aborted) throw err;
+      spinner.note(`Network problem (${network(host, err).message}); retrying…`);
+      waitMs = Math.max(intervalMs, backoff);
+      backoff = Math.min(backoff * 2, MAX_BACKOFF_MS);
+      continue;
+    }
+    if (r.status === 200) return r.body as unknown as IssuedToken;
+    if (r.status >= 500 || r.status === 429) {
+      waitMs = Math.max(intervalMs, r.retryAfterMs ?? backoff);
+      backoff = Math.min(backoff * 2, MAX_BACKOFF_MS);
+      continue;
+    }
+    backoff = 1_000;
+    switch (r.body.error) {
+      case 'authorization_pending':
+        waitMs = intervalMs;
+        continue;
+      case 'slow_down':
+        intervalMs += 5_000;
+        waitMs = intervalMs;
+        continue;
+      case 'access_denied':
+        throw new CliError(EXIT.auth, 'The login was denied in the browser.');
+      case 'expired_token':
+        throw new CliError(EXIT.auth, 'The code expired before it was approved. Run `tessera login` again.');
+      default:
+        throw new CliError(EXIT.api, `The login failed: ${describe(r)}`);
+    }
+  }
+}

@@ -1,0 +1,85 @@
+import { chmod, mkdir, open, readFile, rename, rm } from 'node:fs/promises';
+import { homedir } from 'node:os';
+import path from 'node:path';
+import { parse, stringify } from 'yaml';
+
+export interface HostLogin {
+  token: string;
+  expires_at: string | null;
+  email: string;
+}
+
+interface HostsFile {
+  current_host?: string;
+  hosts: Record<string, HostLogin>;
+}
+
+/** `$TESSERA_CONFIG_DIR` or `~/.config/tessera`; hosts.yml holds one login per host. */
+export function configDir(env: NodeJS.ProcessEnv = process.env): string {
+  return env.TESSERA_CONFIG_DIR || path.join(env.XDG_CONFIG_HOME || path.join(homedir(), '.config'), 'tessera');
+}
+
+export class HostsStore {
+  readonly file: string;
+
+  constructor(private readonly dir: string) {
+    this.file = path.join(dir, 'hosts.yml');
+  }
+
+  async read(): Promise<HostsFile> {
+    let text: string;
+    try {
+      text = await readFile(this.file, 'utf8');
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return { hosts: {} };
+      throw err;
+    }
+    const data = (parse(text) ?? {}) as Partial<HostsFile>;
+    return { current_host: data.current_host, hosts: data.hosts ?? {} };
+  }
+
+  async get(host: string): Promise<HostLogin | undefined> {
+    return (await this.read()).hosts[host];
+  }
+
+  async currentHost(): Promise<string | undefined> {
+    return (await this.read()).current_host;
+  }
+
+  async save(host: string, login: HostLogin): Promise<void> {
+    const data = await this.read();
+    data.hosts[host] = login;
+    data.current_host = host;
+    await this.write(data);
+  }
+
+  async remove(host: string): Promise<void> {
+    const data = await this.read();
+    delete data.hosts[host];
+    if (data.current_host === host) delete data.current_host;
+    await this.write(data);
+  }
+
+  /**
+   * Folder 0700, file 0600, written to a temporary file and renamed over the old
+   * one, so a crash never leaves a half-written file and no other user can read it.
+   */
+  private async write(data: HostsFile): Promise<void> {
+    await mkdir(this.dir, { recursive: true, mode: 0o700 });
+    await chmod(this.dir, 0o700);
+    const tmp = `${this.file}.${process.pid}.tmp`;
+    const fh = await open(tmp, 'w', 0o600);
+    try {
+      await fh.writeFile(stringify(data));
+      await fh.sync();
+    } finally {
+      await fh.close();
+    }
+    try {
+      await rename(tmp, this.file);
+    } catch (err) {
+      await rm(tmp, { force: true });
+      throw err;
+    }
+  }
+}

@@ -1,0 +1,198 @@
+import { mkdtemp, readFile, stat, writeFile } from 'node:fs/promises';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { parse, stringify } from 'yaml';
+import { DEMO_APPS } from '../../src/admin/seed.ts';
+import { cli } from '../helpers/cli.ts';
+import { consoleSignin, decide } from '../helpers/console.ts';
+import { createAccount, createTestApp, createWorkspace, mintToken, type TestAccount } from '../helpers/fixtures.ts';
+import { startServer, type TestServer } from '../helpers/server.ts';
+
+let server: TestServer;
+let account: TestAccount;
+let appId: string;
+beforeAll(async () => {
+  server = await startServer({ config: { devicePollIntervalSeconds: 1 } });
+  account = await createAccount(server.db);
+  const ws = await createWorkspace(server.db, account.id);
+  appId = await createTestApp(server.db, ws, { name: 'CLI echo chat' });
+});
+afterAll(() => server.close());
+
+const configDir = () => mkdtemp(path.join(tmpdir(), 'tessera-cli-'));
+
+/** Runs `tessera login`, reads the code it prints, and approves (or denies) it the way the /device page does. */
+async function loginThroughBrowser(env: Record<string, string>, decision: 'approve' | 'deny' = 'approve', host = server.url) {
+  const run = cli(['login', '--no-browser', '--device-label', 'ci-box'], { TESSERA_HOST: host, ...env });
+  const [, userCode] = await run.waitForStderr(/enter the code:\s+([A-Z]{4}-[A-Z]{4})/);
+  const [, complete] = await run.waitForStderr(/(http\S+\/device\?user_code=\S+)/);
+  expect(complete).toBe(`${server.url}/device?user_code=${userCode}`);
+  const session = await consoleSignin(server, account);
+  expect((await decide(server, decision, userCode!, session)).status).toBe(200);
+  return run.done;
+}
+
+describe('tessera CLI against a real server', () => {
+  it('when a user logs in, then the token is stored 0600 in a 0700 folder, and whoami, apps and logout work; after logout whoami exits 2', async () => {
+    const dir = path.join(await configDir(), 'nested');
+    const env = { TESSERA_CONFIG_DIR: dir };
+    const login = await loginThroughBrowser(env);
+    expect(login.stderr).not.toMatch(/at \S+ \(/);
+    expect(login.code).toBe(0);
+    expect(login.stdout).toContain(`Logged in to ${server.url} as ${account.email}`);
+
+    expect((await stat(dir)).mode & 0o777).toBe(0o700);
+    const file = path.join(dir, 'hosts.yml');
+    expect((await stat(file)).mode & 0o777).toBe(0o600);
+    const hosts = parse(await readFile(file, 'utf8'));
+    expect(hosts.current_host).toBe(server.url);
+    expect(hosts.hosts[server.url]).toMatchObject({ token: expect.stringMatching(/^tsa_/), email: account.email, expires_at: expect.any(String) });
+
+    const who = await cli(['whoami'], env).done;
+    expect(who.code).toBe(0);
+    expect(who.stdout).toContain(account.email);
+    const whoJson = JSON.parse((await cli(['whoami', '--json'], env).done).stdout);
+    expect(whoJson).toMatchObject({ host: server.url, email: account.email, scopes: ['full'] });
+
+    const list = await cli(['apps', 'list'], env).done;
+    expect(list.code).toBe(0);
+    expect(list.stdout).toMatch(new RegExp(`${appId}\\s+chat\\s+CLI echo chat`));
+    const listJson = JSON.parse((await cli(['apps', 'list', '--mode', 'chat', '--json'], env).done).stdout);
+    expect(listJson.map((a: { id: string }) => a.id)).toContain(appId);
+    const info = JSON.parse((await cli(['apps', 'info', appId, '--json'], env).done).stdout);
+    expect(info).toMatchObject({ id: appId, mode: 'chat', name: 'CLI echo chat' });
+
+    const token = hosts.hosts[server.url].token as string;
+    const logout = await cli(['logout'], env).done;
+    expect(logout.code).toBe(0);
+    expect(logout.stdout).toContain(`Logged out of ${server.url}`);
+    const me = await fetch(`${server.url}/openapi/v1/me`, { headers: { Authorization: `Bearer ${token}` } });
+    expect(me.status).toBe(401);
+    expect(parse(await readFile(file, 'utf8')).hosts).toEqual({});
+    const after = await cli(['whoami'], env).done;
+    expect(after.code).toBe(2);
+    expect(after.stderr).toContain('Run `tessera login`');
+  }, 60_000);
+
+  it('when the user denies in the browser, then login exits 2 with a clear message and stores nothing', async () => {
+    const dir = await configDir();
+    const res = await loginThroughBrowser({ TESSERA_CONFIG_DIR: dir }, 'deny');
+    expect(res.code).toBe(2);
+    expect(res.stderr).toContain('tessera: The login was denied in the browser.');
+    await expect(stat(path.join(dir, 'hosts.yml'))).rejects.toThrow(/ENOENT/);
+  }, 30_000);
+
+  it('when a poll gets a 503 and then slow_down, then the CLI retries, waits 5 seconds longer, and still logs in', async () => {
+    const polls: number[] = [];
+    // A pass-through proxy: the first token poll gets a 503, the second slow_down (RFC 8628 §3.5).
+    const proxy: Server = createServer(async (req, res) => {
+      const chunks: Buffer[] = [];
+      for await (const c of req) chunks.push(c as Buffer);
+      if (req.url === '/openapi/v1/oauth/token') {
+        polls.push(Date.now());
+        if (polls.length === 1) {
+          res.writeHead(503, { 'content-type': 'application/json' });
+          return res.end(JSON.stringify({ error: 'temporarily_unavailable', error_description: 'Down for a moment.' }));
+        }
+        if (polls.length === 2) {
+          res.writeHead(400, { 'content-type': 'application/json', 'cache-control': 'no-store' });
+          return res.end(JSON.stringify({ error: 'slow_down', error_description: 'Polling too fast.' }));
+        }
+      }
+      const upstream = await fetch(`${server.url}${req.url}`, {
+        method: req.method,
+        headers: Object.fromEntries(Object.entries(req.headers).filter(([k]) => k !== 'host' && k !== 'connection')) as Record<string, string>,
+        body: chunks.length ? Buffer.concat(chunks) : undefined,
+      });
+      res.writeHead(upstream.status, { 'content-type': upstream.headers.get('content-type') ?? 'application/json' });
+      res.end(Buffer.from(await upstream.arrayBuffer()));
+    });
+    proxy.listen(0, '127.0.0.1');
+    await new Promise<void>((r) => proxy.once('listening', r));
+    try {
+      const host = `http://127.0.0.1:${(proxy.address() as AddressInfo).port}`;
+      const res = await loginThroughBrowser({ TESSERA_CONFIG_DIR: await configDir() }, 'approve', host);
+      expect(res.code).toBe(0);
+      expect(polls.length).toBe(3);
+      expect(polls[1]! - polls[0]!).toBeGreaterThanOrEqual(900);
+      // Interval 1 s + 5 s for slow_down.
+      expect(polls[2]! - polls[1]!).toBeGreaterThanOrEqual(5_900);
+    } finally {
+      proxy.close();
+    }
+  }, 40_000);
+
+  it('when TESSERA_TOKEN is set, then it is used without any stored login', async () => {
+    const token = await mintToken(server, account);
+    const res = await cli(['whoami', '--json'], { TESSERA_CONFIG_DIR: await configDir(), TESSERA_HOST: server.url, TESSERA_TOKEN: token }).done;
+    expect(res.code).toBe(0);
+    expect(JSON.parse(res.stdout).email).toBe(account.email);
+  });
+
+  it('when things go wrong, then one readable line and exit codes 1 (usage), 2 (bad token), 3 (API error), 4 (network)', async () => {
+    const base = { TESSERA_CONFIG_DIR: await configDir(), TESSERA_HOST: server.url };
+    const token = await mintToken(server, account);
+    const usage = await cli(['apps', 'list', '--mode', 'bogus'], { ...base, TESSERA_TOKEN: token }).done;
+    expect(usage.code).toBe(1);
+    const badToken = await cli(['whoami'], { ...base, TESSERA_TOKEN: 'tsa_nope' }).done;
+    expect(badToken.code).toBe(2);
+    expect(badToken.stderr).toMatch(/^tessera: Your login for .* is not valid \(invalid_token\)\. Run `tessera login`\.\n$/);
+    const apiErr = await cli(['apps', 'info', '00000000-0000-4000-8000-000000000000'], { ...base, TESSERA_TOKEN: token }).done;
+    expect(apiErr.code).toBe(3);
+    expect(apiErr.stderr).toMatch(/^tessera: Error 404 not_found: .+\n$/);
+    const closed = createServer().listen(0, '127.0.0.1');
+    await new Promise<void>((r) => closed.once('listening', r));
+    const deadHost = `http://127.0.0.1:${(closed.address() as AddressInfo).port}`;
+    await new Promise<void>((r) => closed.close(() => r()));
+    const net = await cli(['whoami'], { ...base, TESSERA_HOST: deadHost, TESSERA_TOKEN: token }).done;
+    expect(net.code).toBe(4);
+    expect(net.stderr).toBe(`tessera: Could not reach ${deadHost}: ECONNREFUSED\n`);
+  }, 30_000);
+
+  it('when the server is unreachable at logout, then the local login is still removed, with a warning', async () => {
+    const dir = await configDir();
+    const closed = createServer().listen(0, '127.0.0.1');
+    await new Promise<void>((r) => closed.once('listening', r));
+    const deadHost = `http://127.0.0.1:${(closed.address() as AddressInfo).port}`;
+    await new Promise<void>((r) => closed.close(() => r()));
+    await writeFile(path.join(dir, 'hosts.yml'), stringify({ current_host: deadHost, hosts: { [deadHost]: { token: 'tsa_x', expires_at: null, email: 'a@b.c' } } }), { mode: 0o600 });
+    const res = await cli(['logout'], { TESSERA_CONFIG_DIR: dir }).done;
+    expect(res.code).toBe(0);
+    expect(res.stderr).toContain(`Warning: Could not reach ${deadHost}: ECONNREFUSED.`);
+    expect(parse(await readFile(path.join(dir, 'hosts.yml'), 'utf8'))).toEqual({ hosts: {} });
+  });
+
+  it('when a user runs apps, then chat streams its answer, conversations continue, workflows print outputs, and bad input is one line with exit 3', async () => {
+    const env = { TESSERA_CONFIG_DIR: await configDir(), TESSERA_HOST: server.url, TESSERA_TOKEN: await mintToken(server, account) };
+    const streamed = await cli(['run', appId, '--query', 'hello streaming world', '--stream'], env).done;
+    expect(streamed.code).toBe(0);
+    expect(streamed.stdout).toBe('hello streaming world\n');
+    const [, conversation] = streamed.stderr.match(/--conversation (\S+)\)/)!;
+
+    const blocking = await cli(['run', appId, '--query', 'and again', '--conversation', conversation!, '--json'], env).done;
+    expect(blocking.code).toBe(0);
+    expect(JSON.parse(blocking.stdout)).toMatchObject({ event: 'message', mode: 'chat', answer: 'and again', conversation_id: conversation });
+
+    const ws = await createWorkspace(server.db, account.id);
+    const workflow = DEMO_APPS.find((a) => a.mode === 'workflow')!;
+    const wfId = await createTestApp(server.db, ws, { name: 'CLI workflow', mode: 'workflow', config: workflow.config });
+    const wf = await cli(['run', wfId, '--input', 'name=Ada'], env).done;
+    expect(wf.code).toBe(0);
+    expect(wf.stdout).toContain('greeting: Hello, Ada!');
+    const wfStream = await cli(['run', wfId, '--input', 'name=Ada', '--stream', '--json'], env).done;
+    expect(wfStream.code).toBe(0);
+    const events = wfStream.stdout.trim().split('\n').map((l) => JSON.parse(l));
+    expect(events[0].event).toBe('workflow_started');
+    expect(events.at(-1)).toMatchObject({ event: 'workflow_finished', data: { status: 'succeeded', outputs: { greeting: 'Hello, Ada!' } } });
+
+    const noQuery = await cli(['run', appId], env).done;
+    expect(noQuery.code).toBe(1);
+    expect(noQuery.stderr).toBe('tessera: A chat app needs --query TEXT.\n');
+    const badInput = await cli(['run', wfId], env).done;
+    expect(badInput.code).toBe(3);
+    expect(badInput.stderr).toMatch(/^tessera: Error 400 invalid_request: .*name.*\n$/);
+  }, 60_000);
+});
