@@ -55,8 +55,8 @@ export class HostsStore {
 
   async remove(host: string): Promise<void> {
     const data = await this.read();
+    // current_host stays: later commands keep talking to (and naming) the host you logged out of.
     delete data.hosts[host];
-    if (data.current_host === host) delete data.current_host;
     await this.write(data);
   }
 

@@ -74,7 +74,7 @@ describe('tessera CLI against a real server', () => {
     expect(parse(await readFile(file, 'utf8')).hosts).toEqual({});
     const after = await cli(['whoami'], env).done;
     expect(after.code).toBe(2);
-    expect(after.stderr).toContain('Run `tessera login`');
+    expect(after.stderr).toBe(`tessera: Not logged in to ${server.url}. Run \`tessera login\`.\n`);
   }, 60_000);
 
   it('when the user denies in the browser, then login exits 2 with a clear message and stores nothing', async () => {
@@ -162,7 +162,7 @@ describe('tessera CLI against a real server', () => {
     const res = await cli(['logout'], { TESSERA_CONFIG_DIR: dir }).done;
     expect(res.code).toBe(0);
     expect(res.stderr).toContain(`Warning: Could not reach ${deadHost}: ECONNREFUSED.`);
-    expect(parse(await readFile(path.join(dir, 'hosts.yml'), 'utf8'))).toEqual({ hosts: {} });
+    expect(parse(await readFile(path.join(dir, 'hosts.yml'), 'utf8'))).toEqual({ current_host: deadHost, hosts: {} });
   });
 
   it('when a user runs apps, then chat streams its answer, conversations continue, workflows print outputs, and bad input is one line with exit 3', async () => {
