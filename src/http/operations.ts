@@ -27,7 +27,7 @@ interface BaseContext<K extends OperationId> {
   req: Request;
   res: Response;
 }
-export interface PublicContext<K extends OperationId> extends BaseContext<K> {}
+export type PublicContext<K extends OperationId> = BaseContext<K>;
 export interface BearerContext<K extends OperationId> extends BaseContext<K> {
   auth: AuthContext;
 }
