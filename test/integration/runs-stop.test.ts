@@ -113,4 +113,20 @@ describe('client disconnect', () => {
     });
     await until(async () => stub.aborted > abortedBefore);
   });
+
+  it('when the client goes away during a blocking run, then the run stops and is recorded as stopped', async () => {
+    const { appId, owner } = await slowApp();
+    const abortedBefore = stub.aborted;
+    const requestsBefore = stub.requests.length;
+    const controller = new AbortController();
+    const pending = post(a, RUN_PATHS.chat.replace('{app_id}', appId), owner, { inputs: {}, query: 'go' }, { signal: controller.signal }).catch((e: unknown) => e);
+    await until(async () => stub.requests.length > requestsBefore);
+    controller.abort();
+    expect(await pending).toBeInstanceOf(Error);
+    await until(async () => {
+      const [row] = await a.db.query<{ status: string }>('SELECT status FROM messages WHERE app_id = $1', [appId]);
+      return row?.status === 'stopped';
+    });
+    await until(async () => stub.aborted > abortedBefore);
+  });
 });
