@@ -16,6 +16,7 @@ function check(field: InputField, value: InputValue | undefined): { value?: Inpu
     return Number.isFinite(n) && String(value).trim() !== '' ? { value: n } : { problem: 'must be a number' };
   }
   if (typeof value !== 'string') return { problem: 'must be a string' };
+  if (value.includes('\u0000')) return { problem: 'must not contain NUL characters' };
   if (field.type === 'select' && !field.options?.includes(value)) {
     return { problem: `must be one of: ${field.options?.join(', ')}` };
   }
@@ -46,6 +47,14 @@ export function validateInputs(schema: InputField[], raw: Record<string, unknown
     throw new ApiError(400, 'invalid_request', `Invalid inputs: ${problems.map((p) => p.message).join('; ')}.`, { details: problems });
   }
   return out;
+}
+
+/** A free-text field of a run body (e.g. `query`): Postgres text cannot hold NUL, so it is refused up front. */
+export function checkText(value: string | undefined, path: string): void {
+  if (value?.includes('\u0000')) {
+    const message = `${path.split('/').pop()} must not contain NUL characters`;
+    throw new ApiError(400, 'invalid_request', `Invalid request: ${message}.`, { details: [{ path, message }] });
+  }
 }
 
 const liquid = new Liquid({ strictFilters: true });

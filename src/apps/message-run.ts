@@ -1,7 +1,7 @@
 import { ApiError, notFound } from '../http/errors.ts';
 import type { ConversationRow, MessageRow, RunStatus, Usage } from '../storage/repos/conversations.ts';
 import { inputSchemaOf, type ChatConfig, type CompletionConfig } from './app-config.ts';
-import { render, validateInputs } from './inputs.ts';
+import { checkText, render, validateInputs } from './inputs.ts';
 import { countWords, ProviderError, usageOf, type ChatTurn } from './providers/index.ts';
 import { auditRun, subjectOf, unix, type ChatStreamEvent, type PreparedRun, type RunDeps, type RunRequest } from './run-service.ts';
 import { RunStopped } from './tasks.ts';
@@ -36,6 +36,7 @@ async function buildTurns(d: RunDeps, r: MessageRunRequest, vars: Record<string,
 
 /** Chat and completion runs: validate, resolve the conversation, then call the provider once. */
 export async function prepareMessageRun(d: RunDeps, r: MessageRunRequest): Promise<PreparedRun<MessageOutcome, ChatStreamEvent>> {
+  checkText(r.query, '/body/query');
   const inputs = validateInputs(inputSchemaOf(r.app.config), r.inputs);
   const subject = subjectOf(r.caller);
   const chat = r.app.mode === 'chat';

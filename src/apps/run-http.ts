@@ -22,6 +22,8 @@ export async function answerRun<R, E>(
   res.on('close', () => {
     if (!res.writableFinished) run.abort('disconnected');
   });
+  // The client may have left while the run was being prepared, before anyone listened.
+  if (req.socket.destroyed) run.abort('disconnected');
   if (!streaming) return run.execute(discard);
   const stream = openEventStream<E>(res, run.taskId, s.config.ssePingIntervalMs);
   try {

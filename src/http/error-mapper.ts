@@ -1,6 +1,6 @@
 import type { ErrorRequestHandler, Response } from 'express';
 import type { Logger } from 'pino';
-import { DatabaseUnavailableError } from '../storage/db.ts';
+import { DatabaseUnavailableError, InvalidDataError } from '../storage/db.ts';
 import { StoreUnavailableError } from '../storage/store/index.ts';
 import { ApiError } from './errors.ts';
 
@@ -23,6 +23,7 @@ export function toApiError(err: unknown, log: Logger, requestId: string): ApiErr
     log.warn({ err: err.message, request_id: requestId }, 'dependency unavailable');
     return new ApiError(503, 'service_unavailable', 'A dependency is unavailable; retry shortly.');
   }
+  if (err instanceof InvalidDataError) return new ApiError(400, 'invalid_request', 'A value in the request cannot be stored (for example, it contains a NUL character).');
   const type = (err as { type?: string })?.type;
   if (type === 'entity.parse.failed') return new ApiError(400, 'invalid_request', 'The request body is not valid JSON.');
   if (type === 'entity.too.large') return new ApiError(413, 'payload_too_large', `The request body is larger than ${BODY_LIMIT}.`);

@@ -6,6 +6,19 @@ export class DatabaseUnavailableError extends Error {
   }
 }
 
+/** SQLSTATE class 22 (data exception): a value the database cannot store, e.g. a NUL in text. Bad input, not a bug. */
+export class InvalidDataError extends Error {
+  constructor(readonly sqlstate: string) {
+    super(`the database refused a value (SQLSTATE ${sqlstate})`);
+  }
+}
+
+function classify(err: unknown): unknown {
+  if (isOutage(err)) return new DatabaseUnavailableError(err);
+  const code = (err as { code?: string } | null)?.code;
+  return err instanceof pg.DatabaseError && code?.startsWith('22') ? new InvalidDataError(code) : err;
+}
+
 // SQLSTATE classes that mean "the database is not there", not "the query is wrong".
 const OUTAGE_CODES = /^(08|53|57P)/;
 
@@ -43,7 +56,7 @@ export class Database {
       const res = await this.pool.query(text, values);
       return res.rows as T[];
     } catch (err) {
-      throw isOutage(err) ? new DatabaseUnavailableError(err) : err;
+      throw classify(err);
     }
   }
 
@@ -70,7 +83,7 @@ export class Database {
       return result;
     } catch (err) {
       await client.query('ROLLBACK').catch(() => undefined);
-      throw isOutage(err) ? new DatabaseUnavailableError(err) : err;
+      throw classify(err);
     } finally {
       client.release();
     }

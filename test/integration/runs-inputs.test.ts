@@ -1,6 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createAccount, createTestApp, createWorkspace, mintToken } from '../helpers/fixtures.ts';
 import { completionConfig, post, RUN_PATHS } from '../helpers/runs.ts';
+import { toApiError } from '../../src/http/error-mapper.ts';
+import { InvalidDataError } from '../../src/storage/db.ts';
 import { startServer, type TestServer } from '../helpers/server.ts';
 import { expectMatchesSpec } from '../helpers/spec.ts';
 
@@ -36,6 +38,7 @@ describe('run inputs are validated against the app input schema before anything 
     ['a select value is not an option', { word: 'ok', tone: 'angry' }, 'tone', 'one of: plain, friendly'],
     ['a number input is not a number', { word: 'ok', count: 'many' }, 'count', 'must be a number'],
     ['an input is not declared', { word: 'ok', wrod: 'typo' }, 'wrod', 'not an input'],
+    ['a text input holds a NUL character', { word: 'a\u0000b' }, 'word', 'must not contain NUL'],
   ])('when %s, then 400 invalid_request with details naming the variable', async (_what, inputs, variable, message) => {
     const before = await server.db.query('SELECT 1 FROM messages WHERE app_id = $1', [appId]);
     const res = await run(inputs);
@@ -58,5 +61,28 @@ describe('run inputs are validated against the app input schema before anything 
     const res = await run({ word: 'hi', tone: 'plain', count: '3' });
     expect(res.status).toBe(200);
     expect((await res.json()).answer).toBe('Say hi please');
+  });
+});
+
+describe('a NUL character that Postgres cannot store', () => {
+  it('when the query holds one, then 400 invalid_request naming query, in both response modes, and nothing is stored', async () => {
+    const account = await createAccount(server.db);
+    const ws = await createWorkspace(server.db, account.id);
+    const chatId = await createTestApp(server.db, ws);
+    const chatToken = await mintToken(server, account);
+    for (const response_mode of ['blocking', 'streaming']) {
+      const res = await post(server, RUN_PATHS.chat.replace('{app_id}', chatId), chatToken, { inputs: {}, query: 'hi\u0000there', response_mode });
+      expect(res.status).toBe(400);
+      const body = await res.json();
+      expectMatchesSpec('post', RUN_PATHS.chat, 400, body);
+      expect(body.details).toEqual([{ path: '/body/query', message: 'query must not contain NUL characters' }]);
+    }
+    expect(await server.db.query('SELECT 1 FROM conversations WHERE app_id = $1', [chatId])).toEqual([]);
+  });
+
+  it('when a value reaches Postgres anyway, then the data error is a 400, not a 500', async () => {
+    const err = await server.db.query('SELECT $1::text AS t', ['a\u0000b']).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(InvalidDataError);
+    expect(toApiError(err, server.app.services.log, 'rid')).toMatchObject({ status: 400, code: 'invalid_request' });
   });
 });

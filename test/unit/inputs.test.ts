@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { parseAppConfig, inputSchemaOf } from '../../src/apps/app-config.ts';
-import { render, validateInputs } from '../../src/apps/inputs.ts';
+import { checkText, render, validateInputs } from '../../src/apps/inputs.ts';
+import { splitWords } from '../../src/apps/providers/index.ts';
 import { ApiError } from '../../src/http/errors.ts';
 
 const schema = inputSchemaOf(
@@ -46,5 +47,35 @@ describe('validateInputs', () => {
 
   it('when a template renders, then missing variables are empty', async () => {
     expect(await render('Hi {{ name }}{{ missing }}!', { name: 'Ada' })).toBe('Hi Ada!');
+  });
+});
+
+describe('echo word splitting', () => {
+  it('when split, then the pieces concatenate to the text exactly, leading and trailing whitespace included', () => {
+    for (const text of ['one two  three', '  lead and trail  ', 'single', '\n\ttabs\tand\nlines\n']) {
+      expect(splitWords(text).join('')).toBe(text);
+    }
+    expect(splitWords('  a b ')).toEqual(['  a ', 'b ']);
+  });
+
+  it('when the text is only whitespace (even 100k of it), then there are no words and it returns', () => {
+    expect(splitWords('')).toEqual([]);
+    expect(splitWords(' '.repeat(100_000))).toEqual([]);
+    expect(splitWords(`${' '.repeat(100_000)}x`)).toEqual([`${' '.repeat(100_000)}x`]);
+  });
+});
+
+describe('NUL characters', () => {
+  it('when an input or the query holds a NUL, then 400 naming it', () => {
+    expect(problems({ word: 'a\u0000' })).toEqual([{ path: '/body/inputs/word', message: 'word must not contain NUL characters' }]);
+    let err: unknown;
+    try {
+      checkText('hi\u0000there', '/body/query');
+    } catch (e) {
+      err = e;
+    }
+    expect(err).toBeInstanceOf(ApiError);
+    expect((err as ApiError).extra.details).toEqual([{ path: '/body/query', message: 'query must not contain NUL characters' }]);
+    expect(() => checkText('fine', '/body/query')).not.toThrow();
   });
 });

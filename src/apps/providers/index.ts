@@ -16,8 +16,7 @@ export type Providers = Record<ModelConfig['provider'], Provider>;
 export const echoProvider: Provider = {
   async complete({ messages, signal, onDelta }) {
     const prompt = [...messages].reverse().find((m) => m.role === 'user')?.content ?? '';
-    // Each word keeps its surrounding whitespace so the deltas concatenate to the answer exactly.
-    const pieces = prompt.match(/\s*\S+\s*/g) ?? [];
+    const pieces = splitWords(prompt);
     let answer = '';
     for (const piece of pieces) {
       signal.throwIfAborted();
@@ -31,6 +30,19 @@ export const echoProvider: Provider = {
     return { answer, usage: usageOf(promptTokens, countWords(answer)) };
   },
 };
+
+/**
+ * Each word keeps its trailing whitespace (the first also the leading), so the
+ * deltas concatenate to the prompt exactly. Linear time: a prompt of 100k spaces
+ * must not stall the event loop (a pattern with leading optional whitespace
+ * before each word backtracks quadratically there).
+ */
+export function splitWords(text: string): string[] {
+  const lead = /^\s*/.exec(text)![0];
+  const pieces = text.slice(lead.length).match(/\S+\s*/g) ?? [];
+  if (pieces.length > 0) pieces[0] = lead + pieces[0];
+  return pieces;
+}
 
 /** The providers an app config can name; the openai one is configured by env (OPENAI_BASE_URL, OPENAI_API_KEY). */
 export function createProviders(config: Config): Providers {

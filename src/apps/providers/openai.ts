@@ -33,7 +33,8 @@ export function openAiProvider(o: OpenAiOptions): Provider {
       const take = (chunk: Chunk) => {
         if (chunk.error) throw new ProviderError(`The model provider failed: ${chunk.error.message ?? 'unknown error'}`);
         const choice = chunk.choices?.[0];
-        const delta = choice?.delta?.content ?? choice?.message?.content;
+        // Postgres text cannot hold NUL; a model that emits one must not break the run's record.
+        const delta = (choice?.delta?.content ?? choice?.message?.content)?.replaceAll('\u0000', '');
         if (delta) {
           answer += delta;
           onDelta(delta);
