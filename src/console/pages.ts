@@ -8,9 +8,17 @@ import { consoleSessionsFor } from './session.ts';
 const TEMPLATES = new URL('./templates/', import.meta.url).pathname;
 const ASSETS = new URL('./assets/', import.meta.url);
 
-/** Only our own pages are valid return addresses (no open redirect). */
+/**
+ * Only a path on this origin is a valid return address (no open redirect).
+ * Browsers drop tabs and newlines while parsing, so `/\t/evil.example` would
+ * become `//evil.example`: any whitespace or control character is refused, and
+ * the result must still resolve to this origin.
+ */
 export function safeNext(value: unknown): string {
-  return typeof value === 'string' && /^\/(?![/\\])/.test(value) && value.length <= 200 ? value : '/device';
+  if (typeof value !== 'string' || value.length > 200 || !value.startsWith('/') || /[\x00-\x20\x7f\\]/.test(value)) return '/device';
+  const base = 'http://tessera.invalid';
+  const url = new URL(value, base);
+  return url.origin === base && !value.startsWith('//') ? url.pathname + url.search : '/device';
 }
 
 const INVALID_CODE = 'That code is not valid. It may have expired or been used already. Check the code in your terminal and try again.';

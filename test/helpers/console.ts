@@ -1,3 +1,4 @@
+import { clientIp } from './device.ts';
 import type { TestAccount } from './fixtures.ts';
 import type { TestServer } from './server.ts';
 
@@ -15,8 +16,8 @@ export function signinRequest(server: TestServer, email: string, password: strin
   });
 }
 
-/** Signs in to the console over HTTP, as the /signin page does. */
-export async function consoleSignin(server: TestServer, account: Pick<TestAccount, 'email' | 'password'>, headers: Record<string, string> = {}): Promise<ConsoleLogin> {
+/** Signs in to the console over HTTP, as the /signin page does (from its own client address unless told). */
+export async function consoleSignin(server: TestServer, account: Pick<TestAccount, 'email' | 'password'>, headers: Record<string, string> = clientIp()): Promise<ConsoleLogin> {
   const res = await signinRequest(server, account.email, account.password, headers);
   if (res.status !== 200) throw new Error(`signin: ${res.status} ${await res.text()}`);
   const setCookie = res.headers.get('set-cookie') ?? '';

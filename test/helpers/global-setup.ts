@@ -24,7 +24,7 @@ export default async function setup(): Promise<void> {
   try {
     // Per-IP windows last up to an hour and every local test client is 127.0.0.1:
     // start each run with empty IP buckets so earlier runs cannot push this one over.
-    for (const ns of ['device-code', 'device-lookup', 'console-signin']) {
+    for (const ns of ['device-code', 'device-lookup', 'console-signin', 'console-signin-ip']) {
       for await (const keys of redis.scanStream({ match: `rl:${ns}:*`, count: 500 })) {
         if ((keys as string[]).length) await redis.del(...(keys as string[]));
       }

@@ -61,6 +61,14 @@ describe('console sign-in', () => {
     expect((await signinRequest(server, account.email, account.password, ip())).status).toBe(200);
   });
 
+  it('when one IP tries 50 different emails, then the 51st attempt gets 429, whatever the email', async () => {
+    const from = ip();
+    for (let i = 0; i < 50; i++) expect((await signinRequest(server, `spray-${i}-${uniq()}@example.test`, 'guess', from)).status).toBe(401);
+    const limited = await signinRequest(server, account.email, account.password, from);
+    expect(limited.status).toBe(429);
+    expect((await limited.json()).error).toBe('rate_limited');
+  });
+
   it('when the body is not JSON or lacks fields, then 415 or 400 in the error shape', async () => {
     const formBody = await fetch(`${server.url}/console/api/signin`, {
       method: 'POST',

@@ -45,7 +45,7 @@ describe('the /device and /signin pages', () => {
   });
 
   it('when the return address points elsewhere, then sign-in returns to /device instead', async () => {
-    for (const next of ['//evil.example/x', 'https://evil.example', '/\\evil.example']) {
+    for (const next of ['//evil.example/x', 'https://evil.example', '/\\evil.example', '/\t/evil.example/x', '/\n/evil.example', '/ /evil.example', 'javascript:alert(1)']) {
       const html = await (await get(`/signin?next=${encodeURIComponent(next)}`)).text();
       expect(html).toContain('data-next="/device"');
     }

@@ -2,7 +2,9 @@
 (function () {
   const form = document.getElementById('signin');
   const error = document.getElementById('signin-error');
-  const next = form.dataset.next || '/device';
+  // The server only renders same-origin paths; checking again here costs nothing.
+  const wanted = new URL(form.dataset.next || '/device', location.origin);
+  const next = wanted.origin === location.origin ? wanted.pathname + wanted.search : '/device';
   // The return address may carry a user code: keep it in memory, not in the address bar.
   history.replaceState(null, '', '/signin');
   form.addEventListener('submit', async (event) => {
