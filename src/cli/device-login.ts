@@ -82,7 +82,8 @@ export async function startDeviceFlow(host: string, deviceLabel: string, signal:
  * doubling backoff on network errors and 5xx, until a token, a final error or expiry.
  */
 export async function pollForToken(host: string, start: DeviceStart, signal: AbortSignal, spinner: Spinner): Promise<IssuedToken> {
-  let intervalMs = Math.max(0, start.interval ?? 5) * 1000;
+  // RFC 8628 §3.2: 5 s when the server names no interval; never a busy loop.
+  let intervalMs = Math.max(1, start.interval ?? 5) * 1000;
   let backoff = 1_000;
   const deadline = Date.now() + start.expires_in * 1000;
   let waitMs = intervalMs;

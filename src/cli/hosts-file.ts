@@ -22,7 +22,10 @@ export function configDir(env: NodeJS.ProcessEnv = process.env): string {
 export class HostsStore {
   readonly file: string;
 
-  constructor(private readonly dir: string) {
+  constructor(
+    private readonly dir: string,
+    private readonly tighten = false,
+  ) {
     this.file = path.join(dir, 'hosts.yml');
   }
 
@@ -65,8 +68,10 @@ export class HostsStore {
    * one, so a crash never leaves a half-written file and no other user can read it.
    */
   private async write(data: HostsFile): Promise<void> {
-    await mkdir(this.dir, { recursive: true, mode: 0o700 });
-    await chmod(this.dir, 0o700);
+    // A folder we create is 0700; our own default folder is tightened too. A folder the
+    // user named in TESSERA_CONFIG_DIR that already exists keeps its mode (the file is 0600 anyway).
+    const created = await mkdir(this.dir, { recursive: true, mode: 0o700 });
+    if (created !== undefined || this.tighten) await chmod(this.dir, 0o700);
     const tmp = `${this.file}.${process.pid}.tmp`;
     const fh = await open(tmp, 'w', 0o600);
     try {

@@ -23,7 +23,7 @@ export function normalizeHost(raw: string): string {
 
 /** Who the CLI talks to and as whom: --host > TESSERA_HOST > last login; TESSERA_TOKEN > stored login. */
 export class CliContext {
-  readonly hosts = new HostsStore(configDir());
+  readonly hosts = new HostsStore(configDir(), !process.env.TESSERA_CONFIG_DIR);
 
   constructor(readonly opts: GlobalOptions) {}
 

@@ -15,7 +15,8 @@ const ASSETS = new URL('./assets/', import.meta.url);
  * the result must still resolve to this origin.
  */
 export function safeNext(value: unknown): string {
-  if (typeof value !== 'string' || value.length > 200 || !value.startsWith('/') || /[\x00-\x20\x7f\\]/.test(value)) return '/device';
+  if (typeof value !== 'string' || value.length > 200 || !value.startsWith('/')) return '/device';
+  for (const c of value) if (c <= ' ' || c === '\x7f' || c === '\\') return '/device';
   const base = 'http://tessera.invalid';
   const url = new URL(value, base);
   return url.origin === base && !value.startsWith('//') ? url.pathname + url.search : '/device';
@@ -69,7 +70,11 @@ export function pages(s: Services): Router {
     const session = await sessions.read(req);
     if (!session) return res.redirect(303, `/signin?next=${encodeURIComponent(req.originalUrl)}`);
     const account = await s.accounts.findById(session.accountId);
-    if (!account) return res.redirect(303, '/signin?next=/device');
+    if (!account) {
+      // A valid cookie for an account that is gone: drop it, or /signin and /device would bounce forever.
+      await sessions.revoke(res, session);
+      return res.redirect(303, '/signin?next=/device');
+    }
     const base = { title: 'Connect a device', script: 'device.js', email: account.email, csrf_token: sessions.csrfToken(session) };
     const code = req.query.user_code;
     if (typeof code !== 'string' || code.trim() === '') return render(res, 200, 'device', base);

@@ -7,20 +7,27 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse, stringify } from 'yaml';
 import { DEMO_APPS } from '../../src/admin/seed.ts';
 import { cli } from '../helpers/cli.ts';
+import { startOpenAiStub, type OpenAiStub } from '../helpers/openai-stub.ts';
+import { stubModel, workflowConfig } from '../helpers/runs.ts';
 import { consoleSignin, decide } from '../helpers/console.ts';
 import { createAccount, createTestApp, createWorkspace, mintToken, type TestAccount } from '../helpers/fixtures.ts';
 import { startServer, type TestServer } from '../helpers/server.ts';
 
 let server: TestServer;
+let stub: OpenAiStub;
 let account: TestAccount;
 let appId: string;
 beforeAll(async () => {
-  server = await startServer({ config: { devicePollIntervalSeconds: 1 } });
+  stub = await startOpenAiStub();
+  server = await startServer({ config: { devicePollIntervalSeconds: 1, openai: { baseUrl: stub.url, apiKey: null } } });
   account = await createAccount(server.db);
   const ws = await createWorkspace(server.db, account.id);
   appId = await createTestApp(server.db, ws, { name: 'CLI echo chat' });
 });
-afterAll(() => server.close());
+afterAll(async () => {
+  await server.close();
+  await stub.close();
+});
 
 const configDir = () => mkdtemp(path.join(tmpdir(), 'tessera-cli-'));
 
@@ -187,6 +194,15 @@ describe('tessera CLI against a real server', () => {
     const events = wfStream.stdout.trim().split('\n').map((l) => JSON.parse(l));
     expect(events[0].event).toBe('workflow_started');
     expect(events.at(-1)).toMatchObject({ event: 'workflow_finished', data: { status: 'succeeded', outputs: { greeting: 'Hello, Ada!' } } });
+
+    // A failing workflow exits 3 with --json too (blocking: the 502; streaming: the error event after the JSON lines).
+    const failingId = await createTestApp(server.db, ws, { name: 'CLI failing workflow', mode: 'workflow', config: workflowConfig(stubModel('stub-500')) });
+    const failed = await cli(['run', failingId, '--input', 'name=Ada', '--json'], env).done;
+    expect(failed.code).toBe(3);
+    expect(failed.stderr).toMatch(/^tessera: Error 502 provider_error: .+\n$/);
+    const failedStream = await cli(['run', failingId, '--input', 'name=Ada', '--json', '--stream'], env).done;
+    expect(failedStream.code).toBe(3);
+    expect(failedStream.stdout.trim().split('\n').map((l) => JSON.parse(l).event)).toContain('workflow_started');
 
     const noQuery = await cli(['run', appId], env).done;
     expect(noQuery.code).toBe(1);

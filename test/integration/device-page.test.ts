@@ -44,6 +44,17 @@ describe('the /device and /signin pages', () => {
     for (const [, src] of html.matchAll(/(?:src|href)="([^"]+)"/g)) expect(src).toMatch(/^\//);
   });
 
+  it('when the cookie names an account that no longer exists, then it is cleared (no /signin ↔ /device loop)', async () => {
+    const gone = await createAccount(server.db);
+    const goneLogin = await consoleSignin(server, gone);
+    await server.db.query('DELETE FROM accounts WHERE id = $1', [gone.id]);
+    const res = await get('/device', { cookie: goneLogin.cookie });
+    expect(res.status).toBe(303);
+    expect(res.headers.get('set-cookie')).toMatch(/^tessera_session=; Max-Age=0/);
+    const signin = await get('/signin', { cookie: goneLogin.cookie });
+    expect(signin.status).toBe(200);
+  });
+
   it('when the return address points elsewhere, then sign-in returns to /device instead', async () => {
     for (const next of ['//evil.example/x', 'https://evil.example', '/\\evil.example', '/\t/evil.example/x', '/\n/evil.example', '/ /evil.example', 'javascript:alert(1)']) {
       const html = await (await get(`/signin?next=${encodeURIComponent(next)}`)).text();

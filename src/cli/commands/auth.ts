@@ -19,11 +19,13 @@ export async function login(ctx: CliContext, opts: { deviceLabel?: string; brows
     process.stderr.write(
       `\nTo sign in, open ${start.verification_uri}\nand enter the code:  ${start.user_code}\n\nOr open this link, which has the code in it:\n  ${complete}\n\n`,
     );
-    if (opts.browser && openBrowser(complete)) process.stderr.write('Opened your browser.\n');
+    if (opts.browser && openBrowser(complete, host)) process.stderr.write('Opened your browser.\n');
     spinner.start();
     const issued = await pollForToken(host, start, controller.signal, spinner);
     spinner.stop();
-    const me = await call(host, apiClient(host, issued.access_token).GET('/me'));
+    const me = await call(host, apiClient(host, issued.access_token).GET('/me', { signal: controller.signal }));
+    // Ctrl-C up to here cancels; the save itself is one atomic rename.
+    controller.signal.throwIfAborted();
     const expiresAt = new Date(Date.now() + issued.expires_in * 1000).toISOString();
     await ctx.hosts.save(host, { token: issued.access_token, expires_at: expiresAt, email: me.email ?? me.sub });
     ctx.print(`Logged in to ${host} as ${me.email} (${me.display_name}). The login is valid until ${expiresAt}.`, {

@@ -55,8 +55,9 @@ export async function run(ctx: CliContext, appId: string, opts: RunOptions): Pro
 
   if (info.mode === 'workflow') {
     const res = (await call(host, api.POST('/apps/{app_id}/workflows/run', { params: { path }, body: { inputs, response_mode: mode } }))) as Schemas['WorkflowRunResponse'];
-    if (res.data.status !== 'succeeded' && !ctx.json) throw new CliError(EXIT.api, `The workflow ${res.data.status}: ${res.data.error ?? 'no details'}`);
-    ctx.print(formatOutputs(res.data.outputs), res);
+    // --json still prints the run (scripts want its details), but the exit code tells failure either way.
+    if (ctx.json || res.data.status === 'succeeded') ctx.print(formatOutputs(res.data.outputs), res);
+    if (res.data.status !== 'succeeded') throw new CliError(EXIT.api, `The workflow ${res.data.status}: ${res.data.error ?? 'no details'}`);
     return;
   }
   const res: Schemas['ChatMessageResponse'] | Schemas['CompletionMessageResponse'] =
@@ -78,24 +79,33 @@ async function printStream(ctx: CliContext, host: string, request: Promise<{ dat
   }
   if (!result.response.ok) throw apiError(host, result.response.status, result.error);
   let failure: CliError | undefined;
+  let finished = false;
   let conversation: string | undefined;
+  const human = (text: string, stream: NodeJS.WriteStream = process.stdout) => {
+    if (!ctx.json) stream.write(text);
+  };
   const parser = createParser({
     onEvent(message) {
       const ev = JSON.parse(message.data) as StreamEvent;
       if (ev.event === 'ping') return;
       if (ctx.json) process.stdout.write(`${JSON.stringify(ev)}\n`);
-      if (ev.event === 'error') failure = new CliError(EXIT.api, `Error ${String(ev.code)}: ${String(ev.message)}`);
-      if (ctx.json) return;
-      if (ev.event === 'message') process.stdout.write(String(ev.answer));
+      // Outcomes are decided whatever the output format: the exit code must not depend on --json.
+      if (ev.event === 'error') {
+        finished = true;
+        failure = new CliError(EXIT.api, `Error ${String(ev.code)}: ${String(ev.message)}`);
+      }
+      if (ev.event === 'message') human(String(ev.answer));
       if (ev.event === 'message_end') {
-        process.stdout.write('\n');
+        finished = true;
+        human('\n');
         if (typeof ev.conversation_id === 'string') conversation = ev.conversation_id;
       }
-      if (ev.event === 'node_started') process.stderr.write(`▸ ${String((ev.data as { node_id?: string }).node_id)}\n`);
+      if (ev.event === 'node_started') human(`▸ ${String((ev.data as { node_id?: string }).node_id)}\n`, process.stderr);
       if (ev.event === 'workflow_finished') {
+        finished = true;
         const data = ev.data as { status: string; outputs: Record<string, unknown> | null; error: string | null };
         if (data.status !== 'succeeded') failure = new CliError(EXIT.api, `The workflow ${data.status}: ${data.error ?? 'no details'}`);
-        else process.stdout.write(`${formatOutputs(data.outputs)}\n`);
+        else human(`${formatOutputs(data.outputs)}\n`);
       }
     },
   });
@@ -107,5 +117,6 @@ async function printStream(ctx: CliContext, host: string, request: Promise<{ dat
     throw new CliError(EXIT.network, `The stream from ${host} broke off: ${(err as Error).message}`);
   }
   if (failure) throw failure;
-  if (conversation) process.stderr.write(`(conversation ${conversation}: continue it with --conversation ${conversation})\n`);
+  if (!finished) throw new CliError(EXIT.network, `The stream from ${host} ended before the run finished.`);
+  if (conversation && !ctx.json) process.stderr.write(`(conversation ${conversation}: continue it with --conversation ${conversation})\n`);
 }
