@@ -132,6 +132,17 @@ describe('tessera CLI against a real server', () => {
     }
   }, 40_000);
 
+  it('when the user presses Ctrl-C while login waits, then it stops at once with exit 130 and stores nothing', async () => {
+    const dir = await configDir();
+    const run = cli(['login', '--no-browser'], { TESSERA_HOST: server.url, TESSERA_CONFIG_DIR: dir });
+    await run.waitForStderr(/enter the code:\s+[A-Z]{4}-[A-Z]{4}/);
+    run.child.kill('SIGINT');
+    const res = await run.done;
+    expect(res.code).toBe(130);
+    expect(res.stderr).toMatch(/tessera: Login cancelled\.\n$/);
+    await expect(stat(path.join(dir, 'hosts.yml'))).rejects.toThrow(/ENOENT/);
+  });
+
   it('when TESSERA_TOKEN is set, then it is used without any stored login', async () => {
     const token = await mintToken(server, account);
     const res = await cli(['whoami', '--json'], { TESSERA_CONFIG_DIR: await configDir(), TESSERA_HOST: server.url, TESSERA_TOKEN: token }).done;

@@ -16,9 +16,9 @@ export interface CliRun {
   done: Promise<CliResult>;
 }
 
-/** Runs the real `tessera` CLI as a child process (the same entry as bin/tessera.js). */
+/** Runs the real `tessera` CLI as a child process through its bin, bin/tessera.js. */
 export function cli(args: string[], env: Record<string, string | undefined>): CliRun {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', ...args], {
+  const child = spawn(process.execPath, ['bin/tessera.js', ...args], {
     cwd: ROOT,
     env: { PATH: process.env.PATH, HOME: process.env.HOME, CI: '1', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
