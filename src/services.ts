@@ -68,3 +68,16 @@ export async function createServices(deps: Deps): Promise<Services> {
   };
   return services;
 }
+
+/** One instance of a use case per app instance, shared by every router that needs it. */
+export function perServices<T>(make: (s: Services) => T): (s: Services) => T {
+  const instances = new WeakMap<Services, T>();
+  return (s) => {
+    let instance = instances.get(s);
+    if (instance === undefined) {
+      instance = make(s);
+      instances.set(s, instance);
+    }
+    return instance;
+  };
+}

@@ -1,10 +1,20 @@
-import { ApiError, notFound } from '../http/errors.ts';
+import { notFound } from '../http/errors.ts';
 import type { ConversationRow, MessageRow, RunStatus, Usage } from '../storage/repos/conversations.ts';
 import { inputSchemaOf, type ChatConfig, type CompletionConfig } from './app-config.ts';
 import { checkText, render, validateInputs } from './inputs.ts';
-import { countWords, ProviderError, usageOf, type ChatTurn } from './providers/index.ts';
-import { auditRun, subjectOf, unix, type ChatStreamEvent, type PreparedRun, type RunDeps, type RunRequest } from './run-service.ts';
-import { RunStopped } from './tasks.ts';
+import { countWords, promptWords, usageOf, type ChatTurn } from './providers/index.ts';
+import {
+  auditRun,
+  beginRun,
+  endedBy,
+  rethrowFailure,
+  subjectOf,
+  unix,
+  type ChatStreamEvent,
+  type PreparedRun,
+  type RunDeps,
+  type RunRequest,
+} from './run-service.ts';
 
 // Earlier turns sent to the model with a new query; older ones stay in history only.
 const HISTORY_TURNS = 20;
@@ -46,15 +56,10 @@ export async function prepareMessageRun(d: RunDeps, r: MessageRunRequest): Promi
     if (!conversation) throw notFound('Conversation');
   }
   const turns = await buildTurns(d, r, { ...inputs, query: r.query }, conversation);
-  const task = await d.tasks.begin(r.app.id, subject);
-  let message: MessageRow;
-  try {
+  const { task, row: message } = await beginRun(d, r, async () => {
     if (chat && !conversation) conversation = await d.conversations.create(r.app.id, subject, [...r.query].slice(0, 100).join(''));
-    message = await d.conversations.startMessage({ appId: r.app.id, subject, conversationId: conversation?.id ?? null, query: r.query, inputs });
-  } catch (err) {
-    await task.end();
-    throw err;
-  }
+    return d.conversations.startMessage({ appId: r.app.id, subject, conversationId: conversation?.id ?? null, query: r.query, inputs });
+  });
   const model = (r.app.config as ChatConfig).model;
   const ids = { task_id: task.id, message_id: message.id, ...(conversation ? { conversation_id: conversation.id } : {}) };
   return {
@@ -78,8 +83,8 @@ export async function prepareMessageRun(d: RunDeps, r: MessageRunRequest): Promi
         });
         ({ answer, usage } = result);
       } catch (err) {
-        status = err instanceof RunStopped || task.signal.aborted ? 'stopped' : 'failed';
-        if (status === 'stopped') usage = usageOf(turns.reduce((n, t) => n + countWords(t.content), 0), countWords(answer));
+        status = endedBy(err, task);
+        if (status === 'stopped') usage = usageOf(promptWords(turns), countWords(answer));
         else failure = err;
       }
       try {
@@ -89,8 +94,7 @@ export async function prepareMessageRun(d: RunDeps, r: MessageRunRequest): Promi
         await task.end();
         auditRun(d, r, status, started);
       }
-      if (failure instanceof ProviderError) throw new ApiError(502, 'provider_error', failure.message);
-      if (failure) throw failure;
+      rethrowFailure(failure);
       // A stopped run ends like a finished one, with the partial answer and its usage; history says `stopped`.
       sink.send({ event: 'message_end', ...ids, metadata: { usage } });
       return { taskId: task.id, message, conversationId: conversation?.id ?? null, answer, usage, status };

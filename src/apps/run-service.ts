@@ -1,12 +1,13 @@
 import type { components } from '../../generated/openapi.ts';
 import type { AuditSink } from '../auth/bearer-authenticator.ts';
+import { ApiError } from '../http/errors.ts';
 import type { Caller } from '../auth/pipeline.ts';
 import type { AppRecord } from '../storage/repos/apps.ts';
 import type { ConversationRepo, RunStatus } from '../storage/repos/conversations.ts';
 import type { WorkflowRunRepo } from '../storage/repos/workflow-runs.ts';
-import type { Providers } from './providers/index.ts';
+import { ProviderError, type Providers } from './providers/index.ts';
 import type { EventSink } from './sse.ts';
-import type { RunStopped, TaskRegistry } from './tasks.ts';
+import { RunStopped, type Task, type TaskRegistry } from './tasks.ts';
 
 export type ChatStreamEvent = components['schemas']['ChatStreamEvent'];
 export type WorkflowStreamEvent = components['schemas']['WorkflowStreamEvent'];
@@ -54,4 +55,26 @@ export function auditRun(d: RunDeps, r: RunRequest, status: RunStatus, startedMs
     status,
     elapsed_ms: Date.now() - startedMs,
   });
+}
+
+/** Takes a task, then records the run's row; a failed insert gives the task back. */
+export async function beginRun<T>(d: RunDeps, r: RunRequest, record: (subject: string) => Promise<T>): Promise<{ task: Task; row: T }> {
+  const task = await d.tasks.begin(r.app.id, subjectOf(r.caller));
+  try {
+    return { task, row: await record(subjectOf(r.caller)) };
+  } catch (err) {
+    await task.end();
+    throw err;
+  }
+}
+
+/** How a run that threw ended: a stop or a disconnect is `stopped`, anything else `failed`. */
+export function endedBy(err: unknown, task: Task): Extract<RunStatus, 'stopped' | 'failed'> {
+  return err instanceof RunStopped || task.signal.aborted ? 'stopped' : 'failed';
+}
+
+/** Rethrows a recorded failure for the HTTP layer: a provider failure is 502 `provider_error`. */
+export function rethrowFailure(failure: unknown): void {
+  if (failure instanceof ProviderError) throw new ApiError(502, 'provider_error', failure.message);
+  if (failure) throw failure;
 }

@@ -1,11 +1,8 @@
-import { ApiError } from '../http/errors.ts';
 import type { RunStatus } from '../storage/repos/conversations.ts';
 import type { StepRecord, WorkflowRunRow } from '../storage/repos/workflow-runs.ts';
 import { inputSchemaOf, type WorkflowConfig, type WorkflowStep } from './app-config.ts';
 import { render, validateInputs } from './inputs.ts';
-import { ProviderError } from './providers/index.ts';
-import { auditRun, subjectOf, unix, type PreparedRun, type RunDeps, type RunRequest, type WorkflowStreamEvent } from './run-service.ts';
-import { RunStopped } from './tasks.ts';
+import { auditRun, beginRun, endedBy, rethrowFailure, unix, type PreparedRun, type RunDeps, type RunRequest, type WorkflowStreamEvent } from './run-service.ts';
 
 export interface WorkflowOutcome {
   taskId: string;
@@ -38,15 +35,7 @@ async function runStep(d: RunDeps, config: WorkflowConfig, step: WorkflowStep, v
 export async function prepareWorkflowRun(d: RunDeps, r: RunRequest): Promise<PreparedRun<WorkflowOutcome, WorkflowStreamEvent>> {
   const config = r.app.config as WorkflowConfig;
   const inputs = validateInputs(inputSchemaOf(r.app.config), r.inputs);
-  const subject = subjectOf(r.caller);
-  const task = await d.tasks.begin(r.app.id, subject);
-  let row: WorkflowRunRow;
-  try {
-    row = await d.workflowRuns.start(r.app.id, subject, inputs);
-  } catch (err) {
-    await task.end();
-    throw err;
-  }
+  const { task, row } = await beginRun(d, r, (subject) => d.workflowRuns.start(r.app.id, subject, inputs));
   const ids = { task_id: task.id, workflow_run_id: row.id };
   return {
     taskId: task.id,
@@ -68,7 +57,7 @@ export async function prepareWorkflowRun(d: RunDeps, r: RunRequest): Promise<Pre
           result = await runStep(d, config, step, vars, task.signal);
           if (step.type === 'end') outputs = result.outputs;
         } catch (err) {
-          status = err instanceof RunStopped || task.signal.aborted ? 'stopped' : 'failed';
+          status = endedBy(err, task);
           if (status === 'failed') failure = err;
         }
         const record: StepRecord = {
@@ -99,8 +88,7 @@ export async function prepareWorkflowRun(d: RunDeps, r: RunRequest): Promise<Pre
         await task.end();
         auditRun(d, r, status, started);
       }
-      if (failure instanceof ProviderError) throw new ApiError(502, 'provider_error', failure.message);
-      if (failure) throw failure;
+      rethrowFailure(failure);
       sink.send({ event: 'workflow_finished', ...ids, data: workflowData(finished) });
       return { taskId: task.id, run: finished };
     },

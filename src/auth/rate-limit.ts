@@ -1,4 +1,4 @@
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import type { Store, StoreScript } from '../storage/store/index.ts';
 
 export interface RateLimitResult {
@@ -83,6 +83,11 @@ export class RateLimiter {
       [limit, windowMs, `${INSTANCE}${(sequence = (sequence + 1) % Number.MAX_SAFE_INTEGER)}`],
     );
     return { allowed: allowed === 1, limit, remaining: Math.max(0, remaining), resetMs: Math.max(1, resetMs) };
+  }
+
+  /** For keys that are not hashes yet (IP addresses, session ids, emails): the store only sees their SHA-256. */
+  hitKey(namespace: string, key: string, limit = this.limit, windowMs = this.windowMs): Promise<RateLimitResult> {
+    return this.hit(namespace, createHash('sha256').update(key).digest('hex'), limit, windowMs);
   }
 }
 

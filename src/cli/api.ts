@@ -23,13 +23,13 @@ export function apiError(host: string, status: number, body: unknown): CliError 
   return new CliError(EXIT.api, `Error ${status}${error ? ` ${error}` : ''}: ${message ?? 'the server gave no details.'}`);
 }
 
-/** Awaits an openapi-fetch call: data on success, a CliError otherwise (network errors exit 4). */
+/** Awaits an openapi-fetch call: data on success, a CliError otherwise (network errors exit 4; an abort keeps its reason). */
 export async function call<T>(host: string, request: Promise<{ data?: T; error?: unknown; response: Response }>): Promise<T> {
   let result;
   try {
     result = await request;
   } catch (err) {
-    throw network(host, err);
+    throw err instanceof CliError ? err : network(host, err);
   }
   if (!result.response.ok) throw apiError(host, result.response.status, result.error);
   return result.data as T;

@@ -41,14 +41,6 @@ export class HostsStore {
     return { current_host: data.current_host, hosts: data.hosts ?? {} };
   }
 
-  async get(host: string): Promise<HostLogin | undefined> {
-    return (await this.read()).hosts[host];
-  }
-
-  async currentHost(): Promise<string | undefined> {
-    return (await this.read()).current_host;
-  }
-
   async save(host: string, login: HostLogin): Promise<void> {
     const data = await this.read();
     data.hosts[host] = login;

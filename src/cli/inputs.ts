@@ -1,13 +1,11 @@
 import { readFile } from 'node:fs/promises';
 import { usage } from './errors.ts';
 
-interface InputField {
-  variable: string;
-  type: string;
-}
-
-/** `--inputs-file` (a JSON object) then `--input k=v` pairs on top; number inputs become numbers. */
-export async function collectInputs(pairs: string[], file: string | undefined, schema: readonly InputField[]): Promise<Record<string, string | number>> {
+/**
+ * `--inputs-file` (a JSON object) then `--input k=v` pairs on top. Values stay as
+ * given: the server validates them and reads a numeric string as a number input.
+ */
+export async function collectInputs(pairs: string[], file: string | undefined): Promise<Record<string, string | number>> {
   const inputs: Record<string, string | number> = {};
   if (file) {
     let parsed: unknown;
@@ -26,11 +24,6 @@ export async function collectInputs(pairs: string[], file: string | undefined, s
     const eq = pair.indexOf('=');
     if (eq <= 0) throw usage(`--input expects key=value, got "${pair}".`);
     inputs[pair.slice(0, eq)] = pair.slice(eq + 1);
-  }
-  const types = new Map(schema.map((f) => [f.variable, f.type]));
-  for (const [k, v] of Object.entries(inputs)) {
-    // The server validates; converting here only lets `--input n=3` mean the number 3.
-    if (types.get(k) === 'number' && typeof v === 'string' && v.trim() !== '' && Number.isFinite(Number(v))) inputs[k] = Number(v);
   }
   return inputs;
 }

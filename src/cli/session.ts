@@ -1,6 +1,6 @@
 import { apiClient, type ApiClient } from './api.ts';
 import { needLogin, usage } from './errors.ts';
-import { configDir, HostsStore } from './hosts-file.ts';
+import { configDir, HostsStore, type HostLogin } from './hosts-file.ts';
 
 export const DEFAULT_HOST = 'http://localhost:8080';
 
@@ -24,8 +24,19 @@ export function normalizeHost(raw: string): string {
 /** Who the CLI talks to and as whom: --host > TESSERA_HOST > last login; TESSERA_TOKEN > stored login. */
 export class CliContext {
   readonly hosts = new HostsStore(configDir(), !process.env.TESSERA_CONFIG_DIR);
+  private stored: ReturnType<HostsStore['read']> | undefined;
 
   constructor(readonly opts: GlobalOptions) {}
+
+  /** The stored logins as this command started: read once, however many lookups need them. */
+  login(host: string): Promise<HostLogin | undefined> {
+    return this.logins().then((f) => f.hosts[host]);
+  }
+
+  private logins(): ReturnType<HostsStore['read']> {
+    this.stored ??= this.hosts.read();
+    return this.stored;
+  }
 
   get json(): boolean {
     return this.opts.json === true;
@@ -34,12 +45,12 @@ export class CliContext {
   async host(): Promise<string> {
     const explicit = this.opts.host ?? process.env.TESSERA_HOST;
     if (explicit) return normalizeHost(explicit);
-    return (await this.hosts.currentHost()) ?? DEFAULT_HOST;
+    return (await this.logins()).current_host ?? DEFAULT_HOST;
   }
 
   async token(host: string): Promise<string> {
     if (process.env.TESSERA_TOKEN) return process.env.TESSERA_TOKEN;
-    const login = await this.hosts.get(host);
+    const login = await this.login(host);
     if (!login) throw needLogin(host);
     if (login.expires_at && Date.parse(login.expires_at) <= Date.now()) throw needLogin(host, `Your login for ${host} has expired.`);
     return login.token;

@@ -3,7 +3,7 @@ import { z } from 'zod';
 import { apiErrorHandler } from '../http/error-mapper.ts';
 import { ApiError } from '../http/errors.ts';
 import type { Services } from '../services.ts';
-import { consoleSessionsFor, type ConsoleSession } from './session.ts';
+import { consoleSessionsFor } from './session.ts';
 import { SigninService } from './signin.ts';
 
 const signinBody = z.object({ email: z.string().min(1).max(320), password: z.string().min(1).max(1024) }).strict();
@@ -36,10 +36,9 @@ export function consoleApi(s: Services): Router {
     }
     const result = await signins.signin(req.ip ?? 'unknown', parsed.data.email, parsed.data.password);
     if (!result.ok && result.reason === 'rate_limited') {
-      const retryAfterMs = result.retryAfterMs;
       throw new ApiError(429, 'rate_limited', 'Too many sign-in attempts; wait and try again.', {
-        retryAfterMs,
-        headers: { 'Retry-After': String(Math.ceil(retryAfterMs / 1000)) },
+        retryAfterMs: result.retryAfterMs,
+        headers: { 'Retry-After': String(Math.ceil(result.retryAfterMs / 1000)) },
       });
     }
     if (!result.ok) throw new ApiError(401, 'invalid_credentials', 'The email or password is wrong.');
@@ -56,7 +55,7 @@ export function consoleApi(s: Services): Router {
   });
 
   router.post('/signout', async (req, res) => {
-    const session: ConsoleSession | null = await sessions.read(req);
+    const session = await sessions.read(req);
     if (session && !sessions.checkCsrf(req, session)) throw new ApiError(403, 'csrf_failed', 'The X-CSRF-Token header is missing or wrong.');
     await sessions.revoke(res, session);
     res.status(204).end();

@@ -3,6 +3,7 @@ import { parse, serialize } from 'cookie';
 import type { Request, Response } from 'express';
 import { errors as joseErrors, jwtVerify, SignJWT } from 'jose';
 import type { Config } from '../config.ts';
+import { perServices } from '../services.ts';
 import type { Store } from '../storage/store/index.ts';
 
 export const SESSION_COOKIE = 'tessera_session';
@@ -92,14 +93,5 @@ export class ConsoleSessions {
   }
 }
 
-const instances = new WeakMap<object, ConsoleSessions>();
-
 /** One instance per app (shared by the console router and the approve/deny endpoints). */
-export function consoleSessionsFor(s: { config: Config; store: Store }): ConsoleSessions {
-  let c = instances.get(s);
-  if (!c) {
-    c = new ConsoleSessions(s.config, s.store);
-    instances.set(s, c);
-  }
-  return c;
-}
+export const consoleSessionsFor = perServices((s) => new ConsoleSessions(s.config, s.store));

@@ -1,4 +1,3 @@
-import { createHash } from 'node:crypto';
 import argon2 from 'argon2';
 import { RateLimiter } from '../auth/rate-limit.ts';
 import type { Services } from '../services.ts';
@@ -14,7 +13,6 @@ export type SigninResult =
   | { ok: false; reason: 'rate_limited'; retryAfterMs: number };
 
 let dummyHash: Promise<string> | undefined;
-const sha256 = (s: string) => createHash('sha256').update(s).digest('hex');
 
 /**
  * Password sign-in for the console. Unknown emails are checked against a dummy
@@ -29,9 +27,9 @@ export class SigninService {
 
   async signin(ip: string, email: string, password: string): Promise<SigninResult> {
     const normalized = email.trim().toLowerCase();
-    const perIp = await this.limiter.hit('console-signin-ip', sha256(ip), ATTEMPTS_PER_IP, WINDOW_MS);
+    const perIp = await this.limiter.hitKey('console-signin-ip', ip, ATTEMPTS_PER_IP, WINDOW_MS);
     if (!perIp.allowed) return { ok: false, reason: 'rate_limited', retryAfterMs: Math.max(1_000, perIp.resetMs) };
-    const limit = await this.limiter.hit('console-signin', sha256(`${ip}\n${normalized}`), ATTEMPTS, WINDOW_MS);
+    const limit = await this.limiter.hitKey('console-signin', `${ip}\n${normalized}`, ATTEMPTS, WINDOW_MS);
     if (!limit.allowed) return { ok: false, reason: 'rate_limited', retryAfterMs: Math.max(1_000, limit.resetMs) };
     const account = await this.s.accounts.findByEmail(normalized);
     dummyHash ??= argon2.hash('tessera-dummy-password');

@@ -1,6 +1,6 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { RateLimiter } from '../auth/rate-limit.ts';
-import type { Services } from '../services.ts';
+import { perServices, type Services } from '../services.ts';
 import {
   finishScript,
   pollScript,
@@ -120,12 +120,12 @@ export class DeviceFlowService {
 
   /** Lookups and wrong user codes share one per-IP window: 60 per 5 minutes. */
   async hitLookupLimit(ip: string): Promise<{ allowed: boolean; retryAfterSeconds: number }> {
-    const r = await this.limiter.hit('device-lookup', sha256(ip), 60, 5 * 60_000);
+    const r = await this.limiter.hitKey('device-lookup', ip, 60, 5 * 60_000);
     return { allowed: r.allowed, retryAfterSeconds: Math.ceil(r.resetMs / 1000) };
   }
 
   async hitIssuanceLimit(ip: string): Promise<{ allowed: boolean; retryAfterSeconds: number }> {
-    const r = await this.limiter.hit('device-code', sha256(ip), 60, 3600_000);
+    const r = await this.limiter.hitKey('device-code', ip, 60, 3600_000);
     return { allowed: r.allowed, retryAfterSeconds: Math.ceil(r.resetMs / 1000) };
   }
 
@@ -145,14 +145,5 @@ export class DeviceFlowService {
   }
 }
 
-const instances = new WeakMap<Services, DeviceFlowService>();
-
 /** One service per app instance, shared by the OAuth and console routers. */
-export function deviceFlowFor(s: Services): DeviceFlowService {
-  let svc = instances.get(s);
-  if (!svc) {
-    svc = new DeviceFlowService(s);
-    instances.set(s, svc);
-  }
-  return svc;
-}
+export const deviceFlowFor = perServices((s) => new DeviceFlowService(s));

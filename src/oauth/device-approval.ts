@@ -1,6 +1,5 @@
 // RFC 8628 §3.3 (user interaction) and §5.4: the user's explicit approve or deny,
 // from the first-party /device page. Not an RFC endpoint; answers in RFC error form.
-import { createHash } from 'node:crypto';
 import type { RequestHandler } from 'express';
 import { RateLimiter } from '../auth/rate-limit.ts';
 import { consoleSessionsFor } from '../console/session.ts';
@@ -21,8 +20,7 @@ export function deviceApproval(s: Services, decision: 'approve' | 'deny'): Reque
     if (!sessions.checkCsrf(req, session)) throw new Forbidden('The X-CSRF-Token header is missing or wrong.');
     const { user_code: userCode } = readParams(req, true);
     if (!userCode || userCode.length > 20) throw new InvalidRequest('user_code is required.');
-    const sessionBucket = createHash('sha256').update(session.sid).digest('hex');
-    const limit = await limiter.hit('device-approval', sessionBucket, PER_SESSION_PER_HOUR, 3600_000);
+    const limit = await limiter.hitKey('device-approval', session.sid, PER_SESSION_PER_HOUR, 3600_000);
     if (!limit.allowed) throw new TooManyRequests(Math.ceil(limit.resetMs / 1000));
     const account = await s.accounts.findById(session.accountId);
     if (!account) throw new LoginRequired();

@@ -31,6 +31,15 @@ afterAll(async () => {
 
 const configDir = () => mkdtemp(path.join(tmpdir(), 'tessera-cli-'));
 
+/** A loopback URL where nothing listens (a port just released), for network failures. */
+async function closedPortUrl(): Promise<string> {
+  const closed = createServer().listen(0, '127.0.0.1');
+  await new Promise<void>((r) => closed.once('listening', r));
+  const url = `http://127.0.0.1:${(closed.address() as AddressInfo).port}`;
+  await new Promise<void>((r) => closed.close(() => r()));
+  return url;
+}
+
 /** Runs `tessera login`, reads the code it prints, and approves (or denies) it the way the /device page does. */
 async function loginThroughBrowser(env: Record<string, string>, decision: 'approve' | 'deny' = 'approve', host = server.url) {
   const run = cli(['login', '--no-browser', '--device-label', 'ci-box'], { TESSERA_HOST: host, ...env });
@@ -161,10 +170,7 @@ describe('tessera CLI against a real server', () => {
     const apiErr = await cli(['apps', 'info', '00000000-0000-4000-8000-000000000000'], { ...base, TESSERA_TOKEN: token }).done;
     expect(apiErr.code).toBe(3);
     expect(apiErr.stderr).toMatch(/^tessera: Error 404 not_found: .+\n$/);
-    const closed = createServer().listen(0, '127.0.0.1');
-    await new Promise<void>((r) => closed.once('listening', r));
-    const deadHost = `http://127.0.0.1:${(closed.address() as AddressInfo).port}`;
-    await new Promise<void>((r) => closed.close(() => r()));
+    const deadHost = await closedPortUrl();
     const net = await cli(['whoami'], { ...base, TESSERA_HOST: deadHost, TESSERA_TOKEN: token }).done;
     expect(net.code).toBe(4);
     expect(net.stderr).toBe(`tessera: Could not reach ${deadHost}: ECONNREFUSED\n`);
@@ -172,10 +178,7 @@ describe('tessera CLI against a real server', () => {
 
   it('when the server is unreachable at logout, then the local login is still removed, with a warning', async () => {
     const dir = await configDir();
-    const closed = createServer().listen(0, '127.0.0.1');
-    await new Promise<void>((r) => closed.once('listening', r));
-    const deadHost = `http://127.0.0.1:${(closed.address() as AddressInfo).port}`;
-    await new Promise<void>((r) => closed.close(() => r()));
+    const deadHost = await closedPortUrl();
     await writeFile(path.join(dir, 'hosts.yml'), stringify({ current_host: deadHost, hosts: { [deadHost]: { token: 'tsa_x', expires_at: null, email: 'a@b.c' } } }), { mode: 0o600 });
     const res = await cli(['logout'], { TESSERA_CONFIG_DIR: dir }).done;
     expect(res.code).toBe(0);

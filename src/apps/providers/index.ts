@@ -2,7 +2,7 @@ import { setImmediate as tick } from 'node:timers/promises';
 import type { Config } from '../../config.ts';
 import type { ModelConfig } from '../app-config.ts';
 import { openAiProvider } from './openai.ts';
-import { countWords, usageOf, type Provider } from './provider.ts';
+import { countWords, promptWords, usageOf, type Provider } from './provider.ts';
 
 export * from './provider.ts';
 
@@ -26,8 +26,7 @@ export const echoProvider: Provider = {
       await tick();
     }
     signal.throwIfAborted();
-    const promptTokens = messages.reduce((n, m) => n + countWords(m.content), 0);
-    return { answer, usage: usageOf(promptTokens, countWords(answer)) };
+    return { answer, usage: usageOf(promptWords(messages), countWords(answer)) };
   },
 };
 

@@ -1,5 +1,5 @@
 import { createParser } from 'eventsource-parser';
-import { countWords, ProviderError, usageOf, type Provider, type Usage } from './provider.ts';
+import { countWords, promptWords, ProviderError, usageOf, type Provider, type Usage } from './provider.ts';
 
 export interface OpenAiOptions {
   baseUrl: string;
@@ -81,8 +81,7 @@ export function openAiProvider(o: OpenAiOptions): Provider {
           }
         }
         if (!sse) take(JSON.parse(whole) as Chunk);
-        const promptWords = messages.reduce((n, m) => n + countWords(m.content), 0);
-        return { answer, usage: usage ?? usageOf(promptWords, countWords(answer)) };
+        return { answer, usage: usage ?? usageOf(promptWords(messages), countWords(answer)) };
       } catch (err) {
         if (signal.aborted) throw signal.reason;
         if (idle.signal.aborted) throw new ProviderError('The model provider did not answer in time.');

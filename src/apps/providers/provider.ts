@@ -34,6 +34,9 @@ export class ProviderError extends Error {
 
 export const countWords = (text: string): number => text.split(/\s+/).filter(Boolean).length;
 
+/** Word-count usage of what was sent: every turn, system prompt and history included. */
+export const promptWords = (messages: readonly ChatTurn[]): number => messages.reduce((n, m) => n + countWords(m.content), 0);
+
 export function usageOf(promptTokens: number, completionTokens: number): Usage {
   return { prompt_tokens: promptTokens, completion_tokens: completionTokens, total_tokens: promptTokens + completionTokens };
 }

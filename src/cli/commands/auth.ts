@@ -50,7 +50,7 @@ export async function whoami(ctx: CliContext): Promise<void> {
 /** Revokes this device's login on the server, then always forgets it locally. */
 export async function logout(ctx: CliContext): Promise<void> {
   const host = await ctx.host();
-  const stored = await ctx.hosts.get(host);
+  const stored = await ctx.login(host);
   if (!stored) {
     ctx.print(`Not logged in to ${host}; nothing to do.`, { host, logged_out: false });
     return;

@@ -1,10 +1,9 @@
 import { createParser } from 'eventsource-parser';
 import type { components } from '../../../generated/openapi.ts';
 import { call } from '../api.ts';
-import { CliError, EXIT, network, usage } from '../errors.ts';
+import { CliError, EXIT, usage } from '../errors.ts';
 import { collectInputs } from '../inputs.ts';
 import type { CliContext } from '../session.ts';
-import { apiError } from '../api.ts';
 
 export interface RunOptions {
   input: string[];
@@ -15,9 +14,7 @@ export interface RunOptions {
 }
 
 type StreamEvent = { event: string; task_id: string; [k: string]: unknown };
-// A 200 declares both a JSON body and an event stream; a blocking request only ever gets the JSON one.
 type Schemas = components['schemas'];
-// A 200 declares both a JSON body and an event stream; a blocking request only ever gets the JSON one.
 
 function formatOutputs(outputs: Record<string, unknown> | null | undefined): string {
   const entries = Object.entries(outputs ?? {});
@@ -28,56 +25,50 @@ function formatOutputs(outputs: Record<string, unknown> | null | undefined): str
 export async function run(ctx: CliContext, appId: string, opts: RunOptions): Promise<void> {
   const { host, api } = await ctx.client();
   const info = await call(host, api.GET('/apps/{app_id}/info', { params: { path: { app_id: appId } } }));
-  const inputs = await collectInputs(opts.input, opts.inputsFile, info.input_schema);
+  const inputs = await collectInputs(opts.input, opts.inputsFile);
   if (info.mode === 'chat' && !opts.query) throw usage('A chat app needs --query TEXT.');
   if (info.mode !== 'chat' && opts.conversation) throw usage('--conversation is only for chat apps.');
   const path = { app_id: appId };
   const mode = opts.stream ? ('streaming' as const) : ('blocking' as const);
+  // One request per mode; streaming only changes how the answer is read.
+  const send = (init: { parseAs?: 'stream'; signal?: AbortSignal; headers?: Record<string, string> }) =>
+    info.mode === 'chat'
+      ? api.POST('/apps/{app_id}/chat-messages', { ...init, params: { path }, body: { inputs, query: opts.query!, response_mode: mode, conversation_id: opts.conversation } })
+      : info.mode === 'completion'
+        ? api.POST('/apps/{app_id}/completion-messages', { ...init, params: { path }, body: { inputs, query: opts.query, response_mode: mode } })
+        : api.POST('/apps/{app_id}/workflows/run', { ...init, params: { path }, body: { inputs, response_mode: mode } });
 
   if (opts.stream) {
     const controller = new AbortController();
     const onSigint = () => controller.abort(new CliError(130, 'Run cancelled.'));
     process.once('SIGINT', onSigint);
     try {
-      const init = { params: { path }, parseAs: 'stream' as const, signal: controller.signal, headers: { Accept: 'text/event-stream' } };
-      const request =
-        info.mode === 'chat'
-          ? api.POST('/apps/{app_id}/chat-messages', { ...init, body: { inputs, query: opts.query!, response_mode: mode, conversation_id: opts.conversation } })
-          : info.mode === 'completion'
-            ? api.POST('/apps/{app_id}/completion-messages', { ...init, body: { inputs, query: opts.query, response_mode: mode } })
-            : api.POST('/apps/{app_id}/workflows/run', { ...init, body: { inputs, response_mode: mode } });
-      await printStream(ctx, host, request);
+      await printStream(ctx, host, send({ parseAs: 'stream', signal: controller.signal, headers: { Accept: 'text/event-stream' } }));
     } finally {
       process.off('SIGINT', onSigint);
     }
     return;
   }
 
+  // A 200 declares both a JSON body and an event stream; a blocking request only ever gets the JSON one.
+  const answer = await call<unknown>(host, send({}));
   if (info.mode === 'workflow') {
-    const res = (await call(host, api.POST('/apps/{app_id}/workflows/run', { params: { path }, body: { inputs, response_mode: mode } }))) as Schemas['WorkflowRunResponse'];
+    const res = answer as Schemas['WorkflowRunResponse'];
     // --json still prints the run (scripts want its details), but the exit code tells failure either way.
     if (ctx.json || res.data.status === 'succeeded') ctx.print(formatOutputs(res.data.outputs), res);
     if (res.data.status !== 'succeeded') throw new CliError(EXIT.api, `The workflow ${res.data.status}: ${res.data.error ?? 'no details'}`);
     return;
   }
-  const res: Schemas['ChatMessageResponse'] | Schemas['CompletionMessageResponse'] =
-    info.mode === 'chat'
-      ? ((await call(host, api.POST('/apps/{app_id}/chat-messages', { params: { path }, body: { inputs, query: opts.query!, response_mode: mode, conversation_id: opts.conversation } }))) as Schemas['ChatMessageResponse'])
-      : ((await call(host, api.POST('/apps/{app_id}/completion-messages', { params: { path }, body: { inputs, query: opts.query, response_mode: mode } }))) as Schemas['CompletionMessageResponse']);
+  const res = answer as Schemas['ChatMessageResponse'] | Schemas['CompletionMessageResponse'];
   ctx.print(res.answer, res);
-  if (!ctx.json && 'conversation_id' in res) process.stderr.write(`(conversation ${res.conversation_id}: continue it with --conversation ${res.conversation_id})\n`);
+  if (!ctx.json && 'conversation_id' in res) hintConversation(res.conversation_id);
 }
+
+const hintConversation = (id: string) => process.stderr.write(`(conversation ${id}: continue it with --conversation ${id})\n`);
 
 /** Prints answer text as it arrives (or one JSON object per event with --json); an `error` event exits 3. */
 async function printStream(ctx: CliContext, host: string, request: Promise<{ data?: unknown; error?: unknown; response: Response }>): Promise<void> {
-  let result;
-  try {
-    result = await request;
-  } catch (err) {
-    if (err instanceof CliError) throw err;
-    throw network(host, err);
-  }
-  if (!result.response.ok) throw apiError(host, result.response.status, result.error);
+  const body = (await call<unknown>(host, request)) as ReadableStream<Uint8Array>;
   let failure: CliError | undefined;
   let finished = false;
   let conversation: string | undefined;
@@ -111,12 +102,12 @@ async function printStream(ctx: CliContext, host: string, request: Promise<{ dat
   });
   const decoder = new TextDecoder();
   try {
-    for await (const chunk of result.data as ReadableStream<Uint8Array>) parser.feed(decoder.decode(chunk, { stream: true }));
+    for await (const chunk of body) parser.feed(decoder.decode(chunk, { stream: true }));
   } catch (err) {
     if (err instanceof CliError) throw err;
     throw new CliError(EXIT.network, `The stream from ${host} broke off: ${(err as Error).message}`);
   }
   if (failure) throw failure;
   if (!finished) throw new CliError(EXIT.network, `The stream from ${host} ended before the run finished.`);
-  if (conversation && !ctx.json) process.stderr.write(`(conversation ${conversation}: continue it with --conversation ${conversation})\n`);
+  if (conversation && !ctx.json) hintConversation(conversation);
 }
