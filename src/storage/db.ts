@@ -60,6 +60,22 @@ export class Database {
     }
   }
 
+  /**
+   * One page of a list and its total. The total rides on the page as a window count;
+   * only an empty page (past the end) costs a second, counting query.
+   */
+  async page<T>(q: { columns: string; from: string; orderBy: string; values: unknown[]; limit: number; offset: number }): Promise<{ rows: T[]; total: number }> {
+    const n = q.values.length;
+    const rows = await this.query<T & { total: string }>(
+      `SELECT ${q.columns}, count(*) OVER () AS total FROM ${q.from} ORDER BY ${q.orderBy} LIMIT $${n + 1} OFFSET $${n + 2}`,
+      [...q.values, q.limit, q.offset],
+    );
+    if (!rows[0]) return { rows: [], total: Number((await this.one<{ n: string }>(`SELECT count(*) AS n FROM ${q.from}`, q.values))?.n ?? 0) };
+    const total = Number(rows[0].total);
+    for (const row of rows) delete (row as { total?: string }).total;
+    return { rows, total };
+  }
+
   async one<T = Row>(text: string, values: unknown[] = []): Promise<T | undefined> {
     return (await this.query<T>(text, values))[0];
   }

@@ -25,15 +25,14 @@ export class ApiKeyRepo {
   }
 
   async listLive(accountId: string, limit: number, offset: number): Promise<{ rows: ApiKeyRow[]; total: number }> {
-    const where = 'account_id = $1 AND revoked_at IS NULL AND (expires_at IS NULL OR expires_at > now())';
-    const rows = await this.db.query<ApiKeyRow & { total: string }>(
-      `SELECT ${COLUMNS}, count(*) OVER () AS total FROM api_keys WHERE ${where} ORDER BY created_at DESC, id LIMIT $2 OFFSET $3`,
-      [accountId, limit, offset],
-    );
-    const total = rows[0]
-      ? Number(rows[0].total)
-      : Number((await this.db.one<{ n: string }>(`SELECT count(*) AS n FROM api_keys WHERE ${where}`, [accountId]))?.n ?? 0);
-    return { rows, total };
+    return this.db.page<ApiKeyRow>({
+      columns: COLUMNS,
+      from: 'api_keys WHERE account_id = $1 AND revoked_at IS NULL AND (expires_at IS NULL OR expires_at > now())',
+      orderBy: 'created_at DESC, id',
+      values: [accountId],
+      limit,
+      offset,
+    });
   }
 
   /** Revokes one of the account's keys; returns the hash it had, so caches can drop it. */

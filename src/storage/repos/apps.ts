@@ -57,21 +57,14 @@ export class AppRepo {
     if (f.mode) add('a.mode = ?', f.mode);
     if (f.name) add("a.name ILIKE '%' || ? || '%'", f.name.replace(/[\\%_]/g, (c) => `\\${c}`));
     if (f.tag) add('? = ANY(a.tags)', f.tag);
-    values.push(f.limit, (f.page - 1) * f.limit);
-    const rows = await this.db.query<AppRecord & { total: string }>(
-      `SELECT a.id, a.workspace_id, a.name, a.description, a.mode, a.enable_api, a.access_mode, a.config, a.tags,
-              '{}'::text[] AS member_ids, count(*) OVER () AS total
-         FROM apps a WHERE ${where.join(' AND ')}
-        ORDER BY a.created_at, a.id LIMIT $${values.length - 1} OFFSET $${values.length}`,
+    return this.db.page<AppRecord>({
+      columns: "a.id, a.workspace_id, a.name, a.description, a.mode, a.enable_api, a.access_mode, a.config, a.tags, '{}'::text[] AS member_ids",
+      from: `apps a WHERE ${where.join(' AND ')}`,
+      orderBy: 'a.created_at, a.id',
       values,
-    );
-    const total = rows[0] ? Number(rows[0].total) : await this.count(where, values.slice(0, -2));
-    return { rows, total };
-  }
-
-  private async count(where: string[], values: unknown[]): Promise<number> {
-    const row = await this.db.one<{ n: string }>(`SELECT count(*) AS n FROM apps a WHERE ${where.join(' AND ')}`, values);
-    return Number(row?.n ?? 0);
+      limit: f.limit,
+      offset: (f.page - 1) * f.limit,
+    });
   }
 
   async isMember(accountId: string, workspaceId: string): Promise<boolean> {

@@ -51,16 +51,16 @@ export class ConversationRepo {
   }
 
   async list(appId: string, subject: string, limit: number, offset: number): Promise<{ rows: ConversationRow[]; total: number }> {
-    const rows = await this.db.query<ConversationRow & { total: string }>(
-      `SELECT id, name, created_at, updated_at, count(*) OVER () AS total FROM conversations
-        WHERE app_id = $1 AND subject = $2 ORDER BY updated_at DESC, id LIMIT $3 OFFSET $4`,
-      [appId, subject, limit, offset],
-    );
-    const total = rows[0] ? Number(rows[0].total) : await this.count('conversations WHERE app_id = $1 AND subject = $2', [appId, subject]);
-    return { rows, total };
+    return this.db.page<ConversationRow>({
+      columns: 'id, name, created_at, updated_at',
+      from: 'conversations WHERE app_id = $1 AND subject = $2',
+      orderBy: 'updated_at DESC, id',
+      values: [appId, subject],
+      limit,
+      offset,
+    });
   }
 
-  /** The finished turns of a conversation, oldest first, for the model's context. */
   async history(conversationId: string, max: number): Promise<MessageRow[]> {
     const rows = await this.db.query<MessageRow>(
       `SELECT ${MESSAGE_COLUMNS} FROM messages WHERE conversation_id = $1 AND status = 'succeeded' ORDER BY created_at DESC, id LIMIT $2`,
@@ -70,13 +70,14 @@ export class ConversationRepo {
   }
 
   async messages(conversationId: string, limit: number, offset: number): Promise<{ rows: MessageRow[]; total: number }> {
-    const rows = await this.db.query<MessageRow & { total: string }>(
-      `SELECT ${MESSAGE_COLUMNS}, count(*) OVER () AS total FROM messages
-        WHERE conversation_id = $1 AND status <> 'running' ORDER BY created_at, id LIMIT $2 OFFSET $3`,
-      [conversationId, limit, offset],
-    );
-    const total = rows[0] ? Number(rows[0].total) : await this.count("messages WHERE conversation_id = $1 AND status <> 'running'", [conversationId]);
-    return { rows, total };
+    return this.db.page<MessageRow>({
+      columns: MESSAGE_COLUMNS,
+      from: "messages WHERE conversation_id = $1 AND status <> 'running'",
+      orderBy: 'created_at, id',
+      values: [conversationId],
+      limit,
+      offset,
+    });
   }
 
   async startMessage(m: { appId: string; subject: string; conversationId: string | null; query: string; inputs: object }): Promise<MessageRow> {
@@ -94,9 +95,5 @@ export class ConversationRepo {
       [id, f.answer, f.usage, f.status, f.error],
     );
     if (row?.conversation_id) await this.db.query('UPDATE conversations SET updated_at = now() WHERE id = $1', [row.conversation_id]);
-  }
-
-  private async count(from: string, values: unknown[]): Promise<number> {
-    return Number((await this.db.one<{ n: string }>(`SELECT count(*) AS n FROM ${from}`, values))?.n ?? 0);
   }
 }
