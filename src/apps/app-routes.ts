@@ -1,4 +1,4 @@
-import { ApiError } from '../http/errors.ts';
+import { ApiError } from '../errors.ts';
 import type { Routes } from '../http/operations.ts';
 import { page } from '../http/pagination.ts';
 import type { AppRecord } from '../storage/repos/apps.ts';

@@ -1,5 +1,5 @@
 import { Liquid } from 'liquidjs';
-import { ApiError } from '../http/errors.ts';
+import { ApiError } from '../errors.ts';
 import type { InputField } from './app-config.ts';
 
 export type InputValue = string | number | null;

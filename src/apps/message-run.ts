@@ -1,4 +1,4 @@
-import { notFound } from '../http/errors.ts';
+import { notFound } from '../errors.ts';
 import type { ConversationRow, MessageRow, RunStatus, Usage } from '../storage/repos/conversations.ts';
 import { inputSchemaOf, type ChatConfig, type CompletionConfig } from './app-config.ts';
 import { checkText, render, validateInputs } from './inputs.ts';

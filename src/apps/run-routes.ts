@@ -1,4 +1,4 @@
-import { notFound } from '../http/errors.ts';
+import { notFound } from '../errors.ts';
 import type { Routes } from '../http/operations.ts';
 import { page } from '../http/pagination.ts';
 import type { ConversationRow, MessageRow } from '../storage/repos/conversations.ts';

@@ -1,6 +1,6 @@
 import type { components } from '../../generated/openapi.ts';
 import type { AuditSink } from '../auth/bearer-authenticator.ts';
-import { ApiError } from '../http/errors.ts';
+import { ApiError } from '../errors.ts';
 import type { Caller } from '../auth/pipeline.ts';
 import type { AppRecord } from '../storage/repos/apps.ts';
 import type { ConversationRepo, RunStatus } from '../storage/repos/conversations.ts';

@@ -1,7 +1,7 @@
 import type { Logger } from 'pino';
 import type { components } from '../../generated/openapi.ts';
 import type { Config } from '../config.ts';
-import { ApiError } from '../http/errors.ts';
+import { ApiError } from '../errors.ts';
 import { type TokenRepo, type TokenRow } from '../storage/repos/tokens.ts';
 import { InvalidatingCache } from './invalidating-cache.ts';
 import { LastUsedTracker } from './last-used.ts';

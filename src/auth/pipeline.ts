@@ -1,6 +1,6 @@
 import type { Request, Response } from 'express';
 import type { Config } from '../config.ts';
-import { ApiError, forbidden, notFound } from '../http/errors.ts';
+import { ApiError, forbidden, notFound } from '../errors.ts';
 import type { AppRecord, AppRepo } from '../storage/repos/apps.ts';
 import type { AuthContext, BearerAuthenticator } from './bearer-authenticator.ts';
 import type { InvalidatingCache } from './invalidating-cache.ts';

@@ -1,7 +1,7 @@
 import express, { type Router } from 'express';
 import { z } from 'zod';
 import { apiErrorHandler } from '../http/error-mapper.ts';
-import { ApiError } from '../http/errors.ts';
+import { ApiError } from '../errors.ts';
 import type { Services } from '../services.ts';
 import { consoleSessionsFor } from './session.ts';
 import { SigninService } from './signin.ts';

@@ -2,7 +2,7 @@ import type { ErrorRequestHandler, Response } from 'express';
 import type { Logger } from 'pino';
 import { DatabaseUnavailableError, InvalidDataError } from '../storage/db.ts';
 import { StoreUnavailableError } from '../storage/store/index.ts';
-import { ApiError } from './errors.ts';
+import { ApiError } from '../errors.ts';
 
 export const BODY_LIMIT = '1mb';
 

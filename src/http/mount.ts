@@ -1,6 +1,6 @@
 import type { NextFunction, Request, RequestHandler, Response, Router } from 'express';
 import { appPipeline, bearerPipeline, type PipelineDeps, type Step } from '../auth/pipeline.ts';
-import { ApiError } from './errors.ts';
+import { ApiError } from '../errors.ts';
 import type { OperationId, Route, RouteTable } from './operations.ts';
 import { specOperations } from './spec.ts';
 

@@ -1,5 +1,5 @@
 import { generateToken, hashToken } from '../auth/token-kinds.ts';
-import { notFound } from '../http/errors.ts';
+import { notFound } from '../errors.ts';
 import type { Routes } from '../http/operations.ts';
 import type { ApiKeyRow } from '../storage/repos/api-keys.ts';
 import type { Services } from '../services.ts';

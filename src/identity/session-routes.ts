@@ -1,4 +1,4 @@
-import { ApiError, notFound } from '../http/errors.ts';
+import { ApiError, notFound } from '../errors.ts';
 import type { Routes } from '../http/operations.ts';
 import { page } from '../http/pagination.ts';
 import { SessionRepo } from '../storage/repos/sessions.ts';

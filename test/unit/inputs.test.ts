@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { parseAppConfig, inputSchemaOf } from '../../src/apps/app-config.ts';
 import { checkText, render, validateInputs } from '../../src/apps/inputs.ts';
 import { splitWords } from '../../src/apps/providers/index.ts';
-import { ApiError } from '../../src/http/errors.ts';
+import { ApiError } from '../../src/errors.ts';
 
 const schema = inputSchemaOf(
   parseAppConfig('completion', {

@@ -1,3 +1,4 @@
+// Errors shared by every layer (auth, http, use cases): they live below all of them.
 /** An error on a resource route, rendered as `{error, message, request_id, …}`. */
 export class ApiError extends Error {
   constructor(
