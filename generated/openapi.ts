@@ -436,7 +436,7 @@ export interface components {
         AppInfo: components["schemas"]["AppSummary"] & {
             input_schema: components["schemas"]["InputField"][];
         };
-        Error: {
+        ErrorBody: {
             /**
              * @description A stable, machine-readable code.
              * @example invalid_request
@@ -595,7 +595,7 @@ export interface components {
             data: components["schemas"]["WorkflowRunData"];
         };
         /** @description A delta of the answer; concatenated in order they are the answer. */
-        MessageEvent: {
+        RunMessageEvent: {
             /**
              * @description discriminator enum property added by openapi-typescript
              * @enum {string}
@@ -632,7 +632,7 @@ export interface components {
             metadata: components["schemas"]["UsageMetadata"];
         };
         /** @description The run failed (or was stopped); it is the last event of the stream. */
-        ErrorEvent: {
+        RunErrorEvent: {
             /**
              * @description discriminator enum property added by openapi-typescript
              * @enum {string}
@@ -659,7 +659,7 @@ export interface components {
             task_id: string;
         };
         /** @description One `data:` line of a chat or completion stream. */
-        ChatStreamEvent: components["schemas"]["MessageEvent"] | components["schemas"]["MessageEndEvent"] | components["schemas"]["ErrorEvent"] | components["schemas"]["PingEvent"];
+        ChatStreamEvent: components["schemas"]["RunMessageEvent"] | components["schemas"]["MessageEndEvent"] | components["schemas"]["RunErrorEvent"] | components["schemas"]["PingEvent"];
         WorkflowStartedEvent: {
             /**
              * @description discriminator enum property added by openapi-typescript
@@ -734,7 +734,7 @@ export interface components {
             data: components["schemas"]["WorkflowRunData"];
         };
         /** @description One `data:` line of a workflow stream. */
-        WorkflowStreamEvent: components["schemas"]["WorkflowStartedEvent"] | components["schemas"]["NodeStartedEvent"] | components["schemas"]["NodeFinishedEvent"] | components["schemas"]["WorkflowFinishedEvent"] | components["schemas"]["ErrorEvent"] | components["schemas"]["PingEvent"];
+        WorkflowStreamEvent: components["schemas"]["WorkflowStartedEvent"] | components["schemas"]["NodeStartedEvent"] | components["schemas"]["NodeFinishedEvent"] | components["schemas"]["WorkflowFinishedEvent"] | components["schemas"]["RunErrorEvent"] | components["schemas"]["PingEvent"];
         Conversation: {
             /** Format: uuid */
             id: string;
@@ -777,7 +777,7 @@ export interface components {
                  *       "request_id": "6f1c2d3e-4b5a-4c6d-8e7f-9a0b1c2d3e4f"
                  *     }
                  */
-                "application/json": components["schemas"]["Error"];
+                "application/json": components["schemas"]["ErrorBody"];
             };
         };
         /** @description The request is malformed or fails validation. */
@@ -799,7 +799,7 @@ export interface components {
                  *       ]
                  *     }
                  */
-                "application/json": components["schemas"]["Error"];
+                "application/json": components["schemas"]["ErrorBody"];
             };
         };
         /** @description No token, or the token is unknown, revoked or expired. */
@@ -817,7 +817,7 @@ export interface components {
                  *       "request_id": "6f1c2d3e-4b5a-4c6d-8e7f-9a0b1c2d3e4f"
                  *     }
                  */
-                "application/json": components["schemas"]["Error"];
+                "application/json": components["schemas"]["ErrorBody"];
             };
         };
         /** @description The token lacks the route's scope, or the caller may not use this app. */
@@ -835,7 +835,7 @@ export interface components {
                  *       "request_id": "6f1c2d3e-4b5a-4c6d-8e7f-9a0b1c2d3e4f"
                  *     }
                  */
-                "application/json": components["schemas"]["Error"];
+                "application/json": components["schemas"]["ErrorBody"];
             };
         };
         /** @description No such resource, or it is not visible to the caller. */
@@ -851,7 +851,7 @@ export interface components {
                  *       "request_id": "6f1c2d3e-4b5a-4c6d-8e7f-9a0b1c2d3e4f"
                  *     }
                  */
-                "application/json": components["schemas"]["Error"];
+                "application/json": components["schemas"]["ErrorBody"];
             };
         };
         /** @description The token's per-minute limit is used up. */
@@ -872,7 +872,7 @@ export interface components {
                  *       "retry_after_ms": 1200
                  *     }
                  */
-                "application/json": components["schemas"]["Error"];
+                "application/json": components["schemas"]["ErrorBody"];
             };
         };
         /** @description Bearer authentication is disabled, or a dependency is down. */
@@ -888,7 +888,7 @@ export interface components {
                  *       "request_id": "6f1c2d3e-4b5a-4c6d-8e7f-9a0b1c2d3e4f"
                  *     }
                  */
-                "application/json": components["schemas"]["Error"];
+                "application/json": components["schemas"]["ErrorBody"];
             };
         };
     };
