@@ -456,6 +456,11 @@ export interface components {
         };
         Health: {
             ok: boolean;
+            /**
+             * @description The server's version (semver), so clients can report it.
+             * @example 0.1.0
+             */
+            version: string;
             checks: {
                 /** @enum {string} */
                 database: "ok" | "unavailable";
@@ -932,6 +937,7 @@ export interface operations {
                     /**
                      * @example {
                      *       "ok": true,
+                     *       "version": "0.1.0",
                      *       "checks": {
                      *         "database": "ok",
                      *         "store": "ok"
@@ -951,6 +957,7 @@ export interface operations {
                     /**
                      * @example {
                      *       "ok": false,
+                     *       "version": "0.1.0",
                      *       "checks": {
                      *         "database": "ok",
                      *         "store": "unavailable"

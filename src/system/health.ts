@@ -1,5 +1,6 @@
 import type { Routes } from '../http/operations.ts';
 import type { Services } from '../services.ts';
+import { VERSION } from '../version.ts';
 
 async function check(fn: () => Promise<unknown>, timeoutMs = 2_000): Promise<'ok' | 'unavailable'> {
   let timer: NodeJS.Timeout | undefined;
@@ -22,7 +23,7 @@ export function healthRoutes(s: Services): Routes<'getHealth'> {
       async handler() {
         const [database, store] = await Promise.all([check(() => s.db.query('SELECT 1')), check(() => s.store.ping())]);
         const ok = database === 'ok' && store === 'ok';
-        return { status: ok ? 200 : 503, body: { ok, checks: { database, store } } };
+        return { status: ok ? 200 : 503, body: { ok, version: VERSION, checks: { database, store } } };
       },
     },
   };
