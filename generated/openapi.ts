@@ -192,6 +192,30 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/apps/permitted": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List permitted apps
+         * @description Enterprise edition only (`404` in the community edition, before the rate limit).
+         *     The apps granted to the calling external subject (a `tse_` token or a federated
+         *     SSO JWT), across workspaces. Needs scope `apps:read:permitted`; an account token
+         *     (`tsa_`, `tsk_`) gets `403 wrong_subject`. `workspace_id` and `tag` are not
+         *     accepted here (`400`).
+         */
+        get: operations["listPermittedApps"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/apps/{app_id}/info": {
         parameters: {
             query?: never;
@@ -1327,6 +1351,60 @@ export interface operations {
             400: components["responses"]["BadRequest"];
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["Forbidden"];
+            429: components["responses"]["TooManyRequests"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    listPermittedApps: {
+        parameters: {
+            query?: {
+                mode?: components["schemas"]["AppMode"];
+                /** @description Case-insensitive substring of the app's name. */
+                name?: string;
+                /** @description 1-based page number. */
+                page?: components["parameters"]["Page"];
+                /** @description Page size. */
+                limit?: components["parameters"]["Limit"];
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description A page of the apps granted to the caller. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "data": [
+                     *         {
+                     *           "id": "5b2c7d8e-9f0a-4b1c-8d2e-3f4a5b6c7d8e",
+                     *           "workspace_id": "0e7a4f8e-7c1b-4a39-9d8e-2f1a3b4c5d6e",
+                     *           "name": "Support assistant",
+                     *           "description": "Answers questions about our products.",
+                     *           "mode": "chat",
+                     *           "tags": [
+                     *             "support"
+                     *           ]
+                     *         }
+                     *       ],
+                     *       "page": 1,
+                     *       "limit": 20,
+                     *       "total": 1,
+                     *       "has_more": false
+                     *     }
+                     */
+                    "application/json": components["schemas"]["AppList"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
             429: components["responses"]["TooManyRequests"];
             503: components["responses"]["ServiceUnavailable"];
         };

@@ -1,4 +1,4 @@
-import { ApiError } from '../errors.ts';
+import { ApiError, notFound } from '../errors.ts';
 import type { Routes } from '../http/operations.ts';
 import { page } from '../http/pagination.ts';
 import type { AppRecord } from '../storage/repos/apps.ts';
@@ -9,7 +9,7 @@ function summary(a: AppRecord) {
   return { id: a.id, workspace_id: a.workspace_id, name: a.name, description: a.description, mode: a.mode, tags: a.tags };
 }
 
-export function appReadRoutes(s: Services): Routes<'listApps' | 'getAppInfo'> {
+export function appReadRoutes(s: Services): Routes<'listApps' | 'listPermittedApps' | 'getAppInfo'> {
   return {
     listApps: {
       guard: 'bearer',
@@ -27,6 +27,14 @@ export function appReadRoutes(s: Services): Routes<'listApps' | 'getAppInfo'> {
           limit: p.limit,
         });
         return { status: 200, body: p.envelope(rows.map(summary), total) };
+      },
+    },
+    // Enterprise only; the external-SSO branch is not built yet, so every edition answers 404 here.
+    listPermittedApps: {
+      guard: 'bearer',
+      scope: 'apps:read:permitted',
+      async handler() {
+        throw notFound('Route');
       },
     },
     getAppInfo: {
