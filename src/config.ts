@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { loadTrustedIssuers, TrustedIssuersError, type TrustedIssuer } from './auth/jwt/trusted-issuers.ts';
 
 export class ConfigError extends Error {
   constructor(
@@ -59,6 +60,9 @@ const fields = {
   PROVIDER_TIMEOUT_MS: int(100, 600_000).default(60_000),
   SSE_PING_INTERVAL_MS: int(10, 600_000).default(10_000),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  // Enterprise JWT bearers: the issuer list is validated after the loop, entry by entry.
+  SSO_ALLOW_INSECURE_HTTP: bool.default(false),
+  TRUSTED_JWT_ISSUERS: z.string().optional(),
 } as const;
 
 type Fields = typeof fields;
@@ -88,6 +92,10 @@ export interface Config {
   /** How often a run stream sends a `ping` event (DESIGN §7: 10 s). */
   readonly ssePingIntervalMs: number;
   readonly logLevel: string;
+  /** Allows http:// for the OIDC issuer and for trusted issuers' jwks_uri (local IdPs, tests). */
+  readonly ssoAllowInsecureHttp: boolean;
+  /** Issuers whose JWTs are accepted as bearers (enterprise edition). */
+  readonly trustedJwtIssuers: readonly TrustedIssuer[];
 }
 
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
@@ -103,6 +111,13 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const r = raw as Raw;
   if (r.NODE_ENV === 'production' && !r.SECRET_KEY) {
     throw new ConfigError('SECRET_KEY', 'required in production');
+  }
+  let trustedJwtIssuers: readonly TrustedIssuer[];
+  try {
+    trustedJwtIssuers = loadTrustedIssuers(r.TRUSTED_JWT_ISSUERS, { allowInsecureHttp: r.SSO_ALLOW_INSECURE_HTTP });
+  } catch (err) {
+    if (err instanceof TrustedIssuersError) throw new ConfigError('TRUSTED_JWT_ISSUERS', err.message);
+    throw err;
   }
   const publicUrl = (r.PUBLIC_URL ?? `http://localhost:${r.PORT}`).replace(/\/+$/, '');
   return Object.freeze({
@@ -127,6 +142,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     providerTimeoutMs: r.PROVIDER_TIMEOUT_MS,
     ssePingIntervalMs: r.SSE_PING_INTERVAL_MS,
     logLevel: r.LOG_LEVEL,
+    ssoAllowInsecureHttp: r.SSO_ALLOW_INSECURE_HTTP,
+    trustedJwtIssuers,
   });
 }
 
