@@ -59,7 +59,14 @@ const fields = {
   PROVIDER_TIMEOUT_MS: int(100, 600_000).default(60_000),
   SSE_PING_INTERVAL_MS: int(10, 600_000).default(10_000),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  // argon2id cost of console passwords (new hashes and the dummy hash for unknown emails).
+  // The defaults are the library's (64 MiB, 3 passes); tests lower them so no test depends on CPU speed.
+  PASSWORD_HASH_MEMORY_KIB: int(1024, 4_194_304).default(65_536),
+  PASSWORD_HASH_TIME_COST: int(1, 20).default(3),
 } as const;
+
+/** OWASP's minimum for argon2id (19 MiB with 2 passes). */
+const MIN_PRODUCTION_HASH_KIB = 19_456;
 
 type Fields = typeof fields;
 type Raw = { [K in keyof Fields]: z.output<Fields[K]> };
@@ -88,6 +95,8 @@ export interface Config {
   /** How often a run stream sends a `ping` event (DESIGN §7: 10 s). */
   readonly ssePingIntervalMs: number;
   readonly logLevel: string;
+  /** argon2id parameters for console passwords; production never goes below OWASP's floor. */
+  readonly passwordHash: { readonly memoryCost: number; readonly timeCost: number };
 }
 
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
@@ -103,6 +112,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const r = raw as Raw;
   if (r.NODE_ENV === 'production' && !r.SECRET_KEY) {
     throw new ConfigError('SECRET_KEY', 'required in production');
+  }
+  if (r.NODE_ENV === 'production' && r.PASSWORD_HASH_MEMORY_KIB < MIN_PRODUCTION_HASH_KIB) {
+    throw new ConfigError('PASSWORD_HASH_MEMORY_KIB', `at least ${MIN_PRODUCTION_HASH_KIB} in production`);
   }
   const publicUrl = (r.PUBLIC_URL ?? `http://localhost:${r.PORT}`).replace(/\/+$/, '');
   return Object.freeze({
@@ -127,11 +139,18 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     providerTimeoutMs: r.PROVIDER_TIMEOUT_MS,
     ssePingIntervalMs: r.SSE_PING_INTERVAL_MS,
     logLevel: r.LOG_LEVEL,
+    passwordHash: Object.freeze({ memoryCost: r.PASSWORD_HASH_MEMORY_KIB, timeCost: r.PASSWORD_HASH_TIME_COST }),
   });
 }
 
 /** A config for tests: defaults plus overrides, without reading process.env. */
 export function testConfig(overrides: Partial<Config> = {}): Config {
-  const base = loadConfig({ NODE_ENV: 'test', SECRET_KEY: 'test-secret-key-test-secret-key-0123456789' });
+  // Light password hashing: fixture accounts and the dummy hash cost a millisecond, not a CPU-second.
+  const base = loadConfig({
+    NODE_ENV: 'test',
+    SECRET_KEY: 'test-secret-key-test-secret-key-0123456789',
+    PASSWORD_HASH_MEMORY_KIB: '1024',
+    PASSWORD_HASH_TIME_COST: '1',
+  });
   return Object.freeze({ ...base, ...overrides });
 }
