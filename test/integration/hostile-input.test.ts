@@ -1,17 +1,15 @@
-import { existsSync } from 'node:fs';
 import { randomUUID } from 'node:crypto';
 import { Writable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Method, Surface } from '../../src/http/route-manifest.ts';
 import { loadSpec, specOperations } from '../../src/http/spec.ts';
 import { createLogger } from '../../src/logger.ts';
-import { DOCS_FILE } from '../../src/server/docs.ts';
 import { consoleSignin, type ConsoleLogin } from '../helpers/console.ts';
 import { member, mintToken, type TestAccount } from '../helpers/fixtures.ts';
 import { authorizationShapes, bodyVariants, MALFORMED_SEGMENTS, ODD_SEGMENTS, queryVariants } from '../helpers/hostile.ts';
-import { inPool, rawRequest, type RawResponse } from '../helpers/raw-http.ts';
+import { inPool, rawRequest } from '../helpers/raw-http.ts';
 import { startServer, type TestServer } from '../helpers/server.ts';
-import { errorBodyProblems } from '../helpers/spec.ts';
+import { answerProblems } from '../helpers/surface-shapes.ts';
 
 /**
  * Walks every declared route (the spec's operations, the OAuth endpoints, the console
@@ -21,21 +19,6 @@ import { errorBodyProblems } from '../helpers/spec.ts';
  */
 
 const CONCURRENCY = 8;
-const RFC_ERRORS = new Set([
-  'invalid_request',
-  'invalid_client',
-  'invalid_grant',
-  'unauthorized_client',
-  'unsupported_grant_type',
-  'invalid_scope',
-  'authorization_pending',
-  'slow_down',
-  'access_denied',
-  'expired_token',
-  'unsupported_token_type',
-  'login_required',
-  'temporarily_unavailable',
-]);
 const ALL_METHODS = ['GET', 'POST', 'PUT', 'PATCH', 'DELETE', 'HEAD', 'OPTIONS'];
 /** Routes whose success ends the caller's credential: they get a fresh one per request. */
 const DESTRUCTIVE = new Set(['delete /openapi/v1/me/sessions/self', 'post /console/api/signout']);
@@ -85,15 +68,6 @@ afterAll(() => server.close());
 let ipCounter = 0;
 /** A benchmarking-range address per request (loopback proxies are trusted), so per-IP limits do not cut the walk short. */
 const freshIp = () => `198.18.${Math.floor(++ipCounter / 250) % 250}.${(ipCounter % 250) + 1}`;
-
-function surfaceOf(path: string): Surface {
-  const p = path.toLowerCase();
-  if (p === '/openapi/v1/oauth' || p.startsWith('/openapi/v1/oauth/')) return 'oauth';
-  if (/^\/\.well-known\/oauth-authorization-server\/?(\?|$)/.test(p)) return 'oauth';
-  if (p.startsWith('/openapi/v1/')) return 'api';
-  if (p.startsWith('/console/api/')) return 'console-api';
-  return 'page';
-}
 
 function groups(): RouteGroup[] {
   const byPath = new Map<string, RouteGroup>();
@@ -203,45 +177,6 @@ async function credentials(c: Case): Promise<Record<string, string | string[]>> 
   return { cookie: l.cookie, 'x-csrf-token': l.csrf };
 }
 
-/** What is wrong with an answer, if anything. */
-function problems(c: Case, res: RawResponse): string[] {
-  const out: string[] = [];
-  // The one 5xx by design: the offline API docs are a build product, 503 until `npm run docs` has run.
-  if (c.route.path === '/docs' && res.status === 503 && !existsSync(DOCS_FILE)) return out;
-  if (res.status >= 500) out.push(`${res.status}: ${res.body.toString('utf8').slice(0, 200)}`);
-  if (c.expectStatus !== undefined && res.status !== c.expectStatus) out.push(`status ${res.status}, expected ${c.expectStatus}`);
-  if ((res.status === 405 || (c.method === 'OPTIONS' && res.status === 204)) && !res.headers.allow) out.push(`${res.status} without Allow`);
-  if (res.status === 405 && res.headers.allow?.split(', ').includes(c.method)) out.push(`405 but Allow lists ${c.method}`);
-  if (res.status < 400 || c.method === 'HEAD') return out;
-  const text = res.body.toString('utf8');
-  const type = String(res.headers['content-type'] ?? '');
-  const surface = surfaceOf(c.path);
-  if (surface === 'page') {
-    if (!type.startsWith('text/html')) out.push(`page error as ${type}`);
-    return out;
-  }
-  if (!type.startsWith('application/json')) return [...out, `${surface} ${res.status} error as ${type}: ${text.slice(0, 100)}`];
-  if (res.body.length > 8192) out.push(`error body of ${res.body.length} bytes`);
-  let body: Record<string, unknown>;
-  try {
-    body = JSON.parse(text) as Record<string, unknown>;
-  } catch {
-    return [...out, `unparseable error body ${text.slice(0, 100)}`];
-  }
-  if (surface === 'oauth') {
-    if (!RFC_ERRORS.has(body.error as string)) out.push(`not an RFC error code: ${String(body.error)}`);
-    if (typeof body.error_description !== 'string') out.push('no error_description');
-    if (!String(res.headers['cache-control']).includes('no-store')) out.push('OAuth error without Cache-Control: no-store');
-    return out;
-  }
-  const shape = errorBodyProblems(body);
-  if (shape) out.push(`not an ErrorBody: ${shape}`);
-  if (body.request_id !== res.headers['x-request-id']) out.push('request_id differs from X-Request-Id');
-  if (Array.isArray(body.details) && body.details.length > 21) out.push(`${body.details.length} details`);
-  if (surface === 'api' && res.status === 401 && !res.headers['www-authenticate']) out.push('401 without WWW-Authenticate');
-  return out;
-}
-
 describe('hostile input on every route', () => {
   it('when every route gets malformed paths, odd methods, hostile headers, queries and bodies, then no 5xx, no hang, and every 4xx in its surface shape', async () => {
     const walked = groups();
@@ -261,7 +196,7 @@ describe('hostile input on every route', () => {
       try {
         const res = await rawRequest(server.url, { method: c.method, path: c.path, headers, body: c.body });
         histogram[res.status] = (histogram[res.status] ?? 0) + 1;
-        for (const p of problems(c, res)) failures.push(`${c.method} ${c.path.slice(0, 120)} [${c.label}]: ${p}`);
+        for (const p of answerProblems({ method: c.method, path: c.path, routePath: c.route.path, expectStatus: c.expectStatus }, res)) failures.push(`${c.method} ${c.path.slice(0, 120)} [${c.label}]: ${p}`);
       } catch (err) {
         histogram.error = (histogram.error ?? 0) + 1;
         failures.push(`${c.method} ${c.path.slice(0, 120)} [${c.label}]: ${(err as Error).message}`);
