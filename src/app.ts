@@ -6,10 +6,13 @@ import { appReadRoutes } from './apps/app-routes.ts';
 import { runRoutes } from './apps/run-routes.ts';
 import { consoleRouter } from './console/router.ts';
 import { cors } from './http/cors.ts';
+import { pageErrorsFor } from './console/page-errors.ts';
 import { apiErrorHandler, BODY_LIMIT } from './http/error-mapper.ts';
 import { mountOperations } from './http/mount.ts';
 import type { RouteTable } from './http/operations.ts';
 import { requestId } from './http/request-id.ts';
+import { noRoute } from './http/request-problem.ts';
+import { routeManifestFor, type RouteManifest } from './http/route-manifest.ts';
 import { baseHeaders } from './http/security-headers.ts';
 import { loadSpec } from './http/spec.ts';
 import { identityRoutes } from './identity/identity-routes.ts';
@@ -22,6 +25,8 @@ import { healthRoutes } from './system/health.ts';
 export interface TesseraApp {
   express: Express;
   services: Services;
+  /** Every declared route (spec operations, OAuth, console API, pages), for tests that walk them all. */
+  routes: RouteManifest;
   close(): Promise<void>;
 }
 
@@ -29,6 +34,7 @@ export interface TesseraApp {
 /** Builds the whole HTTP app without listening (tests run it in-process on port 0). */
 export async function createApp(deps: Deps): Promise<TesseraApp> {
   const s = await createServices(deps);
+  const routes = routeManifestFor(s);
   const app = express();
   app.disable('x-powered-by');
   // Bearer responses are per-caller and never revalidated; hashing every body for an ETag is waste.
@@ -39,17 +45,38 @@ export async function createApp(deps: Deps): Promise<TesseraApp> {
   if (s.log.isLevelEnabled('info')) app.use(accessLog(s));
 
   app.use('/openapi/v1', cors(s.config.corsAllowOrigins));
-  // Hand-written RFC endpoints and first-party pages: not in openapi.yaml (DESIGN §1).
+  // Surfaces, each with its own error shape: RFC errors under /openapi/v1/oauth (and the
+  // metadata document), API errors for the rest of /openapi/v1 and /console/api, HTML for pages.
+  // Hand-written RFC endpoints and first-party pages are not in openapi.yaml (DESIGN §1).
   app.use(oauthRouter(s));
+  app.use('/openapi/v1', apiRouter(s));
   app.use(consoleRouter(s));
-
-  const { text, doc } = loadSpec();
-  app.get('/openapi/v1/openapi.yaml', (_req, res) => void res.type('application/yaml').send(text));
-  app.get('/openapi/v1/openapi.json', (_req, res) => void res.json(doc));
-  app.get(['/docs', '/docs/'], (_req, res) => {
+  const docs = routes.router('page', { base: '', owns: 'routes', head: true });
+  docs.get('/docs', (_req, res) => {
     if (existsSync(DOCS)) res.type('html').send(readFileSync(DOCS));
     else res.status(503).type('text').send('The API docs are being built (or run `npm run docs`); retry in a moment.');
   });
+  app.use(docs);
+  // Whatever no surface claims is a page that does not exist.
+  const pageErrors = pageErrorsFor(s);
+  app.use(pageErrors.notFound, pageErrors.handler);
+
+  return {
+    express: app,
+    services: s,
+    routes,
+    async close() {
+      for (const hook of [...s.onClose].reverse()) await hook().catch(() => undefined);
+    },
+  };
+}
+
+/** The spec's operations under /openapi/v1, mounted from one table and validated against openapi.yaml. */
+function apiRouter(s: Services): express.Router {
+  const api = routeManifestFor(s).router('api', { base: '/openapi/v1', owns: 'prefix', head: false });
+  const { text, doc } = loadSpec();
+  api.get('/openapi.yaml', (_req, res) => void res.type('application/yaml').send(text));
+  api.get('/openapi.json', (_req, res) => void res.json(doc));
 
   const table: RouteTable = {
     ...healthRoutes(s),
@@ -58,7 +85,6 @@ export async function createApp(deps: Deps): Promise<TesseraApp> {
     ...appReadRoutes(s),
     ...runRoutes(s),
   };
-  const api = express.Router();
   const json = express.json({ limit: BODY_LIMIT });
   api.use((req, res, next) => (req.method === 'GET' || req.method === 'HEAD' ? next() : json(req, res, next)));
   const validators = OpenApiValidator.middleware({
@@ -73,18 +99,9 @@ export async function createApp(deps: Deps): Promise<TesseraApp> {
   });
   mountOperations(api, table, s, validators, { validateResponses: s.config.env !== 'production' });
   // Unknown routes under the API prefix get the API's 404, not an HTML page.
-  api.use((req, _res, next) => next({ status: 404, errors: [], message: `No route ${req.method} ${req.path}` }));
+  api.use((_req, _res, next) => next(noRoute()));
   api.use(apiErrorHandler(s.log));
-  app.use('/openapi/v1', api);
-  app.use(apiErrorHandler(s.log));
-
-  return {
-    express: app,
-    services: s,
-    async close() {
-      for (const hook of [...s.onClose].reverse()) await hook().catch(() => undefined);
-    },
-  };
+  return api;
 }
 
 function accessLog(s: Services): express.RequestHandler {

@@ -63,7 +63,14 @@ const fields = {
   // Enterprise JWT bearers: the issuer list is validated after the loop, entry by entry.
   SSO_ALLOW_INSECURE_HTTP: bool.default(false),
   TRUSTED_JWT_ISSUERS: z.string().optional(),
+  // argon2id cost of console passwords (new hashes and the dummy hash for unknown emails).
+  // The defaults are the library's (64 MiB, 3 passes); tests lower them so no test depends on CPU speed.
+  PASSWORD_HASH_MEMORY_KIB: int(1024, 4_194_304).default(65_536),
+  PASSWORD_HASH_TIME_COST: int(1, 20).default(3),
 } as const;
+
+/** OWASP's minimum for argon2id (19 MiB with 2 passes). */
+const MIN_PRODUCTION_HASH_KIB = 19_456;
 
 type Fields = typeof fields;
 type Raw = { [K in keyof Fields]: z.output<Fields[K]> };
@@ -96,6 +103,8 @@ export interface Config {
   readonly ssoAllowInsecureHttp: boolean;
   /** Issuers whose JWTs are accepted as bearers (enterprise edition). */
   readonly trustedJwtIssuers: readonly TrustedIssuer[];
+  /** argon2id parameters for console passwords; production never goes below OWASP's floor. */
+  readonly passwordHash: { readonly memoryCost: number; readonly timeCost: number };
 }
 
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
@@ -118,6 +127,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   } catch (err) {
     if (err instanceof TrustedIssuersError) throw new ConfigError('TRUSTED_JWT_ISSUERS', err.message);
     throw err;
+  }
+  if (r.NODE_ENV === 'production' && r.PASSWORD_HASH_MEMORY_KIB < MIN_PRODUCTION_HASH_KIB) {
+    throw new ConfigError('PASSWORD_HASH_MEMORY_KIB', `at least ${MIN_PRODUCTION_HASH_KIB} in production`);
   }
   const publicUrl = (r.PUBLIC_URL ?? `http://localhost:${r.PORT}`).replace(/\/+$/, '');
   return Object.freeze({
@@ -144,11 +156,18 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     logLevel: r.LOG_LEVEL,
     ssoAllowInsecureHttp: r.SSO_ALLOW_INSECURE_HTTP,
     trustedJwtIssuers,
+    passwordHash: Object.freeze({ memoryCost: r.PASSWORD_HASH_MEMORY_KIB, timeCost: r.PASSWORD_HASH_TIME_COST }),
   });
 }
 
 /** A config for tests: defaults plus overrides, without reading process.env. */
 export function testConfig(overrides: Partial<Config> = {}): Config {
-  const base = loadConfig({ NODE_ENV: 'test', SECRET_KEY: 'test-secret-key-test-secret-key-0123456789' });
+  // Light password hashing: fixture accounts and the dummy hash cost a millisecond, not a CPU-second.
+  const base = loadConfig({
+    NODE_ENV: 'test',
+    SECRET_KEY: 'test-secret-key-test-secret-key-0123456789',
+    PASSWORD_HASH_MEMORY_KIB: '1024',
+    PASSWORD_HASH_TIME_COST: '1',
+  });
   return Object.freeze({ ...base, ...overrides });
 }

@@ -1,12 +1,12 @@
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import argon2 from 'argon2';
 import type { Command } from 'commander';
 import type { Logger } from 'pino';
 import { InvalidatingCache } from '../auth/invalidating-cache.ts';
 import { generateToken, hashToken } from '../auth/token-kinds.ts';
 import { TokenService } from '../auth/token-service.ts';
 import type { Config } from '../config.ts';
+import { hashPassword } from '../console/signin.ts';
 import type { Database } from '../storage/db.ts';
 import { AccountRepo, type Role } from '../storage/repos/accounts.ts';
 import { ApiKeyRepo } from '../storage/repos/api-keys.ts';
@@ -34,9 +34,9 @@ export function registerAdminCommands(admin: Command, withDatabase: WithDatabase
     .option('--password <password>', 'defaults to a generated one, printed once')
     .option('--json', 'JSON output')
     .action((o: { email: string; name: string; password?: string; json?: boolean }) =>
-      withDatabase(async ({ db }) => {
+      withDatabase(async ({ db, cfg }) => {
         const password = o.password ?? randomBytes(12).toString('base64url');
-        const a = await new AccountRepo(db).create(o.email, o.name, await argon2.hash(password));
+        const a = await new AccountRepo(db).create(o.email, o.name, await hashPassword(cfg, password));
         output(!!o.json, { ...a, password: o.password ? undefined : password }, `account ${a.id} ${a.email}${o.password ? '' : ` password: ${password}`}`);
       }),
     );

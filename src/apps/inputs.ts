@@ -44,7 +44,10 @@ export function validateInputs(schema: InputField[], raw: Record<string, unknown
     else if (result.value !== undefined) out[field.variable] = result.value;
   }
   if (problems.length > 0) {
-    throw new ApiError(400, 'invalid_request', `Invalid inputs: ${problems.map((p) => p.message).join('; ')}.`, { details: problems });
+    // The message names a few problems; details has them all (the renderer caps the list).
+    const named = problems.slice(0, 3).map((p) => p.message).join('; ');
+    const more = problems.length > 3 ? `; and ${problems.length - 3} more` : '';
+    throw new ApiError(400, 'invalid_request', `Invalid inputs: ${named}${more}.`, { details: problems });
   }
   return out;
 }

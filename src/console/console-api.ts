@@ -1,6 +1,8 @@
 import express, { type Router } from 'express';
 import { z } from 'zod';
 import { apiErrorHandler } from '../http/error-mapper.ts';
+import { noRoute } from '../http/request-problem.ts';
+import { routeManifestFor } from '../http/route-manifest.ts';
 import { ApiError } from '../errors.ts';
 import type { Services } from '../services.ts';
 import { consoleSessionsFor } from './session.ts';
@@ -19,7 +21,7 @@ const unauthenticated = () => new ApiError(401, 'unauthenticated', 'Sign in firs
 export function consoleApi(s: Services): Router {
   const sessions = consoleSessionsFor(s);
   const signins = new SigninService(s);
-  const router = express.Router();
+  const router = routeManifestFor(s).router('console-api', { base: '/console/api', owns: 'prefix', head: true });
   router.use((_req, res, next) => {
     res.set('Cache-Control', 'no-store');
     next();
@@ -61,7 +63,7 @@ export function consoleApi(s: Services): Router {
     res.status(204).end();
   });
 
-  router.use((req, _res, next) => next(new ApiError(404, 'not_found', `No route ${req.method} ${req.path}`)));
+  router.use((_req, _res, next) => next(noRoute()));
   router.use(apiErrorHandler(s.log));
   return router;
 }

@@ -1,8 +1,10 @@
 import { readFileSync } from 'node:fs';
-import express, { type ErrorRequestHandler, type Request, type Response, type Router } from 'express';
+import type { Request, Response, Router } from 'express';
 import { Liquid } from 'liquidjs';
 import { deviceFlowFor } from '../device-flow/device-flow-service.ts';
+import { routeManifestFor } from '../http/route-manifest.ts';
 import type { Services } from '../services.ts';
+import { pageErrorsFor } from './page-errors.ts';
 import { consoleSessionsFor } from './session.ts';
 
 const TEMPLATES = new URL('./templates/', import.meta.url).pathname;
@@ -11,21 +13,26 @@ const ASSETS = new URL('./assets/', import.meta.url);
 /**
  * Only a path on this origin is a valid return address (no open redirect).
  * Browsers drop tabs and newlines while parsing, so `/\t/evil.example` would
- * become `//evil.example`: any whitespace or control character is refused, and
- * the result must still resolve to this origin.
+ * become `//evil.example`: any whitespace or control character is refused. What
+ * is checked is what is returned: the value normalised by the URL parser (which
+ * resolves `/..//evil.example` to `//evil.example`) must itself be a path on this
+ * origin, and never start with `//` or `/\`, which browsers read as another host.
  */
 export function safeNext(value: unknown): string {
-  if (typeof value !== 'string' || value.length > 200 || !value.startsWith('/')) return '/device';
-  for (const c of value) if (c <= ' ' || c === '\x7f' || c === '\\') return '/device';
+  const fallback = '/device';
+  if (typeof value !== 'string' || value.length > 200 || !value.startsWith('/')) return fallback;
+  for (const c of value) if (c <= ' ' || c === '\x7f' || c === '\\') return fallback;
   const base = 'http://tessera.invalid';
   const url = new URL(value, base);
-  return url.origin === base && !value.startsWith('//') ? url.pathname + url.search : '/device';
+  const next = url.pathname + url.search;
+  if (url.origin !== base || !/^\/(?![/\\])/.test(next)) return fallback;
+  return new URL(next, base).origin === base ? next : fallback;
 }
 
 const INVALID_CODE = 'That code is not valid. It may have expired or been used already. Check the code in your terminal and try again.';
 
 // Same-origin scripts and styles only; nothing may frame these pages (DESIGN §9).
-const CSP =
+export const CSP =
   "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; img-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'";
 
 function loadAssets(): Map<string, { type: string; body: Buffer }> {
@@ -43,7 +50,7 @@ export function pages(s: Services): Router {
   const sessions = consoleSessionsFor(s);
   const flow = deviceFlowFor(s);
   const assets = loadAssets();
-  const router = express.Router();
+  const router = routeManifestFor(s).router('page', { base: '', owns: 'routes', head: true });
 
   // Every answer of these pages (redirects and errors too) refuses framing and caching.
   router.use(['/signin', '/device'], (_req, res, next) => {
@@ -89,12 +96,6 @@ export function pages(s: Services): Router {
     await render(res, 200, 'device', { ...base, confirm: { ...found, minutes_left: minutesLeft } });
   });
 
-  const onError: ErrorRequestHandler = (err, req, res, next) => {
-    if (res.headersSent) return next(err);
-    s.log.error({ err, request_id: req.id }, 'error on a console page');
-    const message = 'Tessera is having trouble right now. Please try again in a moment.';
-    render(res, 503, 'error', { title: 'Something went wrong', message }).catch(next);
-  };
-  router.use(onError);
+  router.use(pageErrorsFor(s).handler);
   return router;
 }

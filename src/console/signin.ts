@@ -1,5 +1,6 @@
 import argon2 from 'argon2';
 import { RateLimiter } from '../auth/rate-limit.ts';
+import type { Config } from '../config.ts';
 import type { Services } from '../services.ts';
 
 const ATTEMPTS = 10;
@@ -12,7 +13,19 @@ export type SigninResult =
   | { ok: false; reason: 'invalid_credentials' }
   | { ok: false; reason: 'rate_limited'; retryAfterMs: number };
 
-let dummyHash: Promise<string> | undefined;
+/** Hashes a console password at the configured argon2id cost (PASSWORD_HASH_*). */
+export function hashPassword(config: Config, password: string): Promise<string> {
+  return argon2.hash(password, { type: argon2.argon2id, ...config.passwordHash });
+}
+
+// One dummy hash per cost, made on first use: verifying against it costs what a real account costs.
+const dummyHashes = new Map<string, Promise<string>>();
+function dummyHash(config: Config): Promise<string> {
+  const key = `${config.passwordHash.memoryCost}:${config.passwordHash.timeCost}`;
+  let hash = dummyHashes.get(key);
+  if (!hash) dummyHashes.set(key, (hash = hashPassword(config, 'tessera-dummy-password')));
+  return hash;
+}
 
 /**
  * Password sign-in for the console. Unknown emails are checked against a dummy
@@ -32,8 +45,7 @@ export class SigninService {
     const limit = await this.limiter.hitKey('console-signin', `${ip}\n${normalized}`, ATTEMPTS, WINDOW_MS);
     if (!limit.allowed) return { ok: false, reason: 'rate_limited', retryAfterMs: Math.max(1_000, limit.resetMs) };
     const account = await this.s.accounts.findByEmail(normalized);
-    dummyHash ??= argon2.hash('tessera-dummy-password');
-    const hash = account?.password_hash ?? (await dummyHash);
+    const hash = account?.password_hash ?? (await dummyHash(this.s.config));
     const ok = await argon2.verify(hash, password).catch(() => false);
     if (!ok || !account?.password_hash) return { ok: false, reason: 'invalid_credentials' };
     return { ok: true, account: { id: account.id, email: account.email, name: account.name } };

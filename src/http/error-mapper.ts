@@ -3,8 +3,14 @@ import type { Logger } from 'pino';
 import { DatabaseUnavailableError, InvalidDataError } from '../storage/db.ts';
 import { StoreUnavailableError } from '../storage/store/index.ts';
 import { ApiError } from '../errors.ts';
+import { asRequestProblem, clip } from './request-problem.ts';
 
 export const BODY_LIMIT = '1mb';
+
+/** A 400 lists at most this many problems, then one entry counting the rest. */
+export const MAX_DETAILS = 20;
+const MAX_MESSAGE = 500;
+const MAX_DETAIL_TEXT = 200;
 
 interface ValidatorError {
   status: number;
@@ -16,7 +22,15 @@ function isValidatorError(err: unknown): err is ValidatorError {
   return typeof err === 'object' && err !== null && 'status' in err && Array.isArray((err as { errors?: unknown }).errors);
 }
 
-/** Turns anything thrown on a resource route into the API error shape (DESIGN §4). */
+const PROBLEM_CODES: Record<number, string> = {
+  400: 'invalid_request',
+  404: 'not_found',
+  405: 'method_not_allowed',
+  413: 'payload_too_large',
+  415: 'unsupported_media_type',
+};
+
+/** Turns anything thrown on a resource or console API route into the API error shape (DESIGN §4). */
 export function toApiError(err: unknown, log: Logger, requestId: string): ApiError {
   if (err instanceof ApiError) return err;
   if (err instanceof StoreUnavailableError || err instanceof DatabaseUnavailableError) {
@@ -24,11 +38,11 @@ export function toApiError(err: unknown, log: Logger, requestId: string): ApiErr
     return new ApiError(503, 'service_unavailable', 'A dependency is unavailable; retry shortly.');
   }
   if (err instanceof InvalidDataError) return new ApiError(400, 'invalid_request', 'A value in the request cannot be stored (for example, it contains a NUL character).');
-  const type = (err as { type?: string })?.type;
-  if (type === 'entity.parse.failed') return new ApiError(400, 'invalid_request', 'The request body is not valid JSON.');
-  if (type === 'entity.too.large') return new ApiError(413, 'payload_too_large', `The request body is larger than ${BODY_LIMIT}.`);
-  if (type === 'encoding.unsupported' || type === 'charset.unsupported') {
-    return new ApiError(415, 'unsupported_media_type', 'Unsupported content encoding or charset.');
+  const problem = asRequestProblem(err);
+  if (problem) {
+    // The client's mistake, not ours: the access log has the status, this says why.
+    log.debug({ request_id: requestId, problem: problem.kind }, problem.message);
+    return new ApiError(problem.status, PROBLEM_CODES[problem.status]!, problem.message, { headers: problem.headers });
   }
   if (isValidatorError(err)) {
     if (err.status === 404) return new ApiError(404, 'not_found', 'No such route.');
@@ -45,10 +59,21 @@ export function toApiError(err: unknown, log: Logger, requestId: string): ApiErr
   return new ApiError(500, 'internal_error', 'Something went wrong on our side.');
 }
 
+/**
+ * The first MAX_DETAILS problems, then one entry (path "", the whole request) counting
+ * the rest, so an error stays small however much input it complains about.
+ */
+export function capDetails(details: readonly { path: string; message: string }[]): { path: string; message: string }[] {
+  const shown = details.slice(0, MAX_DETAILS).map((d) => ({ path: clip(d.path, MAX_DETAIL_TEXT), message: clip(d.message, MAX_DETAIL_TEXT) }));
+  const rest = details.length - shown.length;
+  if (rest > 0) shown.push({ path: '', message: `${rest} more problem${rest === 1 ? '' : 's'} not shown` });
+  return shown;
+}
+
 export function sendApiError(res: Response, e: ApiError, requestId: string): void {
   if (e.extra.headers) res.set(e.extra.headers);
-  const body: Record<string, unknown> = { error: e.code, message: e.message, request_id: requestId };
-  if (e.extra.details) body.details = e.extra.details;
+  const body: Record<string, unknown> = { error: e.code, message: clip(e.message, MAX_MESSAGE), request_id: requestId };
+  if (e.extra.details) body.details = capDetails(e.extra.details);
   if (e.extra.retryAfterMs !== undefined) body.retry_after_ms = e.extra.retryAfterMs;
   // res.end, not res.json: error bodies bypass response validation (tests check them against the spec).
   res.status(e.status).type('application/json').end(JSON.stringify(body));

@@ -3,7 +3,7 @@ import type { RequestHandler } from 'express';
 import { z } from 'zod';
 import { deviceFlowFor } from '../device-flow/device-flow-service.ts';
 import type { Services } from '../services.ts';
-import { requireKnownClient } from './client.ts';
+import { refuseClientAuthentication, requireKnownClient } from './client.ts';
 import { InvalidRequest, InvalidScope, TooManyRequests } from './errors.ts';
 import { readParams } from './params.ts';
 
@@ -22,6 +22,7 @@ const params = z.object({
 export function deviceAuthorization(s: Services): RequestHandler {
   const flow = deviceFlowFor(s);
   return async (req, res) => {
+    refuseClientAuthentication(req);
     const parsed = params.safeParse(readParams(req, true));
     if (!parsed.success) throw new InvalidRequest(parsed.error.issues[0]!.message);
     const p = parsed.data;

@@ -8,6 +8,8 @@ export function deviceLookup(s: Services): RequestHandler {
   const flow = deviceFlowFor(s);
   return async (req, res) => {
     const code = req.query.user_code;
+    // RFC 6749 §3.1: parameters must not be repeated (the query parser makes them an array).
+    if (Array.isArray(code)) throw new InvalidRequest('user_code is repeated.');
     if (typeof code !== 'string' || code.length === 0 || code.length > 20) throw new InvalidRequest('user_code is required.');
     // Every lookup counts toward the per-IP limit, so guessing codes is bounded.
     const limit = await flow.hitLookupLimit(req.ip ?? 'unknown');

@@ -1,5 +1,6 @@
 import type { ErrorRequestHandler, Response } from 'express';
 import type { Logger } from 'pino';
+import { asRequestProblem, clip, type RequestProblem } from '../http/request-problem.ts';
 import { DatabaseUnavailableError } from '../storage/db.ts';
 import { StoreUnavailableError } from '../storage/store/index.ts';
 
@@ -23,8 +24,10 @@ export class InvalidRequest extends OAuthError {
 }
 export class InvalidClient extends OAuthError {
   override status = 401;
-  constructor(d = 'Unknown client.') {
+  constructor(d = 'Unknown client.', challenge?: string) {
     super('invalid_client', d);
+    // §5.2: a client that authenticated through the Authorization header is told, in its scheme, that it failed.
+    if (challenge) this.headers = { 'WWW-Authenticate': challenge };
   }
 }
 export class InvalidGrant extends OAuthError {
@@ -95,6 +98,14 @@ export class Forbidden extends OAuthError {
     super('access_denied', d);
   }
 }
+/** A problem with the HTTP request itself (path, method, body bytes): its own status, RFC shape. */
+export class HttpLevelError extends OAuthError {
+  constructor(problem: RequestProblem) {
+    super('invalid_request', problem.message);
+    this.status = problem.status;
+    this.headers = problem.headers;
+  }
+}
 export class ServerError extends OAuthError {
   override status = 500;
   override expose = false;
@@ -109,12 +120,15 @@ export class TemporarilyUnavailable extends OAuthError {
   }
 }
 
-/** The one renderer for /oauth/*: `{error, error_description}`, no-store, never WWW-Authenticate. */
+/**
+ * The one renderer for /oauth/*: `{error, error_description}`, no-store, and
+ * WWW-Authenticate only for a client that tried to authenticate (RFC 6749 §5.2).
+ */
 export function sendOAuthError(res: Response, err: OAuthError): void {
   const e = err.expose ? err : new ServerError();
   res.set(err.headers);
   res.set({ 'Cache-Control': 'no-store', Pragma: 'no-cache' });
-  res.status(e.status).json({ error: e.error, error_description: e.description });
+  res.status(e.status).json({ error: e.error, error_description: clip(e.description, 300) });
 }
 
 export function oauthErrorHandler(log: Logger): ErrorRequestHandler {
@@ -122,8 +136,11 @@ export function oauthErrorHandler(log: Logger): ErrorRequestHandler {
     if (res.headersSent) return next(err);
     if (err instanceof OAuthError) return sendOAuthError(res, err);
     if (err instanceof StoreUnavailableError || err instanceof DatabaseUnavailableError) return sendOAuthError(res, new TemporarilyUnavailable());
-    const type = (err as { type?: string })?.type;
-    if (type === 'entity.parse.failed' || type === 'entity.too.large') return sendOAuthError(res, new InvalidRequest('The request body could not be read.'));
+    const problem = asRequestProblem(err);
+    if (problem) {
+      log.debug({ request_id: req.id, problem: problem.kind }, problem.message);
+      return sendOAuthError(res, new HttpLevelError(problem));
+    }
     log.error({ err, request_id: req.id }, 'unhandled error on an OAuth endpoint');
     sendOAuthError(res, new ServerError());
   };

@@ -1,4 +1,5 @@
 import type { Request } from 'express';
+import { clip } from '../http/request-problem.ts';
 import { InvalidRequest } from './errors.ts';
 
 /**
@@ -12,7 +13,7 @@ export function readParams(req: Request, allowJson: boolean): Record<string, str
   if (type === 'application/x-www-form-urlencoded') {
     const out: Record<string, string> = {};
     for (const [k, v] of new URLSearchParams(raw)) {
-      if (k in out) throw new InvalidRequest(`Parameter ${k} is repeated.`);
+      if (k in out) throw new InvalidRequest(`Parameter ${clip(k, 40)} is repeated.`);
       out[k] = v;
     }
     return out;
@@ -27,7 +28,7 @@ export function readParams(req: Request, allowJson: boolean): Record<string, str
     if (typeof body !== 'object' || body === null || Array.isArray(body)) throw new InvalidRequest('The request body must be an object.');
     const out: Record<string, string> = {};
     for (const [k, v] of Object.entries(body)) {
-      if (typeof v !== 'string') throw new InvalidRequest(`Parameter ${k} must be a string.`);
+      if (typeof v !== 'string') throw new InvalidRequest(`Parameter ${clip(k, 40)} must be a string.`);
       out[k] = v;
     }
     return out;

@@ -1,11 +1,13 @@
 // RFC 7009 §2: token revocation. Unknown or already-dead tokens also answer 200 (§2.2).
 import type { RequestHandler } from 'express';
 import type { Services } from '../services.ts';
+import { refuseClientAuthentication } from './client.ts';
 import { InvalidClient, InvalidRequest } from './errors.ts';
 import { readParams } from './params.ts';
 
 export function revocation(s: Services): RequestHandler {
   return async (req, res) => {
+    refuseClientAuthentication(req);
     const params = readParams(req, false);
     if (!params.token) throw new InvalidRequest('token is required.');
     if (params.client_id !== undefined && !s.config.knownClientIds.includes(params.client_id)) throw new InvalidClient();

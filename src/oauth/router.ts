@@ -1,4 +1,6 @@
 import express, { type RequestHandler, type Router } from 'express';
+import { noRoute } from '../http/request-problem.ts';
+import { routeManifestFor } from '../http/route-manifest.ts';
 import { noFraming } from '../http/security-headers.ts';
 import type { Services } from '../services.ts';
 import { deviceApproval } from './device-approval.ts';
@@ -9,9 +11,15 @@ import { metadata } from './metadata.ts';
 import { revocation } from './revocation.ts';
 import { token } from './token.ts';
 
-/** The hand-written OAuth endpoints (RFC 8414, 8628, 7009): not in openapi.yaml. */
+export const OAUTH_BASE = '/openapi/v1/oauth';
+
+/**
+ * The hand-written OAuth endpoints (RFC 8414, 8628, 7009): not in openapi.yaml. Every
+ * answer under /openapi/v1/oauth, including 404, 405 and unreadable bodies, is an
+ * RFC 6749 §5.2 error.
+ */
 export function oauthRouter(s: Services): Router {
-  const router = express.Router();
+  const manifest = routeManifestFor(s);
   // Raw bodies: params.ts parses them itself to refuse repeated parameters.
   const raw = express.raw({ type: () => true, limit: '16kb' });
   const wrap =
@@ -23,16 +31,24 @@ export function oauthRouter(s: Services): Router {
         next(err);
       }
     };
-  router.get('/.well-known/oauth-authorization-server', metadata(s));
-  const oauth = express.Router();
-  oauth.use(noFraming);
+
+  const wellKnown = manifest.router('oauth', { base: '', owns: 'routes', head: true });
+  wellKnown.get('/.well-known/oauth-authorization-server', metadata(s));
+  wellKnown.use(oauthErrorHandler(s.log));
+
+  const oauth = manifest.router('oauth', { base: OAUTH_BASE, owns: 'prefix', head: true });
   oauth.post('/device/code', raw, wrap(deviceAuthorization(s)));
   oauth.post('/token', raw, wrap(token(s)));
   oauth.post('/revoke', raw, wrap(revocation(s)));
   oauth.get('/device/lookup', wrap(deviceLookup(s)));
   oauth.post('/device/approve', raw, wrap(deviceApproval(s, 'approve')));
   oauth.post('/device/deny', raw, wrap(deviceApproval(s, 'deny')));
+  oauth.use((_req, _res, next) => next(noRoute()));
   oauth.use(oauthErrorHandler(s.log));
-  router.use('/openapi/v1/oauth', oauth);
+
+  const router = express.Router();
+  router.use(wellKnown);
+  // Anti-framing first, so that even the manifest's 400/405 answers carry it.
+  router.use(OAUTH_BASE, noFraming, oauth);
   return router;
 }

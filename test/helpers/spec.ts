@@ -29,3 +29,9 @@ export function expectMatchesSpec(method: string, path: string, status: number, 
   const ok = validate(body);
   expect(ok, `${method} ${path} ${status} body matches the spec: ${ajv.errorsText(validate.errors)}`).toBe(true);
 }
+
+/** Validates a body against the spec's ErrorBody schema; returns the problems, or null. */
+export function errorBodyProblems(body: unknown): string | null {
+  const validate = ajv.getSchema('spec#/components/schemas/ErrorBody') ?? ajv.compile({ $ref: 'spec#/components/schemas/ErrorBody' });
+  return validate(body) ? null : ajv.errorsText(validate.errors);
+}

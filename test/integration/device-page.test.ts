@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { consoleSignin, type ConsoleLogin } from '../helpers/console.ts';
 import { startFlow } from '../helpers/device.ts';
 import { createAccount, type TestAccount } from '../helpers/fixtures.ts';
+import { HOSTILE_NEXT } from '../helpers/hostile.ts';
 import { startServer, type TestServer } from '../helpers/server.ts';
 
 let server: TestServer;
@@ -60,6 +61,23 @@ describe('the /device and /signin pages', () => {
       const html = await (await get(`/signin?next=${encodeURIComponent(next)}`)).text();
       expect(html).toContain('data-next="/device"');
     }
+  });
+
+  it('when a signed-in user opens /signin with a return address that normalises to another host, then the redirect stays on this origin', async () => {
+    const raw = ['%2F..%2F%2Fevil.example', ...HOSTILE_NEXT.map((v) => encodeURIComponent(v))];
+    for (const next of raw) {
+      const res = await get(`/signin?next=${next}`, { cookie: login.cookie });
+      expect(res.status).toBe(303);
+      const location = res.headers.get('location')!;
+      expect(location, next).toMatch(/^\/(?![/\\])/);
+      expect(new URL(location, server.url).origin).toBe(server.url);
+      const html = await (await get(`/signin?next=${next}`)).text();
+      const rendered = /data-next="([^"]*)"/.exec(html)![1]!.replace(/&amp;/g, '&');
+      expect(rendered, next).toMatch(/^\/(?![/\\])/);
+      expect(new URL(rendered, server.url).origin).toBe(server.url);
+    }
+    const home = await get('/signin?next=%2Fdevice%3Fuser_code%3DABCD-EFGH', { cookie: login.cookie });
+    expect(home.headers.get('location')).toBe('/device?user_code=ABCD-EFGH');
   });
 
   it('when signed in with a live code, then the confirm view shows client, device label, code and time left, escaped', async () => {

@@ -68,7 +68,8 @@ describe.each(suites)('store contract: %s', (_name, make) => {
 
   it('when the sliding window is full, then requests are refused until it slides', async () => {
     const key = k('rl');
-    const hit = () => store.run(slidingWindowScript, [key], [3, 300, randomUUID()]);
+    // A window long enough for four hits on a loaded machine; the wait below is the reset the script reports.
+    const hit = () => store.run(slidingWindowScript, [key], [3, 2_000, randomUUID()]);
     expect((await hit())[0]).toBe(1);
     expect((await hit())[0]).toBe(1);
     const third = await hit();
@@ -77,8 +78,8 @@ describe.each(suites)('store contract: %s', (_name, make) => {
     const refused = await hit();
     expect(refused[0]).toBe(0);
     expect(refused[2]).toBeGreaterThan(0);
-    expect(refused[2]).toBeLessThanOrEqual(300);
-    await sleep(350);
+    expect(refused[2]).toBeLessThanOrEqual(2_000);
+    await sleep(refused[2] + 50);
     expect((await hit())[0]).toBe(1);
   });
 
@@ -87,7 +88,7 @@ describe.each(suites)('store contract: %s', (_name, make) => {
     const got: string[] = [];
     const unsubscribe = await store.subscribe(channel, (m) => got.push(m));
     await store.publish(channel, 'one');
-    for (let i = 0; i < 50 && got.length === 0; i++) await sleep(10);
+    for (let i = 0; i < 500 && got.length === 0; i++) await sleep(10);
     expect(got).toEqual(['one']);
     await unsubscribe();
     await store.publish(channel, 'two');

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { ConfigError, loadConfig } from '../../src/config.ts';
+import { ConfigError, loadConfig, testConfig } from '../../src/config.ts';
+import { hashPassword } from '../../src/console/signin.ts';
 
 describe('config', () => {
   it('when nothing is set, then the documented defaults apply and the object is frozen', () => {
@@ -51,5 +52,18 @@ describe('config', () => {
 
   it('when production has no SECRET_KEY, then it refuses to start', () => {
     expect(() => loadConfig({ NODE_ENV: 'production' })).toThrow(/SECRET_KEY: required in production/);
+  });
+
+  it('when nothing is set, then passwords get the production argon2id cost; tests configure a light one', async () => {
+    expect(loadConfig({}).passwordHash).toEqual({ memoryCost: 65_536, timeCost: 3 });
+    expect(loadConfig({ PASSWORD_HASH_MEMORY_KIB: '131072', PASSWORD_HASH_TIME_COST: '4' }).passwordHash).toEqual({ memoryCost: 131_072, timeCost: 4 });
+    expect(await hashPassword(testConfig(), 'pw')).toMatch(/^\$argon2id\$v=19\$m=1024,p=4,t=1\$/);
+  });
+
+  it('when production asks for less than 19 MiB per password hash, then it refuses to start', () => {
+    const production = { NODE_ENV: 'production', SECRET_KEY: 'x'.repeat(32) };
+    expect(() => loadConfig({ ...production, PASSWORD_HASH_MEMORY_KIB: '1024' })).toThrow(/^invalid configuration: PASSWORD_HASH_MEMORY_KIB: at least 19456 in production$/);
+    expect(loadConfig({ ...production, PASSWORD_HASH_MEMORY_KIB: '19456' }).passwordHash.memoryCost).toBe(19_456);
+    expect(() => loadConfig({ PASSWORD_HASH_TIME_COST: '0' })).toThrow(/^invalid configuration: PASSWORD_HASH_TIME_COST: /);
   });
 });

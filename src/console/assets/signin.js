@@ -2,9 +2,11 @@
 (function () {
   const form = document.getElementById('signin');
   const error = document.getElementById('signin-error');
-  // The server only renders same-origin paths; checking again here costs nothing.
+  // The server only renders same-origin paths; checking again here, by the same rule
+  // (the normalised path must not start with // or /\, which name another host), costs nothing.
   const wanted = new URL(form.dataset.next || '/device', location.origin);
-  const next = wanted.origin === location.origin ? wanted.pathname + wanted.search : '/device';
+  const path = wanted.pathname + wanted.search;
+  const next = wanted.origin === location.origin && /^\/(?![/\\])/.test(path) ? path : '/device';
   // The return address may carry a user code: keep it in memory, not in the address bar.
   history.replaceState(null, '', '/signin');
   form.addEventListener('submit', async (event) => {
