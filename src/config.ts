@@ -35,12 +35,15 @@ const list = z
 
 const url = z.string().trim().url('expected a URL');
 
+/** `localhost:8080` parses as a URL with the scheme `localhost:`; a base URL must say http(s). */
+const httpUrl = url.refine((v) => /^https?:\/\/[^/]/i.test(v), 'expected an http:// or https:// URL, e.g. http://localhost:8080');
+
 // One entry per environment variable, so an error can name the variable.
 const fields = {
   NODE_ENV: z.enum(['development', 'test', 'production']).default('development'),
   PORT: int(0, 65535).default(8080),
   HOST: z.string().trim().min(1).default('127.0.0.1'),
-  PUBLIC_URL: url.optional(),
+  PUBLIC_URL: httpUrl.optional(),
   DATABASE_URL: url.optional(),
   REDIS_URL: url.optional(),
   DATA_DIR: z.string().trim().min(1).default('./.tessera'),
@@ -54,11 +57,15 @@ const fields = {
   OAUTH_DEVICE_POLL_INTERVAL_SECONDS: int(1, 60).default(5),
   OAUTH_ACCESS_TOKEN_TTL_DAYS: int(-100_000, 100_000).default(14),
   OAUTH_ACCESS_TOKEN_RETENTION_DAYS: int(1, 3650).default(30),
-  OPENAI_BASE_URL: url.default('https://api.openai.com/v1'),
+  OPENAI_BASE_URL: httpUrl.default('https://api.openai.com/v1'),
   OPENAI_API_KEY: z.string().optional(),
   PROVIDER_TIMEOUT_MS: int(100, 600_000).default(60_000),
   SSE_PING_INTERVAL_MS: int(10, 600_000).default(10_000),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  // Start and console (first hour): log format, sign-in lockout thresholds.
+  LOG_FORMAT: z.enum(['auto', 'json', 'pretty']).default('auto'),
+  CONSOLE_SIGNIN_ATTEMPTS: int(1, 10_000).default(10),
+  CONSOLE_SIGNIN_ATTEMPTS_PER_IP: int(1, 100_000).default(50),
 } as const;
 
 type Fields = typeof fields;
@@ -85,9 +92,13 @@ export interface Config {
   readonly accessTokenRetentionDays: number;
   readonly openai: { readonly baseUrl: string; readonly apiKey: string | null };
   readonly providerTimeoutMs: number;
-  /** How often a run stream sends a `ping` event (DESIGN §7: 10 s). */
+  /** How often a run stream sends a `ping` event (10 s by default; proxies close idle streams). */
   readonly ssePingIntervalMs: number;
   readonly logLevel: string;
+  /** `auto`: readable lines on a terminal outside production, JSON otherwise. */
+  readonly logFormat: 'auto' | 'json' | 'pretty';
+  /** Console sign-in attempts per 15 minutes, per client address and email, and per client address. */
+  readonly consoleSignin: { readonly attempts: number; readonly attemptsPerIp: number };
 }
 
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
@@ -127,6 +138,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     providerTimeoutMs: r.PROVIDER_TIMEOUT_MS,
     ssePingIntervalMs: r.SSE_PING_INTERVAL_MS,
     logLevel: r.LOG_LEVEL,
+    logFormat: r.LOG_FORMAT,
+    consoleSignin: Object.freeze({ attempts: r.CONSOLE_SIGNIN_ATTEMPTS, attemptsPerIp: r.CONSOLE_SIGNIN_ATTEMPTS_PER_IP }),
   });
 }
 
