@@ -8,6 +8,6 @@ export default tseslint.config(
   ...tseslint.configs.recommended,
   {
     files: ['src/console/assets/**/*.js'],
-    languageOptions: { globals: { document: 'readonly', window: 'readonly', location: 'readonly', URL: 'readonly', history: 'readonly', fetch: 'readonly', setInterval: 'readonly', clearInterval: 'readonly' } },
+    languageOptions: { globals: { document: 'readonly', window: 'readonly', location: 'readonly', URL: 'readonly', history: 'readonly', fetch: 'readonly', setInterval: 'readonly', clearInterval: 'readonly', navigator: 'readonly', getSelection: 'readonly' } },
   },
 );
