@@ -28,10 +28,9 @@ export function normalizeUserCode(input: string): string | null {
 
 /** Why the input cannot be a user code, so the page can say so: its length, or characters codes never contain. */
 export function userCodeProblem(input: string): { kind: 'length'; length: number } | { kind: 'characters' } | null {
-  const code = compact(input);
-  if ([...code].length !== LENGTH) return { kind: 'length', length: [...code].length };
+  const code = [...compact(input)];
   for (const ch of code) if (!USER_CODE_ALPHABET.includes(ch)) return { kind: 'characters' };
-  return null;
+  return code.length === LENGTH ? null : { kind: 'length', length: code.length };
 }
 
 export function formatUserCode(code: string): string {
