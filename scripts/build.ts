@@ -15,8 +15,8 @@ for (const dir of ['src/console/templates', 'src/console/assets', 'src/storage/m
 for (const file of ['package.json', 'openapi.yaml']) cpSync(path.join(ROOT, file), path.join(DIST, file));
 
 const docs = path.join(ROOT, 'generated/docs.html');
-const fresh = existsSync(docs) && statSync(docs).mtimeMs >= statSync(path.join(ROOT, 'openapi.yaml')).mtimeMs;
-if (!fresh) execFileSync(path.join(ROOT, 'node_modules/.bin/redocly'), ['build-docs', 'openapi.yaml', '--inlineBundle', '-o', docs], { cwd: ROOT, stdio: 'ignore' });
-mkdirSync(path.join(DIST, 'generated'), { recursive: true });
-cpSync(docs, path.join(DIST, 'generated/docs.html'));
+const built = path.join(DIST, 'generated/docs.html');
+mkdirSync(path.dirname(built), { recursive: true });
+if (existsSync(docs) && statSync(docs).mtimeMs >= statSync(path.join(ROOT, 'openapi.yaml')).mtimeMs) cpSync(docs, built);
+else execFileSync(path.join(ROOT, 'node_modules/.bin/redocly'), ['build-docs', 'openapi.yaml', '--inlineBundle', '-o', built], { cwd: ROOT, stdio: 'ignore' });
 console.log('built dist/ (start it with: node dist/src/main.js start)');
