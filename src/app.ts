@@ -39,7 +39,7 @@ export async function createApp(deps: Deps): Promise<TesseraApp> {
   if (s.log.isLevelEnabled('info')) app.use(accessLog(s));
 
   app.use('/openapi/v1', cors(s.config.corsAllowOrigins));
-  // Hand-written RFC endpoints and first-party pages: not in openapi.yaml (DESIGN §1).
+  // Hand-written RFC endpoints and first-party pages: not in openapi.yaml (its routes are bearer resources).
   app.use(oauthRouter(s));
   app.use(consoleRouter(s));
 

@@ -16,7 +16,7 @@ function isValidatorError(err: unknown): err is ValidatorError {
   return typeof err === 'object' && err !== null && 'status' in err && Array.isArray((err as { errors?: unknown }).errors);
 }
 
-/** Turns anything thrown on a resource route into the API error shape (DESIGN §4). */
+/** Turns anything thrown on a resource route into the API error shape (`ErrorBody` in openapi.yaml). */
 export function toApiError(err: unknown, log: Logger, requestId: string): ApiError {
   if (err instanceof ApiError) return err;
   if (err instanceof StoreUnavailableError || err instanceof DatabaseUnavailableError) {
