@@ -90,7 +90,7 @@
     title.textContent = k.name;
     const meta = document.createElement('div');
     meta.className = 'item-meta';
-    const expiry = k.expires_at ? `expires ${new Date(k.expires_at).toLocaleDateString()}` : 'does not expire';
+    const expiry = k.expires_at ? `expires ${window.tesseraTime(k.expires_at)}` : 'does not expire';
     meta.textContent = `${k.scopes.join(', ')} · created just now · last used never · ${expiry}`;
     main.append(title, meta);
     const revoke = document.createElement('button');

@@ -16,11 +16,9 @@
   }
 
   const format = new Intl.DateTimeFormat(undefined, { dateStyle: 'medium', timeStyle: 'short' });
-  window.tesseraLocalTimes = (root) => {
-    for (const t of root.querySelectorAll('time[datetime]')) {
-      const d = new Date(t.getAttribute('datetime'));
-      if (!Number.isNaN(d.getTime())) t.textContent = format.format(d);
-    }
+  window.tesseraTime = (iso) => {
+    const d = new Date(iso);
+    return Number.isNaN(d.getTime()) ? iso : format.format(d);
   };
-  window.tesseraLocalTimes(document);
+  for (const t of document.querySelectorAll('time[datetime]')) t.textContent = window.tesseraTime(t.getAttribute('datetime'));
 })();
