@@ -48,6 +48,14 @@ async function binaries(): Promise<{ nativeDir: string; version: string }> {
   return { nativeDir, version: pkg.version };
 }
 
+/** A live Node process (a pid in a stale owner file may since belong to something else). */
+function isTesseraProcess(pid: number): boolean {
+  if (!isAlive(pid)) return false;
+  const cmdline = `/proc/${pid}/cmdline`;
+  if (!existsSync('/proc/self/cmdline')) return true;
+  return existsSync(cmdline) && readFileSync(cmdline, 'utf8').includes('node');
+}
+
 const urlFor = (password: string, port: number) => `postgres://postgres:${encodeURIComponent(password)}@127.0.0.1:${port}/tessera`;
 
 /**
@@ -68,7 +76,7 @@ export async function startEmbeddedPostgres(dataDir: string, log: Logger, opts: 
   const running = await runningPostmaster(pgdata);
   if (running) {
     const owner = Number(existsSync(ownerFile) ? (await readFile(ownerFile, 'utf8')).trim() : NaN);
-    if (Number.isInteger(owner) && owner !== process.pid && isAlive(owner)) {
+    if (Number.isInteger(owner) && owner !== process.pid && isTesseraProcess(owner)) {
       if (!opts.attach) {
         throw new EmbeddedInUseError(
           `the embedded database of DATA_DIR ${root}${pgdata === path.join(root, 'pg') ? '' : ` (kept in ${pgdata})`} is in use by another Tessera server (pid ${owner}). ` +
@@ -102,13 +110,15 @@ export async function startEmbeddedPostgres(dataDir: string, log: Logger, opts: 
   }
 
   const port = await freePort();
+  // Claimed before Postgres starts, so a process arriving meanwhile sees a live owner, not an orphan to stop.
+  await writeFile(ownerFile, String(process.pid), { mode: 0o600 });
   let postmaster;
   try {
     postmaster = await spawnPostmaster(binDir, pgdata, port, log, ids);
   } catch (err) {
+    await rm(ownerFile, { force: true });
     throw new Error(`the embedded Postgres in ${pgdata} did not start: ${(err as Error).message}`);
   }
-  await writeFile(ownerFile, String(process.pid), { mode: 0o600 });
   const stop = async () => {
     await postmaster.stop();
     await rm(ownerFile, { force: true });
