@@ -147,7 +147,9 @@ export function pages(s: Services): Router {
     const limit = await flow.hitLookupLimit(req.ip ?? 'unknown');
     if (!limit.allowed) {
       res.set('Retry-After', String(limit.retryAfterSeconds));
-      return render(res, 429, 'device', { ...base, typed, message: 'Too many attempts from your network. Wait a few minutes and try again.' });
+      const minutes = Math.max(1, Math.ceil(limit.retryAfterSeconds / 60));
+      const message = `Too many attempts from your network. Try again in ${minutes} minute${minutes === 1 ? '' : 's'}.`;
+      return render(res, 429, 'device', { ...base, typed, message });
     }
     const found = await flow.lookup(code);
     if (!found.valid) return render(res, 200, 'device', { ...base, typed, message: INVALID_CODE });

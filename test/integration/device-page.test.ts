@@ -123,7 +123,7 @@ describe('the /device and /signin pages', () => {
     for (let i = 0; i < 60; i++) await fetch(`${server.url}/openapi/v1/oauth/device/lookup?user_code=BBBBBBBB`, { headers: from });
     const res = await get('/device?user_code=BBBB-BBBB', { cookie: login.cookie, ...from });
     expect(res.status).toBe(429);
-    expect(await res.text()).toContain('Too many attempts');
+    expect(await res.text()).toMatch(/Too many attempts from your network. Try again in [1-5] minutes?\./);
   });
 
   it('when assets are requested, then they are served from this origin; the OAuth endpoints refuse framing too', async () => {
