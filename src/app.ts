@@ -47,7 +47,7 @@ export async function createApp(deps: Deps): Promise<TesseraApp> {
   app.use('/openapi/v1', cors(s.config.corsAllowOrigins));
   // Surfaces, each with its own error shape: RFC errors under /openapi/v1/oauth (and the
   // metadata document), API errors for the rest of /openapi/v1 and /console/api, HTML for pages.
-  // Hand-written RFC endpoints and first-party pages are not in openapi.yaml (DESIGN §1).
+  // Hand-written RFC endpoints and first-party pages are not in openapi.yaml.
   app.use(oauthRouter(s));
   app.use('/openapi/v1', apiRouter(s));
   app.use(consoleRouter(s));

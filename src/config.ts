@@ -36,12 +36,15 @@ const list = z
 
 const url = z.string().trim().url('expected a URL');
 
+/** `localhost:8080` parses as a URL with the scheme `localhost:`; a base URL must say http(s). */
+const httpUrl = url.refine((v) => /^https?:\/\/[^/]/i.test(v), 'expected an http:// or https:// URL, e.g. http://localhost:8080');
+
 // One entry per environment variable, so an error can name the variable.
 const fields = {
   NODE_ENV: z.enum(['development', 'test', 'production']).default('development'),
   PORT: int(0, 65535).default(8080),
   HOST: z.string().trim().min(1).default('127.0.0.1'),
-  PUBLIC_URL: url.optional(),
+  PUBLIC_URL: httpUrl.optional(),
   DATABASE_URL: url.optional(),
   REDIS_URL: url.optional(),
   DATA_DIR: z.string().trim().min(1).default('./.tessera'),
@@ -55,7 +58,7 @@ const fields = {
   OAUTH_DEVICE_POLL_INTERVAL_SECONDS: int(1, 60).default(5),
   OAUTH_ACCESS_TOKEN_TTL_DAYS: int(-100_000, 100_000).default(14),
   OAUTH_ACCESS_TOKEN_RETENTION_DAYS: int(1, 3650).default(30),
-  OPENAI_BASE_URL: url.default('https://api.openai.com/v1'),
+  OPENAI_BASE_URL: httpUrl.default('https://api.openai.com/v1'),
   OPENAI_API_KEY: z.string().optional(),
   PROVIDER_TIMEOUT_MS: int(100, 600_000).default(60_000),
   SSE_PING_INTERVAL_MS: int(10, 600_000).default(10_000),
@@ -67,6 +70,10 @@ const fields = {
   // The defaults are the library's (64 MiB, 3 passes); tests lower them so no test depends on CPU speed.
   PASSWORD_HASH_MEMORY_KIB: int(1024, 4_194_304).default(65_536),
   PASSWORD_HASH_TIME_COST: int(1, 20).default(3),
+  // Start and console (first hour): log format, sign-in lockout thresholds.
+  LOG_FORMAT: z.enum(['auto', 'json', 'pretty']).default('auto'),
+  CONSOLE_SIGNIN_ATTEMPTS: int(1, 10_000).default(10),
+  CONSOLE_SIGNIN_ATTEMPTS_PER_IP: int(1, 100_000).default(50),
 } as const;
 
 /** OWASP's minimum for argon2id (19 MiB with 2 passes). */
@@ -96,7 +103,7 @@ export interface Config {
   readonly accessTokenRetentionDays: number;
   readonly openai: { readonly baseUrl: string; readonly apiKey: string | null };
   readonly providerTimeoutMs: number;
-  /** How often a run stream sends a `ping` event (DESIGN §7: 10 s). */
+  /** How often a run stream sends a `ping` event (10 s by default; proxies close idle streams). */
   readonly ssePingIntervalMs: number;
   readonly logLevel: string;
   /** Allows http:// for the OIDC issuer and for trusted issuers' jwks_uri (local IdPs, tests). */
@@ -105,6 +112,10 @@ export interface Config {
   readonly trustedJwtIssuers: readonly TrustedIssuer[];
   /** argon2id parameters for console passwords; production never goes below OWASP's floor. */
   readonly passwordHash: { readonly memoryCost: number; readonly timeCost: number };
+  /** `auto`: readable lines on a terminal outside production, JSON otherwise. */
+  readonly logFormat: 'auto' | 'json' | 'pretty';
+  /** Console sign-in attempts per 15 minutes, per client address and email, and per client address. */
+  readonly consoleSignin: { readonly attempts: number; readonly attemptsPerIp: number };
 }
 
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
@@ -157,6 +168,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     ssoAllowInsecureHttp: r.SSO_ALLOW_INSECURE_HTTP,
     trustedJwtIssuers,
     passwordHash: Object.freeze({ memoryCost: r.PASSWORD_HASH_MEMORY_KIB, timeCost: r.PASSWORD_HASH_TIME_COST }),
+    logFormat: r.LOG_FORMAT,
+    consoleSignin: Object.freeze({ attempts: r.CONSOLE_SIGNIN_ATTEMPTS, attemptsPerIp: r.CONSOLE_SIGNIN_ATTEMPTS_PER_IP }),
   });
 }
 

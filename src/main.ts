@@ -1,15 +1,11 @@
-import { once } from 'node:events';
-import type { Server } from 'node:http';
 import { Command } from 'commander';
 import { registerAdminCommands } from './admin/commands.ts';
-import { DEMO_EMAIL, seedDemo } from './admin/seed.ts';
-import { createApp } from './app.ts';
 import { pruneTokens } from './auth/pruner.ts';
 import { ConfigError, loadConfig, type Config } from './config.ts';
-import { createLogger } from './logger.ts';
+import { createLogger, resolveLogFormat, type Logger } from './logger.ts';
 import { openDatabase, resolveSecretKey } from './server/bootstrap.ts';
-import { ensureDocs } from './server/docs.ts';
-import { AccountRepo } from './storage/repos/accounts.ts';
+import { startServer } from './server/start.ts';
+import type { Database } from './storage/db.ts';
 import { createStore } from './storage/store/index.ts';
 
 function config(): Config {
@@ -24,76 +20,20 @@ function config(): Config {
   }
 }
 
+const logger = (cfg: Config, level: string) => createLogger(level, undefined, resolveLogFormat(cfg.logFormat, cfg.env));
+
 async function start(): Promise<void> {
   const base = config();
-  const log = createLogger(base.logLevel);
+  const log = logger(base, base.logLevel);
   const cfg: Config = Object.freeze({ ...base, secretKey: await resolveSecretKey(base) });
-  const database = await openDatabase(cfg, log);
-  let demo = null;
-  let demoExists = false;
-  // Only an empty embedded database is seeded; an external DATABASE_URL never is.
-  if (database.embedded) {
-    const accounts = new AccountRepo(database.db);
-    if ((await accounts.count()) === 0) demo = await seedDemo(database.db);
-    else demoExists = (await accounts.findByEmail(DEMO_EMAIL)) !== undefined;
-  }
-  const store = await createStore(cfg.redisUrl, log);
-  const app = await createApp({ config: cfg, db: database.db, store, log });
-
-  ensureDocs(log);
-  const server: Server = app.express.listen(cfg.port, cfg.host);
-  await once(server, 'listening');
-  const pruner = setInterval(() => void pruneTokens(database.db, store, cfg.accessTokenRetentionDays, log).catch(() => undefined), 6 * 3600_000).unref();
-  log.info({ url: cfg.publicUrl, edition: cfg.edition }, 'tessera listening');
-  const lines = [
-    '',
-    `  Tessera is running at ${cfg.publicUrl}`,
-    `  API:    ${cfg.publicUrl}/openapi/v1/_health`,
-    `  Docs:   ${cfg.publicUrl}/docs`,
-    `  Spec:   ${cfg.publicUrl}/openapi/v1/openapi.yaml`,
-    `  Device: ${cfg.publicUrl}/device`,
-  ];
-  if (demo) {
-    lines.push(
-      '',
-      '  Demo workspace created. Sign in with (the password is shown only this once):',
-      `    email:    ${demo.email}`,
-      `    password: ${demo.password}`,
-      ...demo.apps.map((a) => `    ${a.mode.padEnd(10)} app ${a.id}  (${a.name})`),
-    );
-  }
-  if (demoExists) lines.push('', `  Demo account: ${DEMO_EMAIL} (its password was printed at the first start)`);
-  console.log(lines.join('\n') + '\n');
-
-  let stopping = false;
-  const shutdown = async (signal: string) => {
-    if (stopping) return;
-    stopping = true;
-    log.info({ signal }, 'shutting down: finishing in-flight requests');
-    const force = setTimeout(() => {
-      log.error('shutdown took too long; exiting');
-      process.exit(1);
-    }, 15_000).unref();
-    clearInterval(pruner);
-    app.services.tasks.abortAll();
-    server.close();
-    server.closeIdleConnections();
-    await once(server, 'close').catch(() => undefined);
-    await app.close();
-    await store.close();
-    await database.stop();
-    clearTimeout(force);
-    log.info('stopped');
-    process.exit(0);
-  };
-  process.on('SIGINT', () => void shutdown('SIGINT'));
-  process.on('SIGTERM', () => void shutdown('SIGTERM'));
+  await startServer(cfg, log);
 }
 
-async function withDatabase<T>(fn: (ctx: { db: import('./storage/db.ts').Database; cfg: Config; log: ReturnType<typeof createLogger> }) => Promise<T>): Promise<T> {
+/** Admin commands open the database (or use the embedded one a running server has), then close it. */
+async function withDatabase<T>(fn: (ctx: { db: Database; cfg: Config; log: Logger }) => Promise<T>): Promise<T> {
   const cfg = config();
-  const log = createLogger(process.env.LOG_LEVEL ?? 'warn');
-  const database = await openDatabase(cfg, log);
+  const log = logger(cfg, process.env.LOG_LEVEL ?? 'warn');
+  const database = await openDatabase(cfg, log, { attach: true });
   try {
     return await fn({ db: database.db, cfg, log });
   } finally {

@@ -41,6 +41,19 @@ export function registerAdminCommands(admin: Command, withDatabase: WithDatabase
       }),
     );
   admin
+    .command('reset-password')
+    .description('Set a new generated password for an account and print it once (e.g. a lost demo password)')
+    .requiredOption('--email <email>')
+    .option('--json', 'JSON output')
+    .action((o: { email: string; json?: boolean }) =>
+      withDatabase(async ({ db, cfg }) => {
+        const account = await accountByEmail(db, o.email);
+        const password = randomBytes(12).toString('base64url');
+        await new AccountRepo(db).setPassword(account.id, await hashPassword(cfg, password));
+        output(!!o.json, { id: account.id, email: account.email, password }, `new password for ${account.email}: ${password}`);
+      }),
+    );
+  admin
     .command('create-workspace')
     .requiredOption('--name <name>')
     .option('--owner <email>', 'make this account the owner')

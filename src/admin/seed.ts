@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
-import argon2 from 'argon2';
+import type { Config } from '../config.ts';
+import { hashPassword } from '../console/signin.ts';
 import type { Database } from '../storage/db.ts';
 import { AccountRepo } from '../storage/repos/accounts.ts';
 import { createApp } from './apps-admin.ts';
@@ -18,12 +19,13 @@ export const DEMO_APPS = [
   {
     name: 'Demo chat',
     mode: 'chat' as const,
-    description: 'A chat app on the built-in echo model.',
+    description: 'A chat app on the built-in echo model, which repeats your message. Point it at an OpenAI-compatible model for real answers.',
     tags: ['demo'],
     config: {
       model: { provider: 'echo', name: 'echo-1' },
       system_prompt: 'You are a {{ tone | default: "plain" }} assistant.',
-      prompt: '{{ query }}',
+      // The echo model repeats the prompt: say so, or the demo looks broken.
+      prompt: '(Built-in echo model: it repeats your message.) {{ query }}',
       input_schema: [{ variable: 'tone', label: 'Tone', type: 'select', required: false, options: ['plain', 'friendly'] }],
     },
   },
@@ -55,17 +57,27 @@ export const DEMO_APPS = [
   },
 ];
 
-/** Seeds the demo workspace on an empty database; the password is returned once and stored only as a hash. */
-export async function seedDemo(db: Database): Promise<DemoSeed> {
+/**
+ * Seeds the demo workspace on an empty database; the password is returned once and
+ * stored only as a hash. A seed that fails half-way is undone, so the next start
+ * sees an empty database again and seeds (and prints) afresh.
+ */
+export async function seedDemo(db: Database, config: Config): Promise<DemoSeed> {
   const accounts = new AccountRepo(db);
   const password = randomBytes(12).toString('base64url');
-  const account = await accounts.create(DEMO_EMAIL, 'Demo User', await argon2.hash(password));
-  const ws = await accounts.createWorkspace('Demo');
-  await accounts.addMember(account.id, ws.id, 'owner');
-  const apps = [];
-  for (const a of DEMO_APPS) {
-    const app = await createApp(db, { workspaceId: ws.id, ...a });
-    apps.push({ id: app.id, name: app.name, mode: app.mode });
+  const account = await accounts.create(DEMO_EMAIL, 'Demo User', await hashPassword(config, password));
+  let workspaceId: string | undefined;
+  try {
+    workspaceId = (await accounts.createWorkspace('Demo')).id;
+    await accounts.addMember(account.id, workspaceId, 'owner');
+    const apps = [];
+    for (const a of DEMO_APPS) {
+      const app = await createApp(db, { workspaceId, ...a });
+      apps.push({ id: app.id, name: app.name, mode: app.mode });
+    }
+    return { email: DEMO_EMAIL, password, workspaceId, apps };
+  } catch (err) {
+    await accounts.remove(account.id, workspaceId).catch(() => undefined);
+    throw err;
   }
-  return { email: DEMO_EMAIL, password, workspaceId: ws.id, apps };
 }

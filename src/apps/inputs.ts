@@ -28,7 +28,7 @@ function check(field: InputField, value: InputValue | undefined): { value?: Inpu
 
 /**
  * Checks run inputs against the app's input schema before anything runs
- * (DESIGN §7). Unknown variables are rejected so a typo is not silently ignored.
+ * (docs/apps.md). Unknown variables are rejected so a typo is not silently ignored.
  * Returns only the declared variables, numbers coerced.
  */
 export function validateInputs(schema: InputField[], raw: Record<string, unknown>): Inputs {

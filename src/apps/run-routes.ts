@@ -34,7 +34,7 @@ const historyBody = (m: MessageRow) => ({
   created_at: unix(m.created_at),
 });
 
-/** Chat, completion and workflow runs (DESIGN §7), the caller's chat history, and stopping tasks. */
+/** Chat, completion and workflow runs (docs/apps.md), the caller's chat history, and stopping tasks. */
 export function runRoutes(s: Services): Routes<RunOps> {
   return {
     createChatMessage: {

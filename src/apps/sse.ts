@@ -9,7 +9,7 @@ export const discard: EventSink<never> = { send() {} };
 
 /**
  * Opens a `text/event-stream` answer: each event is one `data:` line of JSON
- * (DESIGN §7), with a `ping` on an interval so proxies keep an idle stream open.
+ * (docs/apps.md), with a `ping` on an interval so proxies keep an idle stream open.
  * Written with res.write, never res.json, so response validation (which hooks
  * res.json) is not involved; tests validate each event against the spec instead.
  */

@@ -46,7 +46,7 @@ export interface AuditSink {
 }
 
 /**
- * The single source of identity and of the per-token rate limit (DESIGN §4).
+ * The single source of identity and of the per-token rate limit (docs/tokens.md).
  * Order: shape and checksum (no I/O) → rate limit (one store script, counted for
  * unknown and revoked tokens too) → identity (cache, else Postgres).
  */

@@ -161,7 +161,7 @@ export function callerMount(): Step {
   };
 }
 
-/** The full app pipeline of DESIGN §4, in order. */
+/** The full app pipeline, in order (docs/tokens.md). */
 export function appPipeline(d: PipelineDeps, scope: Scope): readonly Step[] {
   return buildPipeline([bearerCheck(d), scopeCheck(scope), appResolver(d), workspaceMembershipCheck(d), appAuthzCheck(), callerMount()]);
 }

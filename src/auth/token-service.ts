@@ -14,7 +14,7 @@ export interface MintedToken {
 }
 
 /**
- * Device-flow token lifecycle (DESIGN §3). Minting for a device that already has
+ * Device-flow token lifecycle (docs/tokens.md). Minting for a device that already has
  * a live token rotates that row in place: new hash, new expiry, same id, and the
  * old token stops working on every replica at once.
  */

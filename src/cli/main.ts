@@ -7,7 +7,7 @@ import { CliContext, type GlobalOptions } from './session.ts';
 
 const collect = (value: string, previous: string[]) => [...previous, value];
 
-/** `tessera`: device login and app runs against a Tessera server (DESIGN §9). */
+/** `tessera`: device login and app runs against a Tessera server (docs/cli.md). */
 export function buildProgram(): Command {
   const program = new Command('tessera')
     .description('Sign in to a Tessera server with a device code and run its apps.')

@@ -5,6 +5,7 @@ import { noRoute } from '../http/request-problem.ts';
 import { routeManifestFor } from '../http/route-manifest.ts';
 import { ApiError } from '../errors.ts';
 import type { Services } from '../services.ts';
+import { accountApi } from './account-api.ts';
 import { consoleSessionsFor } from './session.ts';
 import { SigninService } from './signin.ts';
 
@@ -13,7 +14,8 @@ const signinBody = z.object({ email: z.string().min(1).max(320), password: z.str
 const unauthenticated = () => new ApiError(401, 'unauthenticated', 'Sign in first.');
 
 /**
- * First-party console API (DESIGN §9): cookie sessions, not in openapi.yaml.
+ * First-party console API: cookie sessions, not in openapi.yaml (it serves this
+ * server's own pages, not API clients).
  * Errors use the API error shape. Bodies must be JSON, which a cross-site form
  * cannot send without a CORS preflight: that, SameSite=Lax and the CSRF header
  * on state changes keep other sites out.
@@ -62,6 +64,8 @@ export function consoleApi(s: Services): Router {
     await sessions.revoke(res, session);
     res.status(204).end();
   });
+
+  accountApi(s, router);
 
   router.use((_req, _res, next) => next(noRoute()));
   router.use(apiErrorHandler(s.log));

@@ -3,7 +3,7 @@ import type { Services } from '../services.ts';
 import { consoleApi } from './console-api.ts';
 import { pages } from './pages.ts';
 
-/** Console sign-in API and the /device and /signin pages (DESIGN §9); first party, not in the spec. */
+/** Console API and the pages (/, /signin, /device, /account): first party, cookie sessions, not in the spec. */
 export function consoleRouter(s: Services): Router {
   const router = express.Router();
   router.use('/console/api', consoleApi(s));

@@ -3,9 +3,9 @@ import { RateLimiter } from '../auth/rate-limit.ts';
 import type { Config } from '../config.ts';
 import type { Services } from '../services.ts';
 
-const ATTEMPTS = 10;
-/** Across emails, so one address cannot spray passwords over many accounts (or keep argon2 busy). */
-const ATTEMPTS_PER_IP = 50;
+// Attempts per window come from config (CONSOLE_SIGNIN_ATTEMPTS, default 10 per client address and
+// email; CONSOLE_SIGNIN_ATTEMPTS_PER_IP, default 50 across emails, so one address cannot spray
+// passwords over many accounts or keep argon2 busy).
 const WINDOW_MS = 15 * 60_000;
 
 export type SigninResult =
@@ -35,14 +35,14 @@ export class SigninService {
   private readonly limiter: RateLimiter;
 
   constructor(private readonly s: Services) {
-    this.limiter = new RateLimiter(s.store, ATTEMPTS);
+    this.limiter = new RateLimiter(s.store, s.config.consoleSignin.attempts);
   }
 
   async signin(ip: string, email: string, password: string): Promise<SigninResult> {
     const normalized = email.trim().toLowerCase();
-    const perIp = await this.limiter.hitKey('console-signin-ip', ip, ATTEMPTS_PER_IP, WINDOW_MS);
+    const perIp = await this.limiter.hitKey('console-signin-ip', ip, this.s.config.consoleSignin.attemptsPerIp, WINDOW_MS);
     if (!perIp.allowed) return { ok: false, reason: 'rate_limited', retryAfterMs: Math.max(1_000, perIp.resetMs) };
-    const limit = await this.limiter.hitKey('console-signin', `${ip}\n${normalized}`, ATTEMPTS, WINDOW_MS);
+    const limit = await this.limiter.hitKey('console-signin', `${ip}\n${normalized}`, this.s.config.consoleSignin.attempts, WINDOW_MS);
     if (!limit.allowed) return { ok: false, reason: 'rate_limited', retryAfterMs: Math.max(1_000, limit.resetMs) };
     const account = await this.s.accounts.findByEmail(normalized);
     const hash = account?.password_hash ?? (await dummyHash(this.s.config));

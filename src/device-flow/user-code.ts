@@ -10,12 +10,27 @@ export function generateUserCode(): string {
   return code;
 }
 
-/** 'bcdf-ghjk', 'BCDF GHJK' → 'BCDFGHJK'; null when it cannot be a user code. */
+/**
+ * Separators people type or paste: whitespace, every dash (hyphen, en and em dash, minus
+ * sign, …: Unicode Dash_Punctuation plus U+2212) and the soft hyphen. NFKC first folds
+ * full-width letters (from East Asian input methods) to plain ones.
+ */
+const SEPARATORS = /[\s\p{Pd}\u2212\u00ad]/gu;
+
+function compact(input: string): string {
+  return input.normalize('NFKC').toUpperCase().replace(SEPARATORS, '');
+}
+
+/** 'bcdf-ghjk', 'BCDF GHJK', 'bcdf–ghjk' (en dash) → 'BCDFGHJK'; null when it cannot be a user code. */
 export function normalizeUserCode(input: string): string | null {
-  const code = input.toUpperCase().replace(/[\s-]/g, '');
-  if (code.length !== LENGTH) return null;
-  for (const ch of code) if (!USER_CODE_ALPHABET.includes(ch)) return null;
-  return code;
+  return userCodeProblem(input) === null ? compact(input) : null;
+}
+
+/** Why the input cannot be a user code, so the page can say so: its length, or characters codes never contain. */
+export function userCodeProblem(input: string): { kind: 'length'; length: number } | { kind: 'characters' } | null {
+  const code = [...compact(input)];
+  for (const ch of code) if (!USER_CODE_ALPHABET.includes(ch)) return { kind: 'characters' };
+  return code.length === LENGTH ? null : { kind: 'length', length: code.length };
 }
 
 export function formatUserCode(code: string): string {

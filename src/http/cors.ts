@@ -1,7 +1,7 @@
 import type { RequestHandler } from 'express';
 
 /**
- * CORS for /openapi/v1/* (DESIGN §9): an explicit allow-list, credentials allowed,
+ * CORS for /openapi/v1/* (OPENAPI_CORS_ALLOW_ORIGINS): an explicit allow-list, credentials allowed,
  * and no Access-Control-Allow-Origin at all for an origin outside it.
  */
 export function cors(allowOrigins: readonly string[]): RequestHandler {

@@ -30,7 +30,7 @@ const PROBLEM_CODES: Record<number, string> = {
   415: 'unsupported_media_type',
 };
 
-/** Turns anything thrown on a resource or console API route into the API error shape (DESIGN §4). */
+/** Turns anything thrown on a resource or console API route into the API error shape (`ErrorBody` in openapi.yaml). */
 export function toApiError(err: unknown, log: Logger, requestId: string): ApiError {
   if (err instanceof ApiError) return err;
   if (err instanceof StoreUnavailableError || err instanceof DatabaseUnavailableError) {

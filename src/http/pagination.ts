@@ -1,4 +1,4 @@
-/** The list envelope of DESIGN §5: `{data, page, limit, total, has_more}`. */
+/** The list envelope of every list route: `{data, page, limit, total, has_more}`. */
 export function page(query: { page?: number; limit?: number }) {
   const p = Number(query.page ?? 1);
   const limit = Number(query.limit ?? 20);

@@ -27,7 +27,7 @@ export function deviceAuthorization(s: Services): RequestHandler {
     if (!parsed.success) throw new InvalidRequest(parsed.error.issues[0]!.message);
     const p = parsed.data;
     const clientId = requireKnownClient(s, p.client_id);
-    // Account tokens always carry `full` (DESIGN §3); a requested scope must at least be one we know.
+    // Account tokens always carry `full` (docs/tokens.md); a requested scope must at least be one we know.
     const requested = (p.scope ?? '').split(' ').filter(Boolean);
     const unknown = requested.find((x) => !GRANTABLE.includes(x));
     if (unknown) throw new InvalidScope(`Unknown scope ${unknown}.`);

@@ -1,4 +1,4 @@
-// Not an RFC endpoint: lets the /device page pre-validate a user code (DESIGN §6).
+// Not an RFC endpoint: lets the /device page pre-validate a user code (docs/device-flow.md).
 import type { RequestHandler } from 'express';
 import { deviceFlowFor } from '../device-flow/device-flow-service.ts';
 import type { Services } from '../services.ts';

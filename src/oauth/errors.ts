@@ -65,7 +65,7 @@ export class ExpiredToken extends OAuthError {
     super('expired_token', 'The device code has expired; start a new device authorization.');
   }
 }
-/** 429 for the per-IP and per-session limits of DESIGN §6. */
+/** 429 for the per-IP and per-session limits (docs/device-flow.md, Limits). */
 export class TooManyRequests extends OAuthError {
   override status = 429;
   constructor(retryAfterSeconds: number) {

@@ -10,19 +10,26 @@ import { migrate } from '../storage/migrate.ts';
 
 export interface OpenedDatabase {
   db: Database;
-  embedded: boolean;
+  /** The embedded cluster's data folder, or null for an external DATABASE_URL. */
+  embedded: string | null;
   stop(): Promise<void>;
 }
 
-/** External Postgres from DATABASE_URL, else the embedded one in DATA_DIR; migrated either way. */
-export async function openDatabase(config: Config, log: Logger): Promise<OpenedDatabase> {
+/**
+ * External Postgres from DATABASE_URL, else the embedded one in DATA_DIR; migrated
+ * either way. `attach` (admin commands) uses an embedded cluster that a running
+ * server already runs; without it (a start) such a cluster is an error.
+ */
+export async function openDatabase(config: Config, log: Logger, opts: { attach: boolean } = { attach: false }): Promise<OpenedDatabase> {
   let url = config.databaseUrl;
   let stopEmbedded: (() => Promise<void>) | null = null;
+  let embedded: string | null = null;
   if (!url) {
-    log.info({ dir: path.resolve(config.dataDir, 'pg') }, 'DATABASE_URL is not set: starting the embedded Postgres');
-    const pg = await startEmbeddedPostgres(config.dataDir, log);
+    log.info({ dir: path.resolve(config.dataDir) }, 'DATABASE_URL is not set: using the embedded Postgres');
+    const pg = await startEmbeddedPostgres(config.dataDir, log, opts);
     url = pg.url;
     stopEmbedded = pg.stop;
+    embedded = pg.pgdata;
   }
   const db = new Database(url);
   try {
@@ -35,7 +42,7 @@ export async function openDatabase(config: Config, log: Logger): Promise<OpenedD
   }
   return {
     db,
-    embedded: stopEmbedded !== null,
+    embedded,
     async stop() {
       await db.close();
       await stopEmbedded?.();

@@ -66,7 +66,7 @@ export async function startServer(opts: TestServerOptions = {}): Promise<TestSer
   };
 }
 
-/** A logger that keeps the audit lines (DESIGN §6: structured lines with `audit: true`) for assertions. */
+/** A logger that keeps the audit lines (structured lines with `audit: true`, docs/tokens.md) for assertions. */
 export function auditLog(): { log: Logger; events: { event: string; [k: string]: unknown }[]; lines: string[] } {
   const events: { event: string; [k: string]: unknown }[] = [];
   const lines: string[] = [];

@@ -89,19 +89,50 @@ describe('the /device and /signin pages', () => {
     expect(html).toContain('<dd id="client">tessera-cli</dd>');
     expect(html).toContain('&lt;b&gt;laptop&lt;/b&gt;');
     expect(html).not.toContain('<b>laptop</b>');
-    expect(html).toContain(`<dd id="code" class="code">${flow.user_code}</dd>`);
+    expect(html).toContain(`<span id="code" class="code code-display">${flow.user_code}</span>`);
     expect(html).toMatch(/data-expires-in="(89\d|900)"/);
     expect(html).toContain(`<meta name="csrf-token" content="${login.csrf}">`);
     expect(html).toContain('id="approve"');
     expect(html).toContain('id="deny"');
   });
 
-  it('when the code is unknown, used or malformed, then one generic message and the entry form', async () => {
-    for (const code of ['BBBB-BBBB', 'not a code', 'x'.repeat(50)]) {
-      const html = await (await get(`/device?user_code=${encodeURIComponent(code)}`, { cookie: login.cookie, ...ip() })).text();
-      expect(html).toContain('That code is not valid. It may have expired or been used already.');
-      expect(html).toContain('<label for="user_code">');
-      expect(html).not.toContain('id="approve"');
+  it('when the code is unknown, then one generic message, the entry form, and the code as typed', async () => {
+    const html = await (await get(`/device?user_code=${encodeURIComponent('bbbb-bbbb')}`, { cookie: login.cookie, ...ip() })).text();
+    expect(html).toContain('That code is not valid. It may have expired or been used already.');
+    expect(html).toContain('<label for="user_code">');
+    expect(html).toContain('value="bbbb-bbbb"');
+    expect(html).not.toContain('id="approve"');
+  });
+
+  it('when the code has the wrong length or characters codes never have, then the page says which, keeps it typed (escaped), and spends no lookup', async () => {
+    const from = ip();
+    const cases: [string, string][] = [
+      ['BCDF-GHJ', 'A code has 8 letters, like BCDF-GHJK; you entered 7.'],
+      ['BCDF-GHJKL', 'you entered 9.'],
+      ['x'.repeat(50), 'you entered 50.'],
+      ['AEIO-UBCD', 'Codes contain only consonants'],
+      ['"><b>x', 'Codes contain only consonants'],
+    ];
+    for (const [code, message] of cases) {
+      const html = await (await get(`/device?user_code=${encodeURIComponent(code)}`, { cookie: login.cookie, ...from })).text();
+      expect(html).toContain(message);
+      expect(html).toContain('aria-invalid="true"');
+      expect(html).not.toContain('<b>x');
+    }
+    expect(await (await get('/device?user_code=x', { cookie: login.cookie, ...from })).text()).toContain(`value="x"`);
+    // None of those counted: this address still has all 60 lookups of its window.
+    const statuses = [];
+    for (let i = 0; i < 61; i++) statuses.push((await fetch(`${server.url}/openapi/v1/oauth/device/lookup?user_code=BBBBBBBB`, { headers: from })).status);
+    expect(statuses.slice(0, 60).every((st) => st === 200)).toBe(true);
+    expect(statuses[60]).toBe(429);
+  });
+
+  it('when the code is typed with an en dash, an em dash or a minus sign, then it is found like one with a hyphen', async () => {
+    for (const dash of ['\u2013', '\u2014', '\u2212', '\u2010']) {
+      const flow = await startFlow(server, {}, ip());
+      const typed = flow.user_code.replace('-', dash);
+      const html = await (await get(`/device?user_code=${encodeURIComponent(typed)}`, { cookie: login.cookie, ...ip() })).text();
+      expect(html).toContain(`<span id="code" class="code code-display">${flow.user_code}</span>`);
     }
   });
 
@@ -110,7 +141,7 @@ describe('the /device and /signin pages', () => {
     for (let i = 0; i < 60; i++) await fetch(`${server.url}/openapi/v1/oauth/device/lookup?user_code=BBBBBBBB`, { headers: from });
     const res = await get('/device?user_code=BBBB-BBBB', { cookie: login.cookie, ...from });
     expect(res.status).toBe(429);
-    expect(await res.text()).toContain('Too many attempts');
+    expect(await res.text()).toMatch(/Too many attempts from your network. Try again in [1-5] minutes?\./);
   });
 
   it('when assets are requested, then they are served from this origin; the OAuth endpoints refuse framing too', async () => {

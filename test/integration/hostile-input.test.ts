@@ -20,8 +20,8 @@ import { answerProblems } from '../helpers/surface-shapes.ts';
 
 const CONCURRENCY = 8;
 const ALL_METHODS = ['GET', 'POST', 'PUT', 'PATCH', 'DELETE', 'HEAD', 'OPTIONS'];
-/** Routes whose success ends the caller's credential: they get a fresh one per request. */
-const DESTRUCTIVE = new Set(['delete /openapi/v1/me/sessions/self', 'post /console/api/signout']);
+/** Routes whose success ends the caller's credentials (one, or every device of the account): each request gets an account of its own. */
+const DESTRUCTIVE = new Set(['delete /openapi/v1/me/sessions/self', 'post /console/api/signout', 'delete /console/api/devices']);
 
 interface RouteGroup {
   surface: Surface;
@@ -170,10 +170,11 @@ function buildCases(): Case[] {
 
 async function credentials(c: Case): Promise<Record<string, string | string[]>> {
   const destructive = DESTRUCTIVE.has(`${c.method.toLowerCase()} ${c.route.path}`);
-  if (c.authShape !== undefined) return { authorization: authorizationShapes(destructive ? await mintToken(server, account) : token)[c.authShape]! };
+  const own = destructive ? (await member(server)).account : account;
+  if (c.authShape !== undefined) return { authorization: authorizationShapes(destructive ? await mintToken(server, own) : token)[c.authShape]! };
   if (!c.valid) return {};
-  if (c.route.surface === 'api') return { authorization: `Bearer ${destructive ? await mintToken(server, account) : token}` };
-  const l = destructive ? await consoleSignin(server, account) : login;
+  if (c.route.surface === 'api') return { authorization: `Bearer ${destructive ? await mintToken(server, own) : token}` };
+  const l = destructive ? await consoleSignin(server, own) : login;
   return { cookie: l.cookie, 'x-csrf-token': l.csrf };
 }
 

@@ -156,7 +156,7 @@ describe('the seeded demo apps', () => {
     for (const a of DEMO_APPS) byMode[a.mode] = await createTestApp(server.db, ws, a);
     const chat = await post(server, path('chat', byMode.chat!), token, { inputs: { tone: 'friendly' }, query: 'hi' });
     expect(chat.status).toBe(200);
-    expect((await chat.json()).answer).toBe('hi');
+    expect((await chat.json()).answer).toBe('(Built-in echo model: it repeats your message.) hi');
     const completion = await post(server, path('completion', byMode.completion!), token, { inputs: { topic: 'tides' } });
     expect((await completion.json()).answer).toBe('Summarise tides in one line.');
     const workflow = await post(server, path('workflow', byMode.workflow!), token, { inputs: { name: 'Ada' } });

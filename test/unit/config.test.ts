@@ -21,6 +21,8 @@ describe('config', () => {
       devicePollIntervalSeconds: 5,
       accessTokenTtlDays: 14,
       accessTokenRetentionDays: 30,
+      logFormat: 'auto',
+      consoleSignin: { attempts: 10, attemptsPerIp: 50 },
     });
     expect(Object.isFrozen(c)).toBe(true);
   });
@@ -45,9 +47,20 @@ describe('config', () => {
     ['EDITION', 'pro'],
     ['DATABASE_URL', 'not a url'],
     ['OPENAPI_RATE_LIMIT_PER_TOKEN', '0'],
+    ['PUBLIC_URL', 'localhost:8080'],
+    ['PUBLIC_URL', 'ftp://example.test'],
+    ['OPENAI_BASE_URL', 'api.example.test/v1'],
+    ['LOG_FORMAT', 'xml'],
+    ['CONSOLE_SIGNIN_ATTEMPTS', '0'],
   ])('when %s=%s, then a ConfigError names the variable', (name, value) => {
     expect(() => loadConfig({ [name]: value })).toThrow(ConfigError);
     expect(() => loadConfig({ [name]: value })).toThrow(new RegExp(`^invalid configuration: ${name}: `));
+  });
+
+  it('when PUBLIC_URL has no scheme, then the one line says what a good value looks like', () => {
+    expect(() => loadConfig({ PUBLIC_URL: 'localhost:8080' })).toThrow(
+      'invalid configuration: PUBLIC_URL: expected an http:// or https:// URL, e.g. http://localhost:8080',
+    );
   });
 
   it('when production has no SECRET_KEY, then it refuses to start', () => {

@@ -20,10 +20,15 @@
     result.hidden = false;
   };
 
-  document.getElementById('signout').addEventListener('click', async () => {
-    await post('/console/api/signout').catch(() => undefined);
-    location.replace('/device');
-  });
+  // Dashes people paste (en dash, em dash, minus sign, …) read as the hyphen codes use.
+  const input = document.getElementById('user_code');
+  if (input) {
+    input.addEventListener('input', () => {
+      const fixed = input.value.replace(/[\p{Pd}\u2212]/gu, '-');
+      if (fixed !== input.value) input.value = fixed;
+      input.removeAttribute('aria-invalid');
+    });
+  }
 
   if (!confirm) return;
   const userCode = confirm.dataset.userCode;

@@ -9,6 +9,15 @@
   const next = wanted.origin === location.origin && /^\/(?![/\\])/.test(path) ? path : '/device';
   // The return address may carry a user code: keep it in memory, not in the address bar.
   history.replaceState(null, '', '/signin');
+
+  // "in 14 minutes", "in 40 seconds": the wait the server sent with its 429.
+  const wait = (ms) => {
+    const seconds = Math.max(1, Math.ceil(ms / 1000));
+    if (seconds < 60) return `${seconds} second${seconds === 1 ? '' : 's'}`;
+    const minutes = Math.ceil(seconds / 60);
+    return `${minutes} minute${minutes === 1 ? '' : 's'}`;
+  };
+
   form.addEventListener('submit', async (event) => {
     event.preventDefault();
     error.textContent = '';
@@ -22,7 +31,11 @@
       });
       if (res.ok) return location.replace(next);
       const data = await res.json().catch(() => ({}));
-      error.textContent = data.message || 'Sign-in failed. Try again.';
+      if (res.status === 429 && typeof data.retry_after_ms === 'number') {
+        error.textContent = `Too many sign-in attempts. Try again in ${wait(data.retry_after_ms)}.`;
+      } else {
+        error.textContent = data.message || 'Sign-in failed. Try again.';
+      }
     } catch {
       error.textContent = 'Could not reach the server. Try again.';
     }

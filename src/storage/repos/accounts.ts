@@ -38,6 +38,12 @@ export class AccountRepo {
     await this.db.query('UPDATE accounts SET password_hash = $2 WHERE id = $1', [id, passwordHash]);
   }
 
+  /** Deletes an account (its tokens, keys and memberships go with it), and optionally a workspace. */
+  async remove(id: string, workspaceId?: string): Promise<void> {
+    await this.db.query('DELETE FROM accounts WHERE id = $1', [id]);
+    if (workspaceId) await this.db.query('DELETE FROM workspaces WHERE id = $1', [workspaceId]);
+  }
+
   async count(): Promise<number> {
     return Number((await this.db.one<{ n: string }>('SELECT count(*) AS n FROM accounts'))?.n ?? 0);
   }

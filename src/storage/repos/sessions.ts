@@ -23,4 +23,14 @@ export class SessionRepo {
       offset,
     });
   }
+
+  /** Revokes every live device token of the account; returns the hashes they had, so caches can drop them. */
+  async revokeAllLive(accountId: string): Promise<{ id: string; token_hash: string | null }[]> {
+    return this.db.query(
+      `UPDATE oauth_access_tokens t SET revoked_at = now(), token_hash = NULL
+         FROM (SELECT id, token_hash FROM oauth_access_tokens WHERE account_id = $1 AND revoked_at IS NULL FOR UPDATE) old
+        WHERE t.id = old.id RETURNING old.id, old.token_hash`,
+      [accountId],
+    );
+  }
 }

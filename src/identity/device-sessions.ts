@@ -1,0 +1,43 @@
+import { perServices, type Services } from '../services.ts';
+import { SessionRepo, type SessionRow } from '../storage/repos/sessions.ts';
+
+export function sessionView(r: SessionRow) {
+  return {
+    id: r.id,
+    client_id: r.client_id,
+    device_label: r.device_label,
+    created_at: r.created_at.toISOString(),
+    last_used_at: r.last_used_at?.toISOString() ?? null,
+    expires_at: r.expires_at.toISOString(),
+  };
+}
+
+/**
+ * The devices logged in to an account (its live device-flow tokens). Signing a
+ * device out revokes its token and drops the cached identity on every replica.
+ */
+export class DeviceSessions {
+  private readonly repo: SessionRepo;
+
+  constructor(private readonly s: Services) {
+    this.repo = new SessionRepo(s.db);
+  }
+
+  list(accountId: string, limit: number, offset: number) {
+    return this.repo.listLive(accountId, limit, offset);
+  }
+
+  signOut(accountId: string, id: string, reason = 'session_revoked'): Promise<boolean> {
+    return this.s.tokens.revokeById(accountId, id, reason);
+  }
+
+  /** Every device at once ("sign out everywhere"); API keys are not devices and keep working. */
+  async signOutAll(accountId: string): Promise<number> {
+    const rows = await this.repo.revokeAllLive(accountId);
+    await this.s.authenticator.cache.invalidate(rows.flatMap((r) => (r.token_hash ? [r.token_hash] : [])));
+    for (const r of rows) this.s.audit('oauth.token_revoked', { token_id: r.id, subject: accountId, reason: 'signed_out_everywhere' });
+    return rows.length;
+  }
+}
+
+export const deviceSessionsFor = perServices((s) => new DeviceSessions(s));
