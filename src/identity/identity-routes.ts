@@ -1,3 +1,4 @@
+import { accountsOnly } from '../auth/scopes.ts';
 import { generateToken, hashToken } from '../auth/token-kinds.ts';
 import { notFound } from '../errors.ts';
 import type { Routes } from '../http/operations.ts';
@@ -28,15 +29,14 @@ export function identityRoutes(s: Services): Routes<'getMe' | 'listWorkspaces' |
     },
     listWorkspaces: {
       guard: 'bearer',
-      scope: 'apps:read',
+      scope: accountsOnly('apps:read'),
       async handler({ auth }) {
-        if (!auth.accountId) return { status: 200, body: { data: [] } };
-        return { status: 200, body: { data: await s.accounts.workspaces(auth.accountId) } };
+        return { status: 200, body: { data: await s.accounts.workspaces(auth.accountId!) } };
       },
     },
     listApiKeys: {
       guard: 'bearer',
-      scope: 'full',
+      scope: accountsOnly('full'),
       async handler({ auth, query }) {
         const p = page(query);
         const { rows, total } = await s.apiKeys.listLive(auth.accountId!, p.limit, p.offset);
@@ -45,7 +45,7 @@ export function identityRoutes(s: Services): Routes<'getMe' | 'listWorkspaces' |
     },
     createApiKey: {
       guard: 'bearer',
-      scope: 'full',
+      scope: accountsOnly('full'),
       async handler({ auth, body }) {
         const key = generateToken('tsk_');
         const row = await s.apiKeys.create(auth.accountId!, body.name, hashToken(key), body.scopes, body.expires_in_days ?? null);
@@ -55,7 +55,7 @@ export function identityRoutes(s: Services): Routes<'getMe' | 'listWorkspaces' |
     },
     deleteApiKey: {
       guard: 'bearer',
-      scope: 'full',
+      scope: accountsOnly('full'),
       async handler({ auth, params }) {
         const revoked = await s.apiKeys.revoke(auth.accountId!, params.key_id);
         if (!revoked) throw notFound('API key');
