@@ -59,6 +59,18 @@ const fields = {
   PROVIDER_TIMEOUT_MS: int(100, 600_000).default(60_000),
   SSE_PING_INTERVAL_MS: int(10, 600_000).default(10_000),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  // Enterprise edition: external single sign-on for the device flow (OpenID Connect relying party).
+  SSO_OIDC_ISSUER: url.optional(),
+  SSO_OIDC_CLIENT_ID: z.string().trim().min(1).max(200).optional(),
+  SSO_OIDC_CLIENT_SECRET: z.string().min(1).max(1000).optional(),
+  SSO_OIDC_SCOPES: z
+    .string()
+    .trim()
+    .transform((v) => v.split(/\s+/).filter(Boolean))
+    .refine((v) => v.includes('openid'), 'must include openid')
+    .default(['openid', 'email', 'profile']),
+  SSO_DISPLAY_NAME: z.string().trim().min(1).max(60).default('Single sign-on'),
+  SSO_ALLOW_INSECURE_HTTP: bool.default(false),
 } as const;
 
 type Fields = typeof fields;
@@ -88,6 +100,21 @@ export interface Config {
   /** How often a run stream sends a `ping` event (DESIGN §7: 10 s). */
   readonly ssePingIntervalMs: number;
   readonly logLevel: string;
+  /** The external-SSO branch of the device flow (enterprise edition); null when SSO_OIDC_ISSUER is unset. */
+  readonly sso: SsoConfig | null;
+  /** SSO_ALLOW_INSECURE_HTTP: http:// issuers (local IdPs, tests). */
+  readonly ssoAllowInsecureHttp: boolean;
+}
+
+export interface SsoConfig {
+  readonly issuer: string;
+  readonly clientId: string;
+  /** Null: a public client (PKCE only). */
+  readonly clientSecret: string | null;
+  readonly scopes: readonly string[];
+  readonly displayName: string;
+  /** Wait between discovery attempts while the provider cannot be reached (not a setting; tests shorten it). */
+  readonly discoveryRetryMs: number;
 }
 
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
@@ -105,6 +132,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     throw new ConfigError('SECRET_KEY', 'required in production');
   }
   const publicUrl = (r.PUBLIC_URL ?? `http://localhost:${r.PORT}`).replace(/\/+$/, '');
+  const sso = ssoConfig(r);
   return Object.freeze({
     env: r.NODE_ENV,
     port: r.PORT,
@@ -127,6 +155,29 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     providerTimeoutMs: r.PROVIDER_TIMEOUT_MS,
     ssePingIntervalMs: r.SSE_PING_INTERVAL_MS,
     logLevel: r.LOG_LEVEL,
+    sso,
+    ssoAllowInsecureHttp: r.SSO_ALLOW_INSECURE_HTTP,
+  });
+}
+
+function ssoConfig(r: Raw): SsoConfig | null {
+  if (!r.SSO_OIDC_ISSUER) {
+    if (r.SSO_OIDC_CLIENT_ID) throw new ConfigError('SSO_OIDC_ISSUER', 'required when SSO_OIDC_CLIENT_ID is set');
+    return null;
+  }
+  const issuer = new URL(r.SSO_OIDC_ISSUER);
+  if (issuer.protocol !== 'https:' && !(issuer.protocol === 'http:' && r.SSO_ALLOW_INSECURE_HTTP)) {
+    throw new ConfigError('SSO_OIDC_ISSUER', 'must be an https:// URL (set SSO_ALLOW_INSECURE_HTTP=true for a local http:// provider)');
+  }
+  if (issuer.search || issuer.hash) throw new ConfigError('SSO_OIDC_ISSUER', 'must not have a query or fragment');
+  if (!r.SSO_OIDC_CLIENT_ID) throw new ConfigError('SSO_OIDC_CLIENT_ID', 'required when SSO_OIDC_ISSUER is set');
+  return Object.freeze({
+    issuer: r.SSO_OIDC_ISSUER,
+    clientId: r.SSO_OIDC_CLIENT_ID,
+    clientSecret: r.SSO_OIDC_CLIENT_SECRET ?? null,
+    scopes: Object.freeze([...r.SSO_OIDC_SCOPES]),
+    displayName: r.SSO_DISPLAY_NAME,
+    discoveryRetryMs: 30_000,
   });
 }
 

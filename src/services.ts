@@ -6,6 +6,7 @@ import { APPS_CHANNEL, InvalidatingCache } from './auth/invalidating-cache.ts';
 import { GrantVerdicts } from './auth/tenancy/external-grants.ts';
 import { TokenService } from './auth/token-service.ts';
 import type { Config } from './config.ts';
+import { Sso, ssoEnabled } from './sso/sso.ts';
 import type { Database } from './storage/db.ts';
 import { AccountRepo } from './storage/repos/accounts.ts';
 import { ApiKeyRepo } from './storage/repos/api-keys.ts';
@@ -41,6 +42,8 @@ export interface Services extends Deps {
   providers: Providers;
   /** Running app tasks of this replica; stops arrive over store pub/sub. */
   tasks: TaskRegistry;
+  /** The external-SSO branch of the device flow; null unless enterprise with SSO_OIDC_ISSUER. */
+  sso: Sso | null;
   /** Hooks run on close, in reverse order. */
   onClose: (() => Promise<void>)[];
 }
@@ -58,6 +61,10 @@ export async function createServices(deps: Deps): Promise<Services> {
   await grantVerdicts.start();
   const tasks = new TaskRegistry(store, log);
   await tasks.start();
+  const sso = ssoEnabled(config) ? new Sso(config, store, log) : null;
+  // One discovery attempt at start; an unreachable provider is retried later and never stops the server.
+  await sso?.rp.start();
+  if (config.edition === 'enterprise' && !sso) log.info('enterprise edition without SSO_OIDC_ISSUER: the external-SSO branch of the device flow is off');
   const services: Services = {
     ...deps,
     audit,
@@ -74,7 +81,8 @@ export async function createServices(deps: Deps): Promise<Services> {
     workflowRuns: new WorkflowRunRepo(db),
     providers: createProviders(config),
     tasks,
-    onClose: [() => authenticator.stop(), () => appCache.stop(), () => grantVerdicts.stop(), () => tasks.stopAll()],
+    sso,
+    onClose: [() => authenticator.stop(), () => appCache.stop(), () => grantVerdicts.stop(), () => tasks.stopAll(), async () => sso?.rp.stop()],
   };
   return services;
 }

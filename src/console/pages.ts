@@ -27,11 +27,14 @@ const INVALID_CODE = 'That code is not valid. It may have expired or been used a
 // Same-origin scripts and styles only; nothing may frame these pages (DESIGN §9).
 const CSP =
   "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; img-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'";
+/** The headers of every page answer (redirects and errors too): no framing, no caching. */
+export const PAGE_HEADERS = { 'Content-Security-Policy': CSP, 'X-Frame-Options': 'DENY', 'Cache-Control': 'no-store' };
+export const TEMPLATES_DIR = TEMPLATES;
 
 function loadAssets(): Map<string, { type: string; body: Buffer }> {
   const types: Record<string, string> = { js: 'text/javascript; charset=utf-8', css: 'text/css; charset=utf-8' };
   const out = new Map<string, { type: string; body: Buffer }>();
-  for (const name of ['console.css', 'signin.js', 'device.js']) {
+  for (const name of ['console.css', 'signin.js', 'device.js', 'device-sso.js']) {
     out.set(name, { type: types[name.split('.').pop()!]!, body: readFileSync(new URL(name, ASSETS)) });
   }
   return out;
@@ -47,7 +50,7 @@ export function pages(s: Services): Router {
 
   // Every answer of these pages (redirects and errors too) refuses framing and caching.
   router.use(['/signin', '/device'], (_req, res, next) => {
-    res.set({ 'Content-Security-Policy': CSP, 'X-Frame-Options': 'DENY', 'Cache-Control': 'no-store' });
+    res.set(PAGE_HEADERS);
     next();
   });
   const render = async (res: Response, status: number, view: string, vars: Record<string, unknown>) => {
@@ -68,14 +71,16 @@ export function pages(s: Services): Router {
 
   router.get('/device', async (req: Request, res) => {
     const session = await sessions.read(req);
-    if (!session) return res.redirect(303, `/signin?next=${encodeURIComponent(req.originalUrl)}`);
-    const account = await s.accounts.findById(session.accountId);
-    if (!account) {
+    // With single sign-on, someone without a Tessera account chooses on this page (docs/enterprise.md).
+    const sso = s.sso?.pageView() ?? null;
+    if (!session && !sso) return res.redirect(303, `/signin?next=${encodeURIComponent(req.originalUrl)}`);
+    const account = session ? await s.accounts.findById(session.accountId) : undefined;
+    if (session && !account) {
       // A valid cookie for an account that is gone: drop it, or /signin and /device would bounce forever.
       await sessions.revoke(res, session);
       return res.redirect(303, '/signin?next=/device');
     }
-    const base = { title: 'Connect a device', script: 'device.js', email: account.email, csrf_token: sessions.csrfToken(session) };
+    const base = { title: 'Connect a device', script: 'device.js', email: account?.email, csrf_token: session ? sessions.csrfToken(session) : undefined, sso };
     const code = req.query.user_code;
     if (typeof code !== 'string' || code.trim() === '') return render(res, 200, 'device', base);
     const limit = await flow.hitLookupLimit(req.ip ?? 'unknown');
@@ -86,6 +91,7 @@ export function pages(s: Services): Router {
     const found = code.length <= 20 ? await flow.lookup(code) : { valid: false as const };
     if (!found.valid) return render(res, 200, 'device', { ...base, message: INVALID_CODE });
     const minutesLeft = Math.max(1, Math.ceil((found.expires_in_remaining ?? 0) / 60));
+    if (!account) return render(res, 200, 'device', { ...base, chooser: { ...found, next: `/device?user_code=${found.user_code}` } });
     await render(res, 200, 'device', { ...base, confirm: { ...found, minutes_left: minutesLeft } });
   });
 

@@ -4,9 +4,12 @@ import type { Services } from '../services.ts';
 import { deviceApproval } from './device-approval.ts';
 import { deviceAuthorization } from './device-authorization.ts';
 import { deviceLookup } from './device-lookup.ts';
+import { approvalContext } from './approval-context.ts';
 import { oauthErrorHandler } from './errors.ts';
+import { externalApproval } from './external-approval.ts';
 import { metadata } from './metadata.ts';
 import { revocation } from './revocation.ts';
+import { ssoInitiate } from './sso-initiate.ts';
 import { token } from './token.ts';
 
 /** The hand-written OAuth endpoints (RFC 8414, 8628, 7009): not in openapi.yaml. */
@@ -32,6 +35,13 @@ export function oauthRouter(s: Services): Router {
   oauth.get('/device/lookup', wrap(deviceLookup(s)));
   oauth.post('/device/approve', raw, wrap(deviceApproval(s, 'approve')));
   oauth.post('/device/deny', raw, wrap(deviceApproval(s, 'deny')));
+  // The external-SSO branch (DESIGN §8.2) exists only in the enterprise edition with an OpenID provider.
+  if (s.sso) {
+    oauth.get('/device/sso-initiate', wrap(ssoInitiate(s)));
+    oauth.get('/device/approval-context', wrap(approvalContext(s)));
+    oauth.post('/device/approve-external', raw, wrap(externalApproval(s, 'approve')));
+    oauth.post('/device/deny-external', raw, wrap(externalApproval(s, 'deny')));
+  }
   oauth.use(oauthErrorHandler(s.log));
   router.use('/openapi/v1/oauth', oauth);
   return router;
