@@ -39,7 +39,8 @@ export class DevIdp {
 
   private constructor(
     private readonly server: Server,
-    readonly issuer: string,
+    /** Settable until `configure` (e.g. to the address of a proxy in front of this server). */
+    public issuer: string,
   ) {
     server.on('request', (req, res) => this.handler(req, res));
     server.on('connection', (s) => {

@@ -82,11 +82,17 @@ export class DeviceFlowService {
     return found && found.rec.status === 'pending' && found.rec.expires_at_ms > Date.now() ? found : null;
   }
 
-  /** The same by device-code hash (an approval grant names the code it was issued for). */
-  async findPendingByHash(hash: string): Promise<DeviceRecord | null> {
+  /** A live code's record by device-code hash, whatever its status (an approval grant names the code it was issued for). */
+  async findByHash(hash: string): Promise<DeviceRecord | null> {
     const raw = await this.s.store.get(recordKey(hash));
     const rec = raw ? (JSON.parse(raw) as DeviceRecord) : null;
-    return rec && rec.status === 'pending' && rec.expires_at_ms > Date.now() ? rec : null;
+    return rec && rec.expires_at_ms > Date.now() ? rec : null;
+  }
+
+  /** The same, only while it is still pending. */
+  async findPendingByHash(hash: string): Promise<DeviceRecord | null> {
+    const rec = await this.findByHash(hash);
+    return rec?.status === 'pending' ? rec : null;
   }
 
   /** The external-SSO branch's approve or deny, for the code a grant was issued for. */

@@ -25,7 +25,7 @@ export function externalApproval(s: Services, decision: 'approve' | 'deny'): Req
     // The account branch's limit, per external subject instead of per console session.
     const limit = await limiter.hitKey(APPROVAL_LIMIT, `sso\n${grant.subject.issuer}\n${grant.subject.email}`, APPROVALS_PER_HOUR, 3600_000);
     if (!limit.allowed) throw new TooManyRequests(Math.ceil(limit.resetMs / 1000));
-    const rec = await flow.findPendingByHash(grant.deviceHash);
+    const rec = await flow.findByHash(grant.deviceHash);
     if (!(await grants.consume(grant))) throw new NoSession();
     grants.clear(res);
     if (!rec) throw new NotFound();

@@ -141,8 +141,17 @@ export class OidcRelyingParty {
         name: typeof source.name === 'string' ? source.name : typeof claims.name === 'string' ? claims.name : undefined,
       };
     } catch (err) {
-      const e = err as { code?: string; error?: string; message?: string };
-      throw new SsoVerificationError([e.code, e.error, e.message].filter(Boolean).join(': ') || 'unknown error');
+      throw new SsoVerificationError(describe(err));
     }
   }
+}
+
+/** openid-client wraps oauth4webapi's errors; the specific check (claim, code, message) is down the cause chain. */
+function describe(err: unknown): string {
+  const parts: string[] = [];
+  for (let e = err as { code?: unknown; error?: unknown; message?: unknown; claim?: unknown; cause?: unknown } | undefined, i = 0; e && typeof e === 'object' && i < 4; e = e.cause as typeof e, i++) {
+    for (const v of [e.code, e.error, e.message]) if (typeof v === 'string' && !parts.includes(v)) parts.push(v);
+    if (typeof e.claim === 'string') parts.push(`claim ${e.claim}`);
+  }
+  return parts.join(': ') || 'unknown error';
 }

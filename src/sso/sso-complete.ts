@@ -51,7 +51,8 @@ export function ssoPages(s: Services): Router {
 
     let claims;
     try {
-      const callback = new URL(`${s.config.publicUrl}${CALLBACK_PATH}${req.originalUrl.slice(req.originalUrl.indexOf('?'))}`);
+      const query = req.originalUrl.indexOf('?');
+      const callback = new URL(`${s.config.publicUrl}${CALLBACK_PATH}${query < 0 ? '' : req.originalUrl.slice(query)}`);
       claims = await sso.rp.exchange(config, callback, taken.state, state as string);
     } catch (err) {
       if (!(err instanceof SsoVerificationError)) throw err;
