@@ -4,7 +4,7 @@ import type { Scope } from './scopes.ts';
 export type Principal = components['schemas']['Principal'];
 
 /**
- * Who stands behind a bearer. It decides tenancy (DESIGN §4): accounts are confined by
+ * Who stands behind a bearer. It decides tenancy (docs/tokens.md): accounts are confined by
  * workspace membership, external subjects by grants, gateway service accounts by the
  * workspace in their token.
  */

@@ -21,7 +21,7 @@ export interface Authenticated {
 }
 
 /**
- * The single source of identity and of the per-token rate limit (DESIGN §4). Token
+ * The single source of identity and of the per-token rate limit (docs/tokens.md). Token
  * sources are strategies picked by the token's shape; for every one of them the order is
  * shape (no I/O) → identify → rate limit (one store script) → identity → expiry.
  */

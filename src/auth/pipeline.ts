@@ -57,7 +57,7 @@ export interface Guard {
 }
 
 /**
- * The request pipeline of DESIGN §4, in order, for one route:
+ * The request pipeline, in order, for one route (docs/tokens.md):
  *
  *   EditionCheck (enterprise-only routes)
  *   → BearerCheck (identity and the per-token rate limit, whatever the token source)

@@ -4,7 +4,7 @@ import type { SubjectKind } from './auth-context.ts';
 import type { Scope } from './scopes.ts';
 
 /**
- * Opaque token kinds (DESIGN §3): prefix + 43 base64url chars (256 bits) + a
+ * Opaque token kinds (docs/tokens.md): prefix + 43 base64url chars (256 bits) + a
  * 6-char base62 CRC32 of everything before it. The checksum lets us reject typos
  * and foreign strings before any store or database lookup.
  */

@@ -6,7 +6,7 @@ import type { AuditSink } from './audit.ts';
 import type { InvalidatingCache } from './invalidating-cache.ts';
 import { generateToken, hashToken } from './token-kinds.ts';
 
-/** Who an IdP vouched for (DESIGN §8.2): its issuer, `sub`, verified email and display name. */
+/** Who an IdP vouched for (docs/enterprise.md): its issuer, `sub`, verified email and display name. */
 export interface ExternalSubject {
   issuer: string;
   sub: string;
@@ -23,7 +23,7 @@ export interface MintedToken {
 }
 
 /**
- * Device-flow token lifecycle (DESIGN §3). Minting for a device that already has
+ * Device-flow token lifecycle (docs/tokens.md). Minting for a device that already has
  * a live token rotates that row in place: new hash, new expiry, same id, and the
  * old token stops working on every replica at once.
  */
@@ -39,7 +39,7 @@ export class TokenService {
     return this.mint({ ...input, prefix: 'tsa_', issuer: ACCOUNT_ISSUER, sub: null, name: null });
   }
 
-  /** A tse_ token for an external subject (DESIGN §8.2): no account; scopes come from the kind. */
+  /** A tse_ token for an external subject: no account; scopes come from the kind. */
   mintExternalToken(input: { subject: ExternalSubject; clientId: string; deviceLabel: string }): Promise<MintedToken> {
     const { issuer, sub, email, name } = input.subject;
     return this.mint({ prefix: 'tse_', issuer, accountId: null, sub, name, email, clientId: input.clientId, deviceLabel: input.deviceLabel });

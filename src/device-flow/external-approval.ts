@@ -3,7 +3,7 @@ import type { StoreScript } from '../storage/store/index.ts';
 import type { DeviceRecord } from './device-scripts.ts';
 
 /**
- * The external-SSO branch's decision on a device code (DESIGN §8.2). The record is
+ * The external-SSO branch's decision on a device code (docs/enterprise.md). The record is
  * resolved as in the account branch, with no account; who approved — the IdP's issuer,
  * `sub`, verified email and name — is kept beside it at `df:{<hash>}:ext` (same hash
  * tag, same remaining lifetime) for the poll that mints the tse_ token.

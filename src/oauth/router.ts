@@ -35,7 +35,7 @@ export function oauthRouter(s: Services): Router {
   oauth.get('/device/lookup', wrap(deviceLookup(s)));
   oauth.post('/device/approve', raw, wrap(deviceApproval(s, 'approve')));
   oauth.post('/device/deny', raw, wrap(deviceApproval(s, 'deny')));
-  // The external-SSO branch (DESIGN §8.2) exists only in the enterprise edition with an OpenID provider.
+  // The external-SSO branch (docs/enterprise.md) exists only in the enterprise edition with an OpenID provider.
   if (s.sso) {
     oauth.get('/device/sso-initiate', wrap(ssoInitiate(s)));
     oauth.get('/device/approval-context', wrap(approvalContext(s)));

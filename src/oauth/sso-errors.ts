@@ -1,6 +1,6 @@
 import { OAuthError } from './errors.ts';
 
-/** The approval-grant cookie is missing, forged, expired or already used (DESIGN §8.2). */
+/** The approval-grant cookie is missing, forged, expired or already used. */
 export class NoSession extends OAuthError {
   override status = 401;
   constructor() {

@@ -57,7 +57,7 @@ async function started() {
   return { user, flow, agent, auth };
 }
 
-describe('the external-SSO exchange (DESIGN: sso-initiate → IdP → sso-complete → approval grant → approve-external → tse_)', () => {
+describe('the external-SSO exchange (sso-initiate → IdP → sso-complete → approval grant → approve-external → tse_)', () => {
   it('when a person signs in at the IdP and approves, then the poll returns a tse_ token for that subject', async () => {
     const user = idpUser();
     pair.idp.accounts.set(user.login, user);

@@ -7,7 +7,7 @@ import { gatewayConfinement } from '../tenancy/gateway-confinement.ts';
 import type { TenancyStrategy } from '../tenancy/tenancy.ts';
 
 /**
- * Tenancy, by subject kind and in both editions (DESIGN §4): accounts by workspace
+ * Tenancy, by subject kind and in both editions: accounts by workspace
  * membership, external subjects by grants, gateway service accounts by the workspace in
  * their token. A caller who fails gets 404: the app's existence is not leaked.
  */

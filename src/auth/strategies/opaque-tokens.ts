@@ -7,7 +7,7 @@ import { parseToken, type TokenKind } from '../token-kinds.ts';
 import { unauthorized } from '../unauthorized.ts';
 
 /**
- * The opaque kinds of the registry (`tsa_`, `tse_`, `tsk_`; DESIGN §3). Shape and checksum
+ * The opaque kinds of the registry (`tsa_`, `tse_`, `tsk_`). Shape and checksum
  * decide without I/O; the rate limit is keyed by the token hash before any lookup, so
  * unknown and revoked tokens are limited too; identity comes from the cache, else Postgres.
  */

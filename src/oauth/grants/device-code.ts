@@ -46,7 +46,7 @@ export async function deviceCodeGrant(s: Services, params: Record<string, string
         if (result.account_id) {
           minted = await s.tokens.mintAccountToken({ accountId: result.account_id, email: result.email, clientId, deviceLabel: result.device_label });
         } else {
-          // Approved in the external-SSO branch (DESIGN §8.2): a tse_ token for the IdP's subject.
+          // Approved in the external-SSO branch: a tse_ token for the IdP's subject.
           const subject = await flow.externalSubject(deviceCode);
           if (!subject) throw new Error('external approval without its subject');
           minted = await s.tokens.mintExternalToken({ subject, clientId, deviceLabel: result.device_label });

@@ -68,7 +68,7 @@ export class AppRepo {
     });
   }
 
-  /** Apps granted to an external subject (DESIGN §8.3), across workspaces: access mode external, API enabled. */
+  /** Apps granted to an external subject, across workspaces: access mode external, API enabled. */
   async listPermitted(f: { issuer: string; email: string; mode?: AppMode; name?: string; page: number; limit: number }): Promise<{ rows: AppRecord[]; total: number }> {
     const where = [
       "a.access_mode = 'external'",

@@ -19,7 +19,7 @@ export function emailDomain(email: string): string {
 
 const COLUMNS = 'id, app_id, subject_issuer, email, email_domain, created_at';
 
-/** Grants of apps to external subjects (DESIGN §8.3): by email, or by email domain, at one issuer. */
+/** Grants of apps to external subjects: by email, or by email domain, at one issuer. */
 export class GrantRepo {
   constructor(private readonly db: Database) {}
 
