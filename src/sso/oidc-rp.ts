@@ -27,6 +27,7 @@ export class SsoVerificationError extends Error {
 }
 
 const DISCOVERY_TIMEOUT_SECONDS = 5;
+const EXCHANGE_TIMEOUT_SECONDS = 10;
 
 /**
  * Tessera's client at the company IdP. Discovery runs at start; when the provider cannot
@@ -89,6 +90,8 @@ export class OidcRelyingParty {
         clientSecret ? oidc.ClientSecretPost(clientSecret) : oidc.None(),
         { execute: this.insecureHttp ? [oidc.allowInsecureRequests] : [], timeout: DISCOVERY_TIMEOUT_SECONDS },
       );
+      // A slow IdP must not hold a sign-in page for openid-client's default 30 s.
+      this.config.timeout = EXCHANGE_TIMEOUT_SECONDS;
       if (this.timer) clearTimeout(this.timer);
       this.log.info({ issuer }, 'sso: OpenID provider discovered');
     } catch (err) {
