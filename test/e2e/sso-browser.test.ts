@@ -58,7 +58,9 @@ describe('external single sign-on in a real browser, with openid-client as the d
     const polling = client.pollDeviceAuthorizationGrant(config, started);
 
     const page = await (await browser.newContext()).newPage();
-    await page.goto(started.verification_uri_complete!);
+    await page.goto(started.verification_uri);
+    await page.getByLabel('Enter the code shown in your terminal').fill(started.user_code.toLowerCase());
+    await page.getByRole('button', { name: 'Continue' }).click();
     await page.locator('#chooser').waitFor();
     expect(await page.locator('#code').textContent()).toBe(started.user_code);
     // The user code left the address bar as soon as the page loaded.
