@@ -55,7 +55,8 @@ export interface paths {
         /**
          * List device sessions
          * @description The caller's live device-flow authorizations (one per client and device label).
-         *     Needs a token with scope `full`.
+         *     Account subjects need a token with scope `full` (a device-flow `tsa_` token; an API
+         *     key is not a session); external subjects (`tse_`) list their own with any of their tokens.
          */
         get: operations["listSessions"];
         put?: never;
@@ -160,7 +161,7 @@ export interface paths {
         };
         /**
          * List the caller's workspaces
-         * @description The workspaces the caller is a member of, with their role.
+         * @description The workspaces the caller is a member of, with their role. Account subjects only (others get `403 wrong_subject`).
          */
         get: operations["listWorkspaces"];
         put?: never;
@@ -181,7 +182,8 @@ export interface paths {
         /**
          * List apps
          * @description Apps in the caller's workspaces that are enabled for API use and that the
-         *     caller may run. Needs scope `apps:read`; account subjects only.
+         *     caller may run. Needs scope `apps:read`; account subjects only (an external
+         *     subject gets `403 wrong_subject` and lists its apps with `GET /apps/permitted`).
          */
         get: operations["listApps"];
         put?: never;
@@ -203,9 +205,10 @@ export interface paths {
          * List permitted apps
          * @description Enterprise edition only (`404` in the community edition, before the rate limit).
          *     The apps granted to the calling external subject (a `tse_` token or a federated
-         *     SSO JWT), across workspaces. Needs scope `apps:read:permitted`; an account token
-         *     (`tsa_`, `tsk_`) gets `403 wrong_subject`. `workspace_id` and `tag` are not
-         *     accepted here (`400`).
+         *     SSO JWT), across workspaces: apps in access mode `external`, enabled for API use,
+         *     with a grant for the caller's email or email domain at the caller's issuer.
+         *     Needs scope `apps:read:permitted`; an account token (`tsa_`, `tsk_`) gets
+         *     `403 wrong_subject`. `workspace_id` and `tag` are not accepted here (`400`).
          */
         get: operations["listPermittedApps"];
         put?: never;
@@ -225,7 +228,9 @@ export interface paths {
         };
         /**
          * Get an app
-         * @description The app's name, description, mode, tags and input schema. Needs scope `apps:read`.
+         * @description The app's name, description, mode, tags and input schema. Needs scope `apps:read`;
+         *     external subjects need `apps:read:permitted` and see only the apps granted to them
+         *     (any other app is `404`).
          */
         get: operations["getAppInfo"];
         put?: never;

@@ -64,7 +64,6 @@ const fields = {
   SSE_PING_INTERVAL_MS: int(10, 600_000).default(10_000),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   // Enterprise JWT bearers: the issuer list is validated after the loop, entry by entry.
-  SSO_ALLOW_INSECURE_HTTP: bool.default(false),
   TRUSTED_JWT_ISSUERS: z.string().optional(),
   // argon2id cost of console passwords (new hashes and the dummy hash for unknown emails).
   // The defaults are the library's (64 MiB, 3 passes); tests lower them so no test depends on CPU speed.
@@ -74,6 +73,18 @@ const fields = {
   LOG_FORMAT: z.enum(['auto', 'json', 'pretty']).default('auto'),
   CONSOLE_SIGNIN_ATTEMPTS: int(1, 10_000).default(10),
   CONSOLE_SIGNIN_ATTEMPTS_PER_IP: int(1, 100_000).default(50),
+  // Enterprise edition: external single sign-on for the device flow (OpenID Connect relying party).
+  SSO_OIDC_ISSUER: url.optional(),
+  SSO_OIDC_CLIENT_ID: z.string().trim().min(1).max(200).optional(),
+  SSO_OIDC_CLIENT_SECRET: z.string().min(1).max(1000).optional(),
+  SSO_OIDC_SCOPES: z
+    .string()
+    .trim()
+    .transform((v) => v.split(/\s+/).filter(Boolean))
+    .refine((v) => v.includes('openid'), 'must include openid')
+    .default(['openid', 'email', 'profile']),
+  SSO_DISPLAY_NAME: z.string().trim().min(1).max(60).default('Single sign-on'),
+  SSO_ALLOW_INSECURE_HTTP: bool.default(false),
 } as const;
 
 /** OWASP's minimum for argon2id (19 MiB with 2 passes). */
@@ -116,6 +127,19 @@ export interface Config {
   readonly logFormat: 'auto' | 'json' | 'pretty';
   /** Console sign-in attempts per 15 minutes, per client address and email, and per client address. */
   readonly consoleSignin: { readonly attempts: number; readonly attemptsPerIp: number };
+  /** The external-SSO branch of the device flow (enterprise edition); null when SSO_OIDC_ISSUER is unset. */
+  readonly sso: SsoConfig | null;
+}
+
+export interface SsoConfig {
+  readonly issuer: string;
+  readonly clientId: string;
+  /** Null: a public client (PKCE only). */
+  readonly clientSecret: string | null;
+  readonly scopes: readonly string[];
+  readonly displayName: string;
+  /** Wait between discovery attempts while the provider cannot be reached (not a setting; tests shorten it). */
+  readonly discoveryRetryMs: number;
 }
 
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
@@ -143,6 +167,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     throw new ConfigError('PASSWORD_HASH_MEMORY_KIB', `at least ${MIN_PRODUCTION_HASH_KIB} in production`);
   }
   const publicUrl = (r.PUBLIC_URL ?? `http://localhost:${r.PORT}`).replace(/\/+$/, '');
+  const sso = ssoConfig(r);
   return Object.freeze({
     env: r.NODE_ENV,
     port: r.PORT,
@@ -170,6 +195,28 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     passwordHash: Object.freeze({ memoryCost: r.PASSWORD_HASH_MEMORY_KIB, timeCost: r.PASSWORD_HASH_TIME_COST }),
     logFormat: r.LOG_FORMAT,
     consoleSignin: Object.freeze({ attempts: r.CONSOLE_SIGNIN_ATTEMPTS, attemptsPerIp: r.CONSOLE_SIGNIN_ATTEMPTS_PER_IP }),
+    sso,
+  });
+}
+
+function ssoConfig(r: Raw): SsoConfig | null {
+  if (!r.SSO_OIDC_ISSUER) {
+    if (r.SSO_OIDC_CLIENT_ID) throw new ConfigError('SSO_OIDC_ISSUER', 'required when SSO_OIDC_CLIENT_ID is set');
+    return null;
+  }
+  const issuer = new URL(r.SSO_OIDC_ISSUER);
+  if (issuer.protocol !== 'https:' && !(issuer.protocol === 'http:' && r.SSO_ALLOW_INSECURE_HTTP)) {
+    throw new ConfigError('SSO_OIDC_ISSUER', 'must be an https:// URL (set SSO_ALLOW_INSECURE_HTTP=true for a local http:// provider)');
+  }
+  if (issuer.search || issuer.hash) throw new ConfigError('SSO_OIDC_ISSUER', 'must not have a query or fragment');
+  if (!r.SSO_OIDC_CLIENT_ID) throw new ConfigError('SSO_OIDC_CLIENT_ID', 'required when SSO_OIDC_ISSUER is set');
+  return Object.freeze({
+    issuer: r.SSO_OIDC_ISSUER,
+    clientId: r.SSO_OIDC_CLIENT_ID,
+    clientSecret: r.SSO_OIDC_CLIENT_SECRET ?? null,
+    scopes: Object.freeze([...r.SSO_OIDC_SCOPES]),
+    displayName: r.SSO_DISPLAY_NAME,
+    discoveryRetryMs: 30_000,
   });
 }
 

@@ -3,13 +3,16 @@ import { createProviders, type Providers } from './apps/providers/index.ts';
 import { TaskRegistry } from './apps/tasks.ts';
 import { BearerAuthenticator, type AuditSink } from './auth/bearer-authenticator.ts';
 import { APPS_CHANNEL, InvalidatingCache } from './auth/invalidating-cache.ts';
+import { GrantVerdicts } from './auth/tenancy/external-grants.ts';
 import { TokenService } from './auth/token-service.ts';
 import type { Config } from './config.ts';
+import { Sso, ssoEnabled } from './sso/sso.ts';
 import type { Database } from './storage/db.ts';
 import { AccountRepo } from './storage/repos/accounts.ts';
 import { ApiKeyRepo } from './storage/repos/api-keys.ts';
 import { AppRepo, type AppRecord } from './storage/repos/apps.ts';
 import { ConversationRepo } from './storage/repos/conversations.ts';
+import { GrantRepo } from './storage/repos/grants.ts';
 import { TokenRepo } from './storage/repos/tokens.ts';
 import { WorkflowRunRepo } from './storage/repos/workflow-runs.ts';
 import type { Store } from './storage/store/index.ts';
@@ -30,12 +33,17 @@ export interface Services extends Deps {
   tokenRepo: TokenRepo;
   authenticator: BearerAuthenticator;
   appCache: InvalidatingCache<AppRecord>;
+  /** Grants of apps to external subjects, and their cached verdicts (invalidated on every replica). */
+  grants: GrantRepo;
+  grantVerdicts: GrantVerdicts;
   tokens: TokenService;
   conversations: ConversationRepo;
   workflowRuns: WorkflowRunRepo;
   providers: Providers;
   /** Running app tasks of this replica; stops arrive over store pub/sub. */
   tasks: TaskRegistry;
+  /** The external-SSO branch of the device flow; null unless enterprise with SSO_OIDC_ISSUER. */
+  sso: Sso | null;
   /** Hooks run on close, in reverse order. */
   onClose: (() => Promise<void>)[];
 }
@@ -46,10 +54,17 @@ export async function createServices(deps: Deps): Promise<Services> {
   const tokenRepo = new TokenRepo(db);
   const authenticator = new BearerAuthenticator(config, tokenRepo, store, log, audit);
   const appCache = new InvalidatingCache<AppRecord>(store, log, 30_000, APPS_CHANNEL);
+  const grants = new GrantRepo(db);
+  const grantVerdicts = new GrantVerdicts(store, log, grants);
   await authenticator.start();
   await appCache.start();
+  await grantVerdicts.start();
   const tasks = new TaskRegistry(store, log);
   await tasks.start();
+  const sso = ssoEnabled(config) ? new Sso(config, store, log) : null;
+  // One discovery attempt at start; an unreachable provider is retried later and never stops the server.
+  await sso?.rp.start();
+  if (config.edition === 'enterprise' && !sso) log.info('enterprise edition without SSO_OIDC_ISSUER: the external-SSO branch of the device flow is off');
   const services: Services = {
     ...deps,
     audit,
@@ -59,12 +74,15 @@ export async function createServices(deps: Deps): Promise<Services> {
     tokenRepo,
     authenticator,
     appCache,
+    grants,
+    grantVerdicts,
     tokens: new TokenService(config, db, authenticator.cache as InvalidatingCache<unknown>, audit),
     conversations: new ConversationRepo(db),
     workflowRuns: new WorkflowRunRepo(db),
     providers: createProviders(config),
     tasks,
-    onClose: [() => authenticator.stop(), () => appCache.stop(), () => tasks.stopAll()],
+    sso,
+    onClose: [() => authenticator.stop(), () => appCache.stop(), () => grantVerdicts.stop(), () => tasks.stopAll(), async () => sso?.rp.stop()],
   };
   return services;
 }

@@ -13,6 +13,7 @@ import { ApiKeyRepo } from '../storage/repos/api-keys.ts';
 import type { AccessMode, AppMode } from '../storage/repos/apps.ts';
 import { createStore } from '../storage/store/index.ts';
 import { createApp } from './apps-admin.ts';
+import { registerGrantCommands } from './grant-commands.ts';
 
 type WithDatabase = <T>(fn: (ctx: { db: Database; cfg: Config; log: Logger }) => Promise<T>) => Promise<T>;
 
@@ -27,6 +28,7 @@ async function accountByEmail(db: Database, email: string) {
 }
 
 export function registerAdminCommands(admin: Command, withDatabase: WithDatabase): void {
+  registerGrantCommands(admin, withDatabase);
   admin
     .command('create-account')
     .requiredOption('--email <email>')

@@ -1,4 +1,4 @@
-import { ApiError, notFound } from '../errors.ts';
+import { READ_APP, accountsOnly } from '../auth/scopes.ts';
 import type { Routes } from '../http/operations.ts';
 import { page } from '../http/pagination.ts';
 import type { AppRecord } from '../storage/repos/apps.ts';
@@ -13,12 +13,11 @@ export function appReadRoutes(s: Services): Routes<'listApps' | 'listPermittedAp
   return {
     listApps: {
       guard: 'bearer',
-      scope: 'apps:read',
+      scope: accountsOnly('apps:read'),
       async handler({ auth, query }) {
-        if (!auth.accountId) throw new ApiError(403, 'wrong_subject', 'Listing apps needs an account subject.');
         const p = page(query);
         const { rows, total } = await s.apps.listForAccount({
-          accountId: auth.accountId,
+          accountId: auth.accountId!,
           workspaceId: query.workspace_id,
           mode: query.mode,
           name: query.name,
@@ -29,17 +28,26 @@ export function appReadRoutes(s: Services): Routes<'listApps' | 'listPermittedAp
         return { status: 200, body: p.envelope(rows.map(summary), total) };
       },
     },
-    // Enterprise only; the external-SSO branch is not built yet, so every edition answers 404 here.
+    // The apps granted to an external subject, across workspaces; enterprise only (x-tessera-edition in the spec).
     listPermittedApps: {
       guard: 'bearer',
-      scope: 'apps:read:permitted',
-      async handler() {
-        throw notFound('Route');
+      scope: { external: 'apps:read:permitted' },
+      async handler({ auth, query }) {
+        const p = page(query);
+        const { rows, total } = await s.apps.listPermitted({
+          issuer: auth.issuer,
+          email: auth.email ?? '',
+          mode: query.mode,
+          name: query.name,
+          page: p.page,
+          limit: p.limit,
+        });
+        return { status: 200, body: p.envelope(rows.map(summary), total) };
       },
     },
     getAppInfo: {
       guard: 'app',
-      scope: 'apps:read',
+      scope: READ_APP,
       async handler({ app }) {
         return { status: 200, body: { ...summary(app), input_schema: inputSchemaOf(app.config) } };
       },

@@ -1,3 +1,4 @@
+import { READ_APP } from '../auth/scopes.ts';
 import { notFound } from '../errors.ts';
 import type { Routes } from '../http/operations.ts';
 import { page } from '../http/pagination.ts';
@@ -72,7 +73,7 @@ export function runRoutes(s: Services): Routes<RunOps> {
     },
     listConversations: {
       guard: 'app',
-      scope: 'apps:read',
+      scope: READ_APP,
       modes: ['chat'],
       async handler({ app, caller, query }) {
         const p = page(query);
@@ -82,7 +83,7 @@ export function runRoutes(s: Services): Routes<RunOps> {
     },
     listConversationMessages: {
       guard: 'app',
-      scope: 'apps:read',
+      scope: READ_APP,
       modes: ['chat'],
       async handler({ app, caller, params, query }) {
         const conversation = await s.conversations.find(app.id, subjectOf(caller), params.conversation_id);

@@ -1,70 +1,53 @@
 import type { Logger } from 'pino';
-import type { components } from '../../generated/openapi.ts';
 import type { Config } from '../config.ts';
 import { ApiError } from '../errors.ts';
-import { type TokenRepo, type TokenRow } from '../storage/repos/tokens.ts';
+import type { TokenRepo } from '../storage/repos/tokens.ts';
+import type { AuditSink } from './audit.ts';
+import type { AuthContext, BearerStrategy } from './auth-context.ts';
 import { InvalidatingCache } from './invalidating-cache.ts';
 import { LastUsedTracker } from './last-used.ts';
 import { RateLimiter, rateLimitHeaders, type RateLimitResult } from './rate-limit.ts';
-import { isScope, type Scope } from './scopes.ts';
-import { hashToken, parseToken, type TokenKind } from './token-kinds.ts';
+import { OpaqueTokenStrategy } from './strategies/opaque-tokens.ts';
+import { hashToken } from './token-kinds.ts';
+import { unauthorized } from './unauthorized.ts';
 
-export type Principal = components['schemas']['Principal'];
-
-export interface AuthContext {
-  principal: Principal;
-  kind: TokenKind['kind'];
-  source: TokenRow['source'];
-  tokenId: string;
-  tokenHash: string;
-  accountId: string | null;
-  scopes: Scope[];
-  expiresAtMs: number | null;
-  /** workspace id → is the caller a member; filled lazily, cached with the identity. */
-  verifiedTenants: Record<string, boolean>;
-}
+export type { AuditSink } from './audit.ts';
+export type { AuthContext, BearerStrategy, Identified, Principal, SubjectKind } from './auth-context.ts';
+export { unauthorized } from './unauthorized.ts';
 
 export interface Authenticated {
   auth: AuthContext;
   rate: RateLimitResult;
 }
 
-const REALM = 'Bearer realm="tessera"';
-
-export function unauthorized(code: 'missing_token' | 'invalid_token' | 'token_expired', headers: Record<string, string> = {}) {
-  const messages = {
-    missing_token: 'A bearer token is required.',
-    invalid_token: 'The access token is invalid.',
-    token_expired: 'The access token has expired.',
-  };
-  const challenge = code === 'missing_token' ? REALM : `${REALM}, error="invalid_token"`;
-  return new ApiError(401, code, messages[code], { headers: { ...headers, 'WWW-Authenticate': challenge } });
-}
-
-export interface AuditSink {
-  (event: string, fields: Record<string, unknown>): void;
-}
-
 /**
- * The single source of identity and of the per-token rate limit (docs/tokens.md).
- * Order: shape and checksum (no I/O) → rate limit (one store script, counted for
- * unknown and revoked tokens too) → identity (cache, else Postgres).
+ * The single source of identity and of the per-token rate limit (docs/tokens.md). Token
+ * sources are strategies picked by the token's shape; for every one of them the order is
+ * shape (no I/O) → identify → rate limit (one store script) → identity → expiry.
  */
 export class BearerAuthenticator {
+  /** Resolved identities by token hash; revocation and rotation publish the hash. */
   readonly cache: InvalidatingCache<AuthContext>;
+  private readonly strategies: BearerStrategy[];
   private readonly limiter: RateLimiter;
   private readonly lastUsed: LastUsedTracker;
 
   constructor(
     private readonly config: Config,
-    private readonly tokens: TokenRepo,
+    tokens: TokenRepo,
     store: ConstructorParameters<typeof RateLimiter>[0],
-    private readonly log: Logger,
-    private readonly audit: AuditSink,
+    log: Logger,
+    audit: AuditSink,
   ) {
     this.cache = new InvalidatingCache(store, log);
     this.limiter = new RateLimiter(store, config.rateLimitPerToken);
     this.lastUsed = new LastUsedTracker(tokens, log);
+    this.strategies = [new OpaqueTokenStrategy(tokens, this.cache, audit)];
+  }
+
+  /** Adds a token source (e.g. JWTs); the first strategy that claims a token's shape handles it. */
+  use(strategy: BearerStrategy): void {
+    this.strategies.push(strategy);
   }
 
   async start(): Promise<void> {
@@ -88,11 +71,11 @@ export class BearerAuthenticator {
     const match = authorization?.match(/^Bearer(?:[ ]+(\S*))?\s*$/i);
     if (!match) throw unauthorized('missing_token');
     const token = match[1] ?? '';
-    const kind = parseToken(token);
-    if (!kind) throw unauthorized('invalid_token');
+    const strategy = this.strategies.find((s) => s.claims(token));
+    if (!strategy) throw unauthorized('invalid_token');
 
-    const tokenHash = hashToken(token);
-    const rate = await this.limiter.hit('token', tokenHash);
+    const identified = await strategy.identify(token, hashToken(token));
+    const rate = await this.limiter.hit('token', identified.rateLimitKey);
     const headers = rateLimitHeaders(rate);
     if (!rate.allowed) {
       const seconds = Math.max(1, Math.ceil(rate.resetMs / 1000));
@@ -102,51 +85,19 @@ export class BearerAuthenticator {
       });
     }
 
-    const auth = this.cache.get(tokenHash) ?? (await this.resolve(kind, tokenHash, headers));
+    let auth: AuthContext;
+    try {
+      auth = await identified.resolve();
+    } catch (err) {
+      // Refusals after the limit was counted still tell the client where it stands.
+      if (err instanceof ApiError) throw new ApiError(err.status, err.code, err.message, { ...err.extra, headers: { ...headers, ...err.extra.headers } });
+      throw err;
+    }
     if (auth.expiresAtMs !== null && auth.expiresAtMs <= Date.now()) {
-      await this.expire(auth);
+      await identified.expire(auth);
       throw unauthorized('token_expired', headers);
     }
-    this.lastUsed.mark(auth.source, auth.tokenId);
+    if (auth.source !== 'jwt') this.lastUsed.mark(auth.source, auth.tokenId);
     return { auth, rate };
-  }
-
-  private async resolve(kind: TokenKind, tokenHash: string, headers: Record<string, string>): Promise<AuthContext> {
-    const row =
-      kind.table === 'api_keys' ? await this.tokens.findApiKeyByHash(tokenHash) : await this.tokens.findOauthByHash(tokenHash);
-    if (!row || row.revoked_at) throw unauthorized('invalid_token', headers);
-    // The row must have been minted as this kind (the prefix is part of what was hashed, so this is belt and braces).
-    if (row.prefix !== kind.prefix) throw unauthorized('invalid_token', headers);
-    const scopes = (kind.scopes ?? (row.scopes ?? []).filter(isScope)) as Scope[];
-    const auth: AuthContext = {
-      principal: {
-        sub: row.account_id ?? row.subject_email ?? row.id,
-        principal_type: 'user',
-        email: row.subject_email,
-        display_name: row.display_name ?? row.subject_email ?? '',
-        prefix: kind.prefix,
-        scopes,
-        expires_at: row.expires_at ? row.expires_at.toISOString() : null,
-        subject_issuer: row.subject_issuer,
-        default_workspace_id: row.default_workspace_id,
-      },
-      kind: kind.kind,
-      source: row.source,
-      tokenId: row.id,
-      tokenHash,
-      accountId: row.account_id,
-      scopes,
-      expiresAtMs: row.expires_at ? row.expires_at.getTime() : null,
-      verifiedTenants: {},
-    };
-    if (auth.expiresAtMs === null || auth.expiresAtMs > Date.now()) this.cache.set(tokenHash, auth);
-    return auth;
-  }
-
-  private async expire(auth: AuthContext): Promise<void> {
-    if (await this.tokens.hardExpire(auth.source, auth.tokenId, auth.tokenHash)) {
-      this.audit('oauth.token_expired', { token_id: auth.tokenId, subject: auth.principal.sub });
-    }
-    await this.cache.invalidate([auth.tokenHash]);
   }
 }

@@ -1,11 +1,19 @@
 import type { Request, Response } from 'express';
 import type { Config } from '../config.ts';
-import { ApiError, forbidden, notFound } from '../errors.ts';
 import type { AppRecord, AppRepo } from '../storage/repos/apps.ts';
-import type { AuthContext, BearerAuthenticator } from './bearer-authenticator.ts';
+import type { AuthContext } from './auth-context.ts';
+import type { BearerAuthenticator } from './bearer-authenticator.ts';
 import type { InvalidatingCache } from './invalidating-cache.ts';
-import { rateLimitHeaders, type RateLimitResult } from './rate-limit.ts';
-import { hasScope, type Scope } from './scopes.ts';
+import type { RateLimitResult } from './rate-limit.ts';
+import type { ScopeRule } from './scopes.ts';
+import { appAuthzCheck } from './steps/app-authz-check.ts';
+import { appResolver } from './steps/app-resolver.ts';
+import { bearerCheck } from './steps/bearer-check.ts';
+import { callerMount } from './steps/caller-mount.ts';
+import { editionCheck } from './steps/edition-check.ts';
+import { scopeCheck } from './steps/scope-check.ts';
+import { workspaceMembershipCheck } from './steps/workspace-membership-check.ts';
+import type { GrantVerdicts } from './tenancy/external-grants.ts';
 
 /** The caller a run is attributed to; a `user` field in a body never overrides it. */
 export type Caller = { type: 'account'; accountId: string; email: string | null } | { type: 'end_user'; subject: string; issuer: string };
@@ -32,6 +40,39 @@ export interface Step {
   run(req: Request, res: Response): Promise<void>;
 }
 
+export interface PipelineDeps {
+  config: Config;
+  authenticator: BearerAuthenticator;
+  apps: AppRepo;
+  appCache: InvalidatingCache<AppRecord>;
+  grantVerdicts: GrantVerdicts;
+}
+
+/** How a route is guarded: the route table's `guard` and `scope`, and the spec's `x-tessera-edition`. */
+export interface Guard {
+  guard: 'public' | 'bearer' | 'app';
+  scope?: ScopeRule;
+  /** Enterprise-only routes answer 404 in the community edition, before any limit. */
+  edition?: 'enterprise';
+}
+
+/**
+ * The request pipeline, in order, for one route (docs/tokens.md):
+ *
+ *   EditionCheck (enterprise-only routes)
+ *   → BearerCheck (identity and the per-token rate limit, whatever the token source)
+ *   → ScopeCheck (wrong_subject, then insufficient_scope)
+ *   → AppResolver → WorkspaceMembershipCheck (tenancy per subject kind) → AppAuthzCheck → CallerMount (app routes)
+ */
+export function pipelineFor(d: PipelineDeps, route: Guard): readonly Step[] {
+  if (route.guard === 'public') return [];
+  const steps: Step[] = [];
+  if (route.edition === 'enterprise') steps.push(editionCheck(d.config));
+  steps.push(bearerCheck(d.authenticator), scopeCheck(route.scope ?? null));
+  if (route.guard === 'app') steps.push(appResolver(d), workspaceMembershipCheck(d), appAuthzCheck(), callerMount());
+  return buildPipeline(steps);
+}
+
 /**
  * Orders are checked when routes are mounted, so a scope or app check without
  * authentication above it fails at start, never at request time.
@@ -45,128 +86,4 @@ export function buildPipeline(steps: readonly Step[]): readonly Step[] {
     for (const fact of step.provides) known.add(fact);
   }
   return steps;
-}
-
-export interface PipelineDeps {
-  config: Config;
-  authenticator: BearerAuthenticator;
-  apps: AppRepo;
-  appCache: InvalidatingCache<AppRecord>;
-}
-
-export function bearerCheck(d: PipelineDeps): Step {
-  return {
-    name: 'BearerCheck',
-    needs: [],
-    provides: ['auth'],
-    async run(req, res) {
-      try {
-        const { auth, rate } = await d.authenticator.authenticate(req.get('authorization'));
-        req.tessera.auth = auth;
-        req.tessera.rate = rate;
-        res.set(rateLimitHeaders(rate));
-      } catch (err) {
-        if (err instanceof ApiError && err.extra.headers) res.set(err.extra.headers);
-        throw err;
-      }
-    },
-  };
-}
-
-export function scopeCheck(scope: Scope): Step {
-  return {
-    name: 'ScopeCheck',
-    needs: ['auth'],
-    provides: [],
-    async run(req) {
-      if (hasScope(req.tessera.auth!.scopes, scope)) return;
-      throw new ApiError(403, 'insufficient_scope', `This route needs the ${scope} scope.`, {
-        headers: { 'WWW-Authenticate': `Bearer realm="tessera", error="insufficient_scope", scope="${scope}"` },
-      });
-    },
-  };
-}
-
-export function appResolver(d: PipelineDeps): Step {
-  return {
-    name: 'AppResolver',
-    needs: ['auth'],
-    provides: ['app'],
-    async run(req) {
-      const id = String(req.params.app_id ?? '');
-      let app = d.appCache.get(id);
-      if (!app) {
-        app = await d.apps.findById(id);
-        if (!app) throw notFound('App');
-        d.appCache.set(id, app);
-      }
-      req.tessera.app = app;
-    },
-  };
-}
-
-export function workspaceMembershipCheck(d: PipelineDeps): Step {
-  return {
-    name: 'WorkspaceMembershipCheck',
-    needs: ['auth', 'app'],
-    provides: [],
-    async run(req) {
-      // In the enterprise edition the gateway owns tenant isolation.
-      if (d.config.edition === 'enterprise') return;
-      const { auth, app } = req.tessera as Required<RequestState>;
-      const ws = app.workspace_id;
-      let member = auth.verifiedTenants[ws];
-      if (member === undefined) {
-        member = auth.accountId !== null && (await d.apps.isMember(auth.accountId, ws));
-        auth.verifiedTenants[ws] = member;
-      }
-      // 404, not 403: a non-member must not learn that the app exists.
-      if (!member) throw notFound('App');
-    },
-  };
-}
-
-export function appAuthzCheck(): Step {
-  return {
-    name: 'AppAuthzCheck',
-    needs: ['auth', 'app'],
-    provides: [],
-    async run(req) {
-      const { auth, app } = req.tessera as Required<RequestState>;
-      if (!app.enable_api) throw forbidden('This app is not enabled for API access.');
-      const isAccount = auth.accountId !== null;
-      const allowed =
-        app.access_mode === 'workspace'
-          ? isAccount
-          : app.access_mode === 'members'
-            ? isAccount && app.member_ids.includes(auth.accountId!)
-            : true;
-      if (!allowed) throw forbidden('You are not allowed to use this app.');
-    },
-  };
-}
-
-export function callerMount(): Step {
-  return {
-    name: 'CallerMount',
-    needs: ['auth', 'app'],
-    provides: ['caller'],
-    async run(req) {
-      const { auth } = req.tessera as Required<RequestState>;
-      req.tessera.caller =
-        auth.accountId !== null
-          ? { type: 'account', accountId: auth.accountId, email: auth.principal.email }
-          : { type: 'end_user', subject: auth.principal.sub, issuer: auth.principal.subject_issuer };
-    },
-  };
-}
-
-/** The full app pipeline, in order (docs/tokens.md). */
-export function appPipeline(d: PipelineDeps, scope: Scope): readonly Step[] {
-  return buildPipeline([bearerCheck(d), scopeCheck(scope), appResolver(d), workspaceMembershipCheck(d), appAuthzCheck(), callerMount()]);
-}
-
-/** Routes without an app in the path: the same authenticator and scope core. */
-export function bearerPipeline(d: PipelineDeps, scope: Scope | null): readonly Step[] {
-  return buildPipeline(scope === null ? [bearerCheck(d)] : [bearerCheck(d), scopeCheck(scope)]);
 }

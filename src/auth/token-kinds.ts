@@ -1,5 +1,6 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { crc32 } from 'node:zlib';
+import type { SubjectKind } from './auth-context.ts';
 import type { Scope } from './scopes.ts';
 
 /**
@@ -10,15 +11,17 @@ import type { Scope } from './scopes.ts';
 export interface TokenKind {
   readonly prefix: string;
   readonly kind: 'account' | 'external' | 'api_key';
+  /** Whose token it is, which decides tenancy (membership or grants). */
+  readonly subject: Extract<SubjectKind, 'account' | 'external'>;
   readonly table: 'oauth_access_tokens' | 'api_keys';
   /** Scopes stamped from the kind; null means "stored with the token". */
   readonly scopes: readonly Scope[] | null;
 }
 
 const KINDS: readonly TokenKind[] = [
-  { prefix: 'tsa_', kind: 'account', table: 'oauth_access_tokens', scopes: ['full'] },
-  { prefix: 'tse_', kind: 'external', table: 'oauth_access_tokens', scopes: ['apps:run', 'apps:read:permitted'] },
-  { prefix: 'tsk_', kind: 'api_key', table: 'api_keys', scopes: null },
+  { prefix: 'tsa_', kind: 'account', subject: 'account', table: 'oauth_access_tokens', scopes: ['full'] },
+  { prefix: 'tse_', kind: 'external', subject: 'external', table: 'oauth_access_tokens', scopes: ['apps:run', 'apps:read:permitted'] },
+  { prefix: 'tsk_', kind: 'api_key', subject: 'account', table: 'api_keys', scopes: null },
 ];
 
 const B62 = '0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz';

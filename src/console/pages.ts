@@ -46,9 +46,11 @@ function codeMessage(code: string): string | null {
 // Same-origin scripts, styles and images only; nothing may frame these pages.
 export const CSP =
   "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; img-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'";
-const PAGE_HEADERS = { 'Content-Security-Policy': CSP, 'X-Frame-Options': 'DENY', 'Cache-Control': 'no-store' };
+/** The headers of every page answer (redirects and errors too): no framing, no caching. */
+export const PAGE_HEADERS = { 'Content-Security-Policy': CSP, 'X-Frame-Options': 'DENY', 'Cache-Control': 'no-store' };
+export const TEMPLATES_DIR = TEMPLATES;
 
-const ASSET_FILES = ['console.css', 'console.js', 'signin.js', 'device.js', 'account.js', 'favicon.svg'];
+const ASSET_FILES = ['console.css', 'console.js', 'signin.js', 'device.js', 'device-sso.js', 'account.js', 'favicon.svg'];
 const TYPES: Record<string, string> = { js: 'text/javascript; charset=utf-8', css: 'text/css; charset=utf-8', svg: 'image/svg+xml' };
 
 function loadAssets(): Map<string, { type: string; body: Buffer }> {
@@ -137,14 +139,16 @@ export function pages(s: Services): Router {
 
   router.get('/device', async (req: Request, res) => {
     const session = await sessions.read(req);
-    if (!session) return res.redirect(303, `/signin?next=${encodeURIComponent(req.originalUrl)}`);
-    const account = await s.accounts.findById(session.accountId);
-    if (!account) {
+    // With single sign-on, someone without a Tessera account chooses on this page (docs/enterprise.md).
+    const sso = s.sso?.pageView() ?? null;
+    if (!session && !sso) return res.redirect(303, `/signin?next=${encodeURIComponent(req.originalUrl)}`);
+    const account = session ? await s.accounts.findById(session.accountId) : undefined;
+    if (session && !account) {
       // A valid cookie for an account that is gone: drop it, or /signin and /device would bounce forever.
       await sessions.revoke(res, session);
       return res.redirect(303, '/signin?next=/device');
     }
-    const base = { title: 'Connect a device', page: 'device', script: 'device.js', email: account.email, csrf_token: sessions.csrfToken(session) };
+    const base = { title: 'Connect a device', page: 'device', script: 'device.js', email: account?.email, csrf_token: session ? sessions.csrfToken(session) : undefined, sso };
     const code = req.query.user_code;
     if (typeof code !== 'string' || code.trim() === '') return render(res, 200, 'device', base);
     // A wrong code stays in the box, so the user can see the typo.
@@ -161,6 +165,7 @@ export function pages(s: Services): Router {
     const found = await flow.lookup(code);
     if (!found.valid) return render(res, 200, 'device', { ...base, typed, message: INVALID_CODE });
     const minutesLeft = Math.max(1, Math.ceil((found.expires_in_remaining ?? 0) / 60));
+    if (!account) return render(res, 200, 'device', { ...base, chooser: { ...found, next: `/device?user_code=${found.user_code}` } });
     await render(res, 200, 'device', { ...base, confirm: { ...found, minutes_left: minutesLeft } });
   });
 

@@ -12,6 +12,8 @@ import {
   type DeviceRecord,
   type PollResult,
 } from './device-scripts.ts';
+import type { ExternalSubject } from '../auth/token-service.ts';
+import { decodeSubject, encodeSubject, externalKey, resolveExternalScript } from './external-approval.ts';
 import { formatUserCode, generateUserCode, normalizeUserCode } from './user-code.ts';
 
 export { formatUserCode, normalizeUserCode };
@@ -72,6 +74,46 @@ export class DeviceFlowService {
     };
     await this.s.store.set(recordKey(hash), JSON.stringify(record), ttlMs + GRACE_MS);
     return { deviceCode, userCode: formatUserCode(userCode), expiresIn: this.s.config.deviceCodeTtlSeconds, interval: record.interval };
+  }
+
+  /** A live, still pending code by its user code: its device-code hash and record. */
+  async findPending(userCode: string): Promise<{ hash: string; rec: DeviceRecord } | null> {
+    const found = await this.find(userCode);
+    return found && found.rec.status === 'pending' && found.rec.expires_at_ms > Date.now() ? found : null;
+  }
+
+  /** A live code's record by device-code hash, whatever its status (an approval grant names the code it was issued for). */
+  async findByHash(hash: string): Promise<DeviceRecord | null> {
+    const raw = await this.s.store.get(recordKey(hash));
+    const rec = raw ? (JSON.parse(raw) as DeviceRecord) : null;
+    return rec && rec.expires_at_ms > Date.now() ? rec : null;
+  }
+
+  /** The same, only while it is still pending. */
+  async findPendingByHash(hash: string): Promise<DeviceRecord | null> {
+    const rec = await this.findByHash(hash);
+    return rec?.status === 'pending' ? rec : null;
+  }
+
+  /** The external-SSO branch's approve or deny, for the code a grant was issued for. */
+  async resolveExternal(hash: string, rec: DeviceRecord, subject: ExternalSubject, status: 'approved' | 'denied') {
+    const result = await this.s.store.run(resolveExternalScript, [recordKey(hash), externalKey(hash)], [status, subject.email, encodeSubject(subject)]);
+    if (result === 'ok') {
+      this.s.audit(status === 'approved' ? 'oauth.device_flow_approved' : 'oauth.device_flow_denied', {
+        branch: 'sso',
+        subject: subject.sub,
+        subject_email: subject.email,
+        subject_issuer: subject.issuer,
+        client_id: rec.client_id,
+        device_label: rec.device_label,
+      });
+    }
+    return result;
+  }
+
+  /** Who approved a device code in the external-SSO branch; null for an account approval. */
+  async externalSubject(deviceCode: string): Promise<ExternalSubject | null> {
+    return decodeSubject(await this.s.store.get(externalKey(sha256(deviceCode))));
   }
 
   private async find(userCode: string): Promise<{ hash: string; rec: DeviceRecord } | null> {

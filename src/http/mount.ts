@@ -1,5 +1,5 @@
 import type { NextFunction, Request, RequestHandler, Response, Router } from 'express';
-import { appPipeline, bearerPipeline, type PipelineDeps, type Step } from '../auth/pipeline.ts';
+import { pipelineFor, type PipelineDeps } from '../auth/pipeline.ts';
 import { ApiError } from '../errors.ts';
 import type { OperationId, Route, RouteTable } from './operations.ts';
 import { specOperations } from './spec.ts';
@@ -27,8 +27,7 @@ export function mountOperations(
     if ((route.guard === 'public') !== op.public) {
       throw new Error(`${op.operationId}: guard ${route.guard} disagrees with the spec's security`);
     }
-    const steps: readonly Step[] =
-      route.guard === 'public' ? [] : route.guard === 'bearer' ? bearerPipeline(deps, route.scope) : appPipeline(deps, route.scope);
+    const steps = pipelineFor(deps, { ...route, edition: op.enterprise ? 'enterprise' : undefined });
     // A GET without path parameters or a query string has nothing to validate; when responses
     // are not validated either (production), skipping the validator changes no outcome.
     const nothingToCheck = !opts.validateResponses && op.method === 'get' && !op.path.includes('{');
@@ -55,7 +54,7 @@ function compose(handlers: RequestHandler[]): RequestHandler {
   };
 }
 
-function guard(steps: readonly Step[]): RequestHandler {
+function guard(steps: ReturnType<typeof pipelineFor>): RequestHandler {
   return async (req: Request, res: Response, next: NextFunction) => {
     req.tessera = {};
     try {

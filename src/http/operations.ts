@@ -2,7 +2,7 @@ import type { Request, Response } from 'express';
 import type { operations } from '../../generated/openapi.ts';
 import type { AuthContext } from '../auth/bearer-authenticator.ts';
 import type { Caller } from '../auth/pipeline.ts';
-import type { Scope } from '../auth/scopes.ts';
+import type { ScopeRule } from '../auth/scopes.ts';
 import type { AppMode, AppRecord } from '../storage/repos/apps.ts';
 
 /** Every operationId in openapi.yaml (from the generated types). */
@@ -45,8 +45,8 @@ type Result<K extends OperationId> = Promise<Reply<K> | undefined>;
  */
 export type Route<K extends OperationId> =
   | { guard: 'public'; handler: (ctx: PublicContext<K>) => Result<K> }
-  | { guard: 'bearer'; scope: Scope | null; handler: (ctx: BearerContext<K>) => Result<K> }
-  | { guard: 'app'; scope: Scope; modes?: readonly AppMode[]; handler: (ctx: AppContext<K>) => Result<K> };
+  | { guard: 'bearer'; scope: ScopeRule; handler: (ctx: BearerContext<K>) => Result<K> }
+  | { guard: 'app'; scope: ScopeRule; modes?: readonly AppMode[]; handler: (ctx: AppContext<K>) => Result<K> };
 
 /** One entry per spec operation: a missing one is a type error. */
 export type RouteTable = { [K in OperationId]: Route<K> };

@@ -11,11 +11,13 @@ export interface SpecOperation {
   /** Express path, e.g. `/apps/:app_id/info`. */
   expressPath: string;
   public: boolean;
+  /** `x-tessera-edition: enterprise`: the operation exists only in the enterprise edition. */
+  enterprise: boolean;
 }
 
 type OpenApiDoc = {
   security?: unknown[];
-  paths: Record<string, Record<string, { operationId: string; security?: unknown[] }>>;
+  paths: Record<string, Record<string, { operationId: string; security?: unknown[]; 'x-tessera-edition'?: string }>>;
 };
 
 let cached: { text: string; doc: OpenApiDoc } | null = null;
@@ -41,6 +43,7 @@ export function specOperations(): SpecOperation[] {
         path,
         expressPath: path.replace(/\{(\w+)\}/g, ':$1'),
         public: Array.isArray(op.security) && op.security.length === 0,
+        enterprise: op['x-tessera-edition'] === 'enterprise',
       });
     }
   }

@@ -24,11 +24,11 @@ export class DeviceSessions {
   }
 
   list(accountId: string, limit: number, offset: number) {
-    return this.repo.listLive(accountId, limit, offset);
+    return this.repo.listLive({ accountId }, limit, offset);
   }
 
   signOut(accountId: string, id: string, reason = 'session_revoked'): Promise<boolean> {
-    return this.s.tokens.revokeById(accountId, id, reason);
+    return this.s.tokens.revokeById({ accountId }, id, reason);
   }
 
   /** Every device at once ("sign out everywhere"); API keys are not devices and keep working. */

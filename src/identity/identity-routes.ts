@@ -1,3 +1,4 @@
+import { accountsOnly } from '../auth/scopes.ts';
 import { notFound } from '../errors.ts';
 import type { Routes } from '../http/operations.ts';
 import type { Services } from '../services.ts';
@@ -16,15 +17,14 @@ export function identityRoutes(s: Services): Routes<'getMe' | 'listWorkspaces' |
     },
     listWorkspaces: {
       guard: 'bearer',
-      scope: 'apps:read',
+      scope: accountsOnly('apps:read'),
       async handler({ auth }) {
-        if (!auth.accountId) return { status: 200, body: { data: [] } };
-        return { status: 200, body: { data: await s.accounts.workspaces(auth.accountId) } };
+        return { status: 200, body: { data: await s.accounts.workspaces(auth.accountId!) } };
       },
     },
     listApiKeys: {
       guard: 'bearer',
-      scope: 'full',
+      scope: accountsOnly('full'),
       async handler({ auth, query }) {
         const p = page(query);
         const { rows, total } = await apiKeys.list(auth.accountId!, p.limit, p.offset);
@@ -33,7 +33,7 @@ export function identityRoutes(s: Services): Routes<'getMe' | 'listWorkspaces' |
     },
     createApiKey: {
       guard: 'bearer',
-      scope: 'full',
+      scope: accountsOnly('full'),
       async handler({ auth, body }) {
         const created = await apiKeys.create(auth.accountId!, { name: body.name, scopes: body.scopes, expiresInDays: body.expires_in_days ?? null });
         return { status: 201, body: created };
@@ -41,7 +41,7 @@ export function identityRoutes(s: Services): Routes<'getMe' | 'listWorkspaces' |
     },
     deleteApiKey: {
       guard: 'bearer',
-      scope: 'full',
+      scope: accountsOnly('full'),
       async handler({ auth, params }) {
         if (!(await apiKeys.revoke(auth.accountId!, params.key_id))) throw notFound('API key');
         return { status: 204, body: undefined };

@@ -1,22 +1,31 @@
+import type { AuthContext } from '../auth/auth-context.ts';
+import type { ScopeRule } from '../auth/scopes.ts';
 import { ApiError, notFound } from '../errors.ts';
 import type { Routes } from '../http/operations.ts';
 import { page } from '../http/pagination.ts';
-import { SessionRepo } from '../storage/repos/sessions.ts';
+import { SessionRepo, type SessionOwner } from '../storage/repos/sessions.ts';
 import type { Services } from '../services.ts';
 
 /**
- * The caller's device sessions. Scope `full`: only device-flow account tokens manage
- * device sessions (an API key is not a session and cannot sign devices out).
+ * Accounts need scope `full`: only device-flow account tokens manage device sessions (an
+ * API key is not a session and cannot sign devices out). External subjects (tse_) manage
+ * their own device sessions with any of their tokens.
  */
+const SESSIONS: ScopeRule = { account: 'full', external: null };
+
+const ownerOf = (auth: AuthContext): SessionOwner =>
+  auth.accountId !== null ? { accountId: auth.accountId } : { issuer: auth.issuer, email: auth.email ?? '' };
+
+/** The caller's device sessions (device-flow tokens); another subject's session is not found. */
 export function sessionRoutes(s: Services): Routes<'listSessions' | 'deleteCurrentSession' | 'deleteSession'> {
   const sessions = new SessionRepo(s.db);
   return {
     listSessions: {
       guard: 'bearer',
-      scope: 'full',
+      scope: SESSIONS,
       async handler({ auth, query }) {
         const p = page(query);
-        const { rows, total } = await sessions.listLive(auth.accountId!, p.limit, p.offset);
+        const { rows, total } = await sessions.listLive(ownerOf(auth), p.limit, p.offset);
         const data = rows.map((r) => ({
           id: r.id,
           client_id: r.client_id,
@@ -31,18 +40,18 @@ export function sessionRoutes(s: Services): Routes<'listSessions' | 'deleteCurre
     },
     deleteCurrentSession: {
       guard: 'bearer',
-      scope: 'full',
+      scope: SESSIONS,
       async handler({ auth }) {
         if (auth.source !== 'oauth') throw new ApiError(403, 'wrong_subject', 'Only a device-flow token is a session.');
-        await s.tokens.revokeById(auth.accountId!, auth.tokenId, 'signed_out');
+        await s.tokens.revokeById(ownerOf(auth), auth.tokenId, 'signed_out');
         return { status: 204, body: undefined };
       },
     },
     deleteSession: {
       guard: 'bearer',
-      scope: 'full',
+      scope: SESSIONS,
       async handler({ auth, params }) {
-        if (!(await s.tokens.revokeById(auth.accountId!, params.session_id, 'session_revoked'))) throw notFound('Session');
+        if (!(await s.tokens.revokeById(ownerOf(auth), params.session_id, 'session_revoked'))) throw notFound('Session');
         return { status: 204, body: undefined };
       },
     },

@@ -8,19 +8,21 @@ import type { Services } from '../services.ts';
 import { Conflict, Forbidden, InvalidRequest, LoginRequired, NotFound, TooManyRequests } from './errors.ts';
 import { readParams } from './params.ts';
 
-const PER_SESSION_PER_HOUR = 30;
+/** Approvals and denials per hour, per console session (and per external subject in the SSO branch). */
+export const APPROVALS_PER_HOUR = 30;
+export const APPROVAL_LIMIT = 'device-approval';
 
 export function deviceApproval(s: Services, decision: 'approve' | 'deny'): RequestHandler {
   const flow = deviceFlowFor(s);
   const sessions = consoleSessionsFor(s);
-  const limiter = new RateLimiter(s.store, PER_SESSION_PER_HOUR);
+  const limiter = new RateLimiter(s.store, APPROVALS_PER_HOUR);
   return async (req, res) => {
     const session = await sessions.read(req);
     if (!session) throw new LoginRequired();
     if (!sessions.checkCsrf(req, session)) throw new Forbidden('The X-CSRF-Token header is missing or wrong.');
     const { user_code: userCode } = readParams(req, true);
     if (!userCode || userCode.length > 20) throw new InvalidRequest('user_code is required.');
-    const limit = await limiter.hitKey('device-approval', session.sid, PER_SESSION_PER_HOUR, 3600_000);
+    const limit = await limiter.hitKey(APPROVAL_LIMIT, session.sid, APPROVALS_PER_HOUR, 3600_000);
     if (!limit.allowed) throw new TooManyRequests(Math.ceil(limit.resetMs / 1000));
     const account = await s.accounts.findById(session.accountId);
     if (!account) throw new LoginRequired();

@@ -6,9 +6,12 @@ import type { Services } from '../services.ts';
 import { deviceApproval } from './device-approval.ts';
 import { deviceAuthorization } from './device-authorization.ts';
 import { deviceLookup } from './device-lookup.ts';
+import { approvalContext } from './approval-context.ts';
 import { oauthErrorHandler } from './errors.ts';
+import { externalApproval } from './external-approval.ts';
 import { metadata } from './metadata.ts';
 import { revocation } from './revocation.ts';
+import { ssoInitiate } from './sso-initiate.ts';
 import { token } from './token.ts';
 
 export const OAUTH_BASE = '/openapi/v1/oauth';
@@ -43,6 +46,13 @@ export function oauthRouter(s: Services): Router {
   oauth.get('/device/lookup', wrap(deviceLookup(s)));
   oauth.post('/device/approve', raw, wrap(deviceApproval(s, 'approve')));
   oauth.post('/device/deny', raw, wrap(deviceApproval(s, 'deny')));
+  // The external-SSO branch (docs/enterprise.md) exists only in the enterprise edition with an OpenID provider.
+  if (s.sso) {
+    oauth.get('/device/sso-initiate', wrap(ssoInitiate(s)));
+    oauth.get('/device/approval-context', wrap(approvalContext(s)));
+    oauth.post('/device/approve-external', raw, wrap(externalApproval(s, 'approve')));
+    oauth.post('/device/deny-external', raw, wrap(externalApproval(s, 'deny')));
+  }
   oauth.use((_req, _res, next) => next(noRoute()));
   oauth.use(oauthErrorHandler(s.log));
 

@@ -31,6 +31,8 @@ export interface TestServerOptions {
   redisUrl?: string;
   /** A logger to read audit lines from (see auditLog); silent by default. */
   log?: Logger;
+  /** Config that depends on the server's own address (e.g. an IdP whose client redirects here); applied over `config`. */
+  configFor?: (url: string) => Promise<Partial<Config>> | Partial<Config>;
 }
 
 /** The real app, in-process, on port 0, against real Postgres and Redis. */
@@ -46,7 +48,7 @@ export async function startServer(opts: TestServerOptions = {}): Promise<TestSer
   server.listen(0, '127.0.0.1');
   await new Promise<void>((resolve) => server.once('listening', resolve));
   const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-  const config = testConfig({ publicUrl: url, ...opts.config });
+  const config = testConfig({ publicUrl: url, ...opts.config, ...(await opts.configFor?.(url)) });
   const app = await createApp({ config, db, store, log });
   handler = app.express;
   return {

@@ -172,7 +172,7 @@ describe('two replicas sharing one Redis', () => {
     const m = await member(server);
     expect((await fetch(`${other.url}/openapi/v1/me`, { headers: m.auth })).status).toBe(200);
     const [row] = await server.db.query<{ id: string }>('SELECT id FROM oauth_access_tokens WHERE account_id = $1', [m.account.id]);
-    expect(await server.app.services.tokens.revokeById(m.account.id, row!.id)).toBe(true);
+    expect(await server.app.services.tokens.revokeById({ accountId: m.account.id }, row!.id)).toBe(true);
     expect(await eventually401(other.url, m.auth)).toBeLessThan(1_000);
   });
 

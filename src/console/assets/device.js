@@ -1,6 +1,7 @@
 'use strict';
 (function () {
-  const csrf = document.querySelector('meta[name="csrf-token"]').content;
+  // Absent when nobody is signed in (the single sign-on chooser); nothing below needs it then.
+  const csrf = document.querySelector('meta[name="csrf-token"]')?.content;
   const result = document.getElementById('result');
   const confirm = document.getElementById('confirm');
   // RFC 8628 §5.4: the code must not linger in the address bar or history once used.

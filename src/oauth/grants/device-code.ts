@@ -1,4 +1,5 @@
 // RFC 8628 §3.4 (Device Access Token Request) and §3.5 (Device Access Token Response).
+import { kindByPrefix } from '../../auth/token-kinds.ts';
 import { deviceFlowFor } from '../../device-flow/device-flow-service.ts';
 import type { Services } from '../../services.ts';
 import { AccessDenied, AuthorizationPending, ExpiredToken, InvalidGrant, InvalidRequest, SlowDown } from '../errors.ts';
@@ -40,14 +41,23 @@ export async function deviceCodeGrant(s: Services, params: Record<string, string
       throw new InvalidGrant('The device code was already used; the token it produced has been revoked.');
     case 'approved': {
       let minted;
+      let scope = result.scope;
       try {
-        minted = await s.tokens.mintAccountToken({ accountId: result.account_id, email: result.email, clientId, deviceLabel: result.device_label });
+        if (result.account_id) {
+          minted = await s.tokens.mintAccountToken({ accountId: result.account_id, email: result.email, clientId, deviceLabel: result.device_label });
+        } else {
+          // Approved in the external-SSO branch: a tse_ token for the IdP's subject.
+          const subject = await flow.externalSubject(deviceCode);
+          if (!subject) throw new Error('external approval without its subject');
+          minted = await s.tokens.mintExternalToken({ subject, clientId, deviceLabel: result.device_label });
+          scope = kindByPrefix('tse_')!.scopes!.join(' ');
+        }
       } catch (err) {
         await flow.release(deviceCode).catch(() => undefined);
         throw err;
       }
       await flow.collected(deviceCode, minted.id, result.expires_at_ms);
-      return { access_token: minted.token, token_type: 'Bearer', expires_in: minted.expiresIn, scope: result.scope };
+      return { access_token: minted.token, token_type: 'Bearer', expires_in: minted.expiresIn, scope };
     }
   }
 }

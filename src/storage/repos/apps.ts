@@ -1,4 +1,5 @@
 import type { Database } from '../db.ts';
+import { emailDomain } from './grants.ts';
 
 export type AppMode = 'chat' | 'completion' | 'workflow';
 export type AccessMode = 'workspace' | 'members' | 'external';
@@ -57,6 +58,26 @@ export class AppRepo {
     if (f.mode) add('a.mode = ?', f.mode);
     if (f.name) add("a.name ILIKE '%' || ? || '%'", f.name.replace(/[\\%_]/g, (c) => `\\${c}`));
     if (f.tag) add('? = ANY(a.tags)', f.tag);
+    return this.db.page<AppRecord>({
+      columns: "a.id, a.workspace_id, a.name, a.description, a.mode, a.enable_api, a.access_mode, a.config, a.tags, '{}'::text[] AS member_ids",
+      from: `apps a WHERE ${where.join(' AND ')}`,
+      orderBy: 'a.created_at, a.id',
+      values,
+      limit: f.limit,
+      offset: (f.page - 1) * f.limit,
+    });
+  }
+
+  /** Apps granted to an external subject, across workspaces: access mode external, API enabled. */
+  async listPermitted(f: { issuer: string; email: string; mode?: AppMode; name?: string; page: number; limit: number }): Promise<{ rows: AppRecord[]; total: number }> {
+    const where = [
+      "a.access_mode = 'external'",
+      'a.enable_api',
+      `EXISTS (SELECT 1 FROM app_grants g WHERE g.app_id = a.id AND g.subject_issuer = $1 AND (g.email = lower($2) OR g.email_domain = $3))`,
+    ];
+    const values: unknown[] = [f.issuer, f.email, emailDomain(f.email)];
+    if (f.mode) where.push(`a.mode = $${values.push(f.mode)}`);
+    if (f.name) where.push(`a.name ILIKE '%' || $${values.push(f.name.replace(/[\\%_]/g, (c) => `\\${c}`))} || '%'`);
     return this.db.page<AppRecord>({
       columns: "a.id, a.workspace_id, a.name, a.description, a.mode, a.enable_api, a.access_mode, a.config, a.tags, '{}'::text[] AS member_ids",
       from: `apps a WHERE ${where.join(' AND ')}`,

@@ -14,6 +14,9 @@ export interface TokenRow {
   expires_at: Date | null;
   revoked_at: Date | null;
   default_workspace_id: string | null;
+  /** External subjects (tse_): the IdP's `sub` and display name. */
+  subject_sub: string | null;
+  subject_name: string | null;
 }
 
 const ACCOUNT_COLUMNS = `
@@ -27,7 +30,7 @@ export class TokenRepo {
   async findOauthByHash(hash: string): Promise<TokenRow | undefined> {
     return this.db.one<TokenRow>(
       `SELECT t.id, 'oauth' AS source, t.prefix, t.account_id, t.subject_email, t.subject_issuer, NULL::text[] AS scopes,
-              t.expires_at, t.revoked_at, ${ACCOUNT_COLUMNS}
+              t.expires_at, t.revoked_at, t.subject_sub, t.subject_name, ${ACCOUNT_COLUMNS}
          FROM oauth_access_tokens t LEFT JOIN accounts a ON a.id = t.account_id
         WHERE t.token_hash = $1`,
       [hash],
@@ -37,7 +40,7 @@ export class TokenRepo {
   async findApiKeyByHash(hash: string): Promise<TokenRow | undefined> {
     return this.db.one<TokenRow>(
       `SELECT k.id, 'api_key' AS source, k.prefix, k.account_id, a.email AS subject_email, '${ACCOUNT_ISSUER}' AS subject_issuer,
-              k.scopes, k.expires_at, k.revoked_at, ${ACCOUNT_COLUMNS}
+              k.scopes, k.expires_at, k.revoked_at, NULL AS subject_sub, NULL AS subject_name, ${ACCOUNT_COLUMNS}
          FROM api_keys k JOIN accounts a ON a.id = k.account_id
         WHERE k.token_hash = $1`,
       [hash],

@@ -1,0 +1,71 @@
+import type { components } from '../../generated/openapi.ts';
+import type { Scope } from './scopes.ts';
+
+export type Principal = components['schemas']['Principal'];
+
+/**
+ * Who stands behind a bearer. It decides tenancy (docs/tokens.md): accounts are confined by
+ * workspace membership, external subjects by grants, gateway service accounts by the
+ * workspace in their token.
+ */
+export type SubjectKind = 'account' | 'external' | 'gateway';
+
+/** Where the credential lives: a row of oauth_access_tokens or api_keys, or nowhere (a JWT). */
+export type CredentialSource = 'oauth' | 'api_key' | 'jwt';
+
+/**
+ * The resolved caller of a bearer request: what every pipeline step and handler sees.
+ * Every token source (opaque kinds, JWTs) produces one of these; nothing downstream
+ * branches on where it came from.
+ */
+export interface AuthContext {
+  subjectKind: SubjectKind;
+  /** `tessera:account` for accounts; the IdP or JWT issuer otherwise. */
+  issuer: string;
+  /** The account id for accounts; the issuer's `sub` otherwise. */
+  subject: string;
+  email: string | null;
+  /** Set for account subjects only. */
+  accountId: string | null;
+  scopes: Scope[];
+  /** Null: does not expire. */
+  expiresAtMs: number | null;
+  /** What `GET /me` answers. */
+  principal: Principal;
+  source: CredentialSource;
+  /** The credential's row id (opaque tokens); a stable id chosen by the strategy for JWTs. */
+  tokenId: string;
+  /** sha256 (hex) of the presented token: the identity cache key and the invalidation message. */
+  tokenHash: string;
+  /** sha256 (hex) the per-token rate limit counts: the token hash for opaque tokens, `(iss, sub)` for JWTs. */
+  rateLimitKey: string;
+  /** Gateway service accounts only: the one workspace whose apps they may reach. */
+  workspaceConfinement: string | null;
+  /** workspace id → is the caller a member; filled lazily, cached with the identity. */
+  verifiedTenants: Record<string, boolean>;
+}
+
+/**
+ * One source of bearer tokens behind the BearerAuthenticator, chosen by the token's shape
+ * (docs/tokens.md, "Adding a token source"). The authenticator calls, in order:
+ * `claims` (no I/O) → `identify` → the rate limit on `rateLimitKey` → `resolve` → expiry.
+ */
+export interface BearerStrategy {
+  readonly name: string;
+  /** Does the token have this strategy's shape? Pure and cheap: no store, no database, no network. */
+  claims(token: string): boolean;
+  /**
+   * First phase: the key the rate limit counts. An opaque token is keyed by its hash before
+   * anything is looked up (so unknown tokens are limited too); a JWT may verify first and key
+   * by `(iss, sub)`. Throws ApiError 401 `invalid_token` for a token it refuses.
+   */
+  identify(token: string, tokenHash: string): Promise<Identified> | Identified;
+}
+
+export interface Identified {
+  rateLimitKey: string;
+  /** Second phase, after the rate limit admitted the request: cached context, else storage. */
+  resolve(): Promise<AuthContext>;
+  /** Called when the resolved context has expired (before answering 401 token_expired). */
+  expire(auth: AuthContext): Promise<void>;
+}

@@ -1,0 +1,24 @@
+import { ApiError } from '../../errors.ts';
+import type { BearerAuthenticator } from '../bearer-authenticator.ts';
+import type { Step } from '../pipeline.ts';
+import { rateLimitHeaders } from '../rate-limit.ts';
+
+/** Identity and the per-token rate limit, from the one authenticator, whichever token source it is. */
+export function bearerCheck(authenticator: BearerAuthenticator): Step {
+  return {
+    name: 'BearerCheck',
+    needs: [],
+    provides: ['auth'],
+    async run(req, res) {
+      try {
+        const { auth, rate } = await authenticator.authenticate(req.get('authorization'));
+        req.tessera.auth = auth;
+        req.tessera.rate = rate;
+        res.set(rateLimitHeaders(rate));
+      } catch (err) {
+        if (err instanceof ApiError && err.extra.headers) res.set(err.extra.headers);
+        throw err;
+      }
+    },
+  };
+}
