@@ -33,7 +33,7 @@ export function apiError(caller: Caller, status: number, body: unknown): CliErro
       return new CliError(
         EXIT.auth,
         why,
-        `TESSERA_TOKEN is the token in use: it overrides any stored login. Set it to a valid token, or unset it to use the login of \`${ctx.cmd('login')}\`.`,
+        `TESSERA_TOKEN is the token in use: it overrides any stored login. Set it to a valid token, or unset it and run \`${ctx.cmd('login')}\`.`,
       );
     }
     if (source === 'stdin') {

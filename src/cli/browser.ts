@@ -1,5 +1,3 @@
-import open from 'open';
-
 /**
  * Whether there is a browser to open at all: macOS and Windows have one; elsewhere a
  * graphical session (X11 or Wayland) is needed, since without it xdg-open falls back
@@ -37,6 +35,8 @@ export async function openBrowser(url: string, host: string): Promise<boolean | 
   if (!target) return false;
   let child;
   try {
+    // Loaded on demand: only an interactive login opens a browser.
+    const { default: open } = await import('open');
     child = await open(target.href);
   } catch {
     return false;

@@ -20,7 +20,8 @@ export function programName(env: NodeJS.ProcessEnv = process.env): string {
   return 'tessera';
 }
 
-const quote = (arg: string) => (/^[\w@%+=:,./-]+$/.test(arg) ? arg : `'${arg.replace(/'/g, `'\\''`)}'`);
+// Non-ASCII is not special to a shell, so a placeholder like `name=…` stays readable.
+const quote = (arg: string) => (/^[\w@%+=:,./\u0080-\uffff-]+$/.test(arg) ? arg : `'${arg.replace(/'/g, `'\\''`)}'`);
 
 /** `tessera <args…>` as the user would type it, each argument quoted for a POSIX shell when needed. */
 export const command = (...args: string[]) => [programName(), ...args.map(quote)].join(' ');

@@ -5,11 +5,11 @@ export const ACCOUNT_ISSUER = 'tessera:account';
 export type TokenKindName = 'tsa_' | 'tse_' | 'tsk_' | 'jwt' | 'unknown';
 
 const LABELS: Record<TokenKindName, string> = {
-  tsa_: 'device login, account',
-  tse_: 'device login, single sign-on',
-  tsk_: 'API key',
+  tsa_: 'tsa_ device login (account)',
+  tse_: 'tse_ device login (single sign-on)',
+  tsk_: 'tsk_ API key',
   jwt: 'JWT',
-  unknown: 'unknown kind',
+  unknown: 'token of an unknown kind',
 };
 
 export function tokenKind(token: string): TokenKindName {
@@ -18,8 +18,8 @@ export function tokenKind(token: string): TokenKindName {
   return token.split('.').length === 3 ? 'jwt' : 'unknown';
 }
 
-/** `tsa_ (device login, account)`. */
-export const describeKind = (kind: TokenKindName) => (kind === 'jwt' || kind === 'unknown' ? LABELS[kind] : `${kind} (${LABELS[kind]})`);
+/** `tsa_ device login (account)`, `tsk_ API key`, …: the prefix first, as people see it in the token. */
+export const describeKind = (kind: TokenKindName) => LABELS[kind];
 
 /** External subjects (SSO logins, federated JWTs) see only the apps granted to them, through `/apps/permitted`. */
 export const isExternal = (kind: TokenKindName) => kind === 'tse_';

@@ -99,7 +99,7 @@ describe('login at a terminal', () => {
     const { dir, token } = await loggedIn();
     const env = { TESSERA_HOST: server.url, TESSERA_CONFIG_DIR: dir };
     const keep = cliPty(['login'], env);
-    await keep.waitFor(new RegExp(`Already logged in to ${server.url} as ${account.email} \\(tsa_`));
+    await keep.waitFor(new RegExp(`Already logged in to ${server.url} as ${account.email}, with a tsa_ device login`));
     await keep.waitFor(/Log in again and replace this login\?/);
     keep.type('n\r');
     const kept = await keep.done;

@@ -193,3 +193,12 @@ export async function recordingProxy(target: string): Promise<{ url: string; req
     },
   };
 }
+
+/** A loopback URL where nothing listens (a port just released), for network failures. */
+export async function closedPortUrl(): Promise<string> {
+  const closed = createServer().listen(0, '127.0.0.1');
+  await new Promise<void>((r) => closed.once('listening', r));
+  const url = `http://127.0.0.1:${(closed.address() as AddressInfo).port}`;
+  await new Promise<void>((r) => closed.close(() => r()));
+  return url;
+}

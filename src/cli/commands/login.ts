@@ -30,6 +30,7 @@ export async function login(ctx: CliContext, opts: LoginOptions): Promise<void> 
   process.once('SIGINT', cancel);
   const spinner = new Spinner('Waiting for you to approve in the browser…');
   let stopListening = () => {};
+  let finished = false;
   try {
     const label = opts.deviceLabel?.trim() || hostname();
     const start = await startDeviceFlow(host, label, controller.signal);
@@ -48,6 +49,8 @@ export async function login(ctx: CliContext, opts: LoginOptions): Promise<void> 
       process.stderr.write(`Press Enter to open ${complete} in your browser… (or open ${start.verification_uri} on another device)\n`);
       stopListening = onEnter(() => {
         void openBrowser(complete, host).then((opened) => {
+          // Once the login is over, the verdict no longer matters (and would print after the result).
+          if (finished) return;
           if (opened) spinner.note(`${err.green('✓')} Opened ${complete} in your browser.`);
           else if (opened === false) spinner.note(`Could not open a browser; open ${complete} yourself.`);
         });
@@ -55,6 +58,7 @@ export async function login(ctx: CliContext, opts: LoginOptions): Promise<void> 
     }
     spinner.start();
     const issued = await pollForToken(host, start, controller.signal, spinner, ctx.cmd('login'));
+    finished = true;
     stopListening();
     spinner.stop();
     const me = await call({ ctx, host }, apiClient(host, issued.access_token).GET('/me', { signal: controller.signal }));
@@ -64,6 +68,7 @@ export async function login(ctx: CliContext, opts: LoginOptions): Promise<void> 
     const expiresAt = new Date(Date.now() + issued.expires_in * 1000).toISOString();
     await finish(ctx, host, issued.access_token, expiresAt, me, workspace);
   } finally {
+    finished = true;
     stopListening();
     spinner.stop();
     process.off('SIGINT', cancel);
@@ -79,7 +84,7 @@ async function mayReplace(ctx: CliContext, host: string, opts: LoginOptions): Pr
   const existing = await ctx.login(host);
   if (!existing || opts.force) return true;
   if (existing.expires_at && Date.parse(existing.expires_at) <= Date.now()) return true;
-  const already = `Already logged in to ${host} as ${existing.email} (${describeKind(tokenKind(existing.token))}).`;
+  const already = `Already logged in to ${host} as ${existing.email}, with a ${describeKind(tokenKind(existing.token))}.`;
   if (!opts.withToken && interactive()) {
     process.stderr.write(`${already}\n`);
     if (await confirm('Log in again and replace this login?', 'Login cancelled.')) return true;

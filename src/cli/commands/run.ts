@@ -5,6 +5,7 @@ import { CliError, EXIT, usage } from '../errors.ts';
 import { collectInputs } from '../inputs.ts';
 import { readStdin } from '../prompt.ts';
 import type { CliContext } from '../session.ts';
+import { err } from '../term.ts';
 import { describeInputs } from './apps.ts';
 
 export interface RunOptions {
@@ -74,7 +75,7 @@ export async function run(ctx: CliContext, appId: string, opts: RunOptions): Pro
     const onSigint = () => controller.abort(new CliError(130, 'Run cancelled.'));
     process.once('SIGINT', onSigint);
     try {
-      await printStream(ctx, caller, send({ parseAs: 'stream', signal: controller.signal, headers: { Accept: 'text/event-stream' } })).catch(withInputs);
+      await printStream(ctx, caller, appId, send({ parseAs: 'stream', signal: controller.signal, headers: { Accept: 'text/event-stream' } })).catch(withInputs);
     } finally {
       process.off('SIGINT', onSigint);
     }
@@ -92,13 +93,15 @@ export async function run(ctx: CliContext, appId: string, opts: RunOptions): Pro
   }
   const res = answer as Schemas['ChatMessageResponse'] | Schemas['CompletionMessageResponse'];
   ctx.print(res.answer, res);
-  if (!ctx.json && 'conversation_id' in res) hintConversation(res.conversation_id);
+  if (!ctx.json && 'conversation_id' in res) hintConversation(ctx, appId, res.conversation_id);
 }
 
-const hintConversation = (id: string) => process.stderr.write(`(conversation ${id}: continue it with --conversation ${id})\n`);
+/** On stderr, so stdout stays the answer alone. */
+const hintConversation = (ctx: CliContext, appId: string, id: string) =>
+  process.stderr.write(`${err.dim(`To continue this conversation: ${ctx.cmd('run', appId, '--conversation', id, '--query', '…')}`)}\n`);
 
 /** Prints answer text as it arrives (or one JSON object per event with --json); an `error` event exits 3. */
-async function printStream(ctx: CliContext, caller: Caller, request: Promise<{ data?: unknown; error?: unknown; response: Response }>): Promise<void> {
+async function printStream(ctx: CliContext, caller: Caller, appId: string, request: Promise<{ data?: unknown; error?: unknown; response: Response }>): Promise<void> {
   const { host } = caller;
   const body = (await call<unknown>(caller, request)) as ReadableStream<Uint8Array>;
   let failure: CliError | undefined;
@@ -141,5 +144,5 @@ async function printStream(ctx: CliContext, caller: Caller, request: Promise<{ d
   }
   if (failure) throw failure;
   if (!finished) throw new CliError(EXIT.network, `The stream from ${host} ended before the run finished.`);
-  if (conversation && !ctx.json) hintConversation(conversation);
+  if (conversation && !ctx.json) hintConversation(ctx, appId, conversation);
 }
