@@ -60,6 +60,18 @@ describe('login at a terminal', () => {
     expect(await readFile(path.join(dir, 'hosts.yml'), 'utf8')).toContain('tsa_');
   }, 30_000);
 
+  it('when the browser cannot be opened, then Enter says so and never claims it opened', async () => {
+    const desktop = await fakeDesktop({ browserFails: true });
+    const term = cliPty(['login'], { TESSERA_HOST: server.url, TESSERA_CONFIG_DIR: await configDir(), ...desktop.env });
+    const [, link] = await term.waitFor(/Press Enter to open (\S+) in your browser/);
+    term.type('\r');
+    await term.waitFor(new RegExp(`Could not open a browser; open ${link!.replace(/[?.]/g, '\\$&')} yourself\\.`));
+    term.type('\x03');
+    const res = await term.done;
+    expect(res.code).toBe(130);
+    expect(res.output).not.toContain('Opened');
+  });
+
   it('when the person presses Ctrl-C at the Enter prompt, then login stops with 130 and nothing is opened or stored', async () => {
     const desktop = await fakeDesktop();
     const dir = await configDir();

@@ -114,8 +114,12 @@ export interface FakeDesktop {
  * A fake desktop: DISPLAY set, `xsel` (the clipboard tool clipboardy looks for first)
  * on PATH, and http(s) links handled by a fake browser, both through the XDG
  * default-application settings xdg-open reads and through $BROWSER, its fallback.
+ * The XDG search paths hold only these files, so the machine's own browser is never
+ * launched. `browserFails`: no handler is registered and $BROWSER exits 1, so the
+ * opener itself fails (xdg-open reports a launched handler as success, whatever the
+ * handler does later).
  */
-export async function fakeDesktop(): Promise<FakeDesktop> {
+export async function fakeDesktop(opts: { browserFails?: boolean } = {}): Promise<FakeDesktop> {
   const dir = await mkdtemp(path.join(tmpdir(), 'tessera-desktop-'));
   const bin = path.join(dir, 'bin');
   const apps = path.join(dir, 'data', 'applications');
@@ -128,23 +132,27 @@ export async function fakeDesktop(): Promise<FakeDesktop> {
     await writeFile(path.join(bin, name), `#!/bin/sh\n${body}\n`);
     await chmod(path.join(bin, name), 0o755);
   };
-  await script('browser', `printf '%s\\n' "$1" >> '${opened}'`);
+  await script('browser', opts.browserFails ? 'exit 1' : `printf '%s\\n' "$1" >> '${opened}'`);
   await script('xsel', `cat > '${clip}'`);
-  await writeFile(
-    path.join(apps, 'fake-browser.desktop'),
-    `[Desktop Entry]\nType=Application\nName=Fake browser\nExec=${path.join(bin, 'browser')} %u\nMimeType=x-scheme-handler/http;x-scheme-handler/https;\n`,
-  );
-  await writeFile(
-    path.join(dir, 'config', 'mimeapps.list'),
-    '[Default Applications]\nx-scheme-handler/http=fake-browser.desktop\nx-scheme-handler/https=fake-browser.desktop\n',
-  );
+  if (!opts.browserFails) {
+    await writeFile(
+      path.join(apps, 'fake-browser.desktop'),
+      `[Desktop Entry]\nType=Application\nName=Fake browser\nExec=${path.join(bin, 'browser')} %u\nMimeType=x-scheme-handler/http;x-scheme-handler/https;\n`,
+    );
+    await writeFile(
+      path.join(dir, 'config', 'mimeapps.list'),
+      '[Default Applications]\nx-scheme-handler/http=fake-browser.desktop\nx-scheme-handler/https=fake-browser.desktop\n',
+    );
+  }
   const read = (file: string) => readFile(file, 'utf8').catch(() => null);
   return {
     env: {
       PATH: `${bin}:${process.env.PATH}`,
       DISPLAY: ':99',
       XDG_CONFIG_HOME: path.join(dir, 'config'),
+      XDG_CONFIG_DIRS: path.join(dir, 'config'),
       XDG_DATA_HOME: path.join(dir, 'data'),
+      XDG_DATA_DIRS: path.join(dir, 'data'),
       BROWSER: path.join(bin, 'browser'),
     },
     opened: async () => (await read(opened))?.split('\n').filter(Boolean) ?? [],

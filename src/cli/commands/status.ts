@@ -12,7 +12,7 @@ interface HostStatus {
   /** The host commands talk to without --host. */
   current: boolean;
   source: 'hosts.yml' | 'TESSERA_TOKEN';
-  /** Whether commands on this host use this token (TESSERA_TOKEN overrides the stored login). */
+  /** Whether commands on this host use this token (TESSERA_TOKEN overrides every stored login). */
   in_use: boolean;
   email: string | null;
   token_kind: TokenKindName;
@@ -53,7 +53,8 @@ export async function authStatus(ctx: CliContext): Promise<void> {
         host: e.host,
         current: e.host === current,
         source: e.source,
-        in_use: e.host === current ? e.source === (env ? 'TESSERA_TOKEN' : 'hosts.yml') : e.source === 'hosts.yml',
+        // TESSERA_TOKEN overrides the stored login on every host, not just the current one.
+        in_use: e.source === 'TESSERA_TOKEN' || !env,
         email: now.email ?? e.email,
         token_kind: tokenKind(e.token),
         expires_at: now.state === 'valid' ? now.expires_at : e.expires_at,

@@ -1,6 +1,6 @@
 import { VERSION } from '../../version.ts';
 import { apiClient } from '../api.ts';
-import { networkCode } from '../errors.ts';
+import { CliError, networkCode } from '../errors.ts';
 import type { CliContext } from '../session.ts';
 
 const HEALTH_TIMEOUT_MS = 3_000;
@@ -12,7 +12,16 @@ const HEALTH_TIMEOUT_MS = 3_000;
  * command still succeeds: the CLI's own version is what was asked for.
  */
 export async function version(ctx: CliContext): Promise<void> {
-  const host = await ctx.host();
+  let host: string;
+  try {
+    host = await ctx.host();
+  } catch (err) {
+    // A host that cannot be used (no scheme) must not hide the CLI's own version; the fix is still shown.
+    if (!(err instanceof CliError)) throw err;
+    ctx.print(`tessera ${VERSION}`, { cli: VERSION, server: null });
+    process.stderr.write(`Server version not checked: ${err.message}\n${err.hint ? `${err.hint}\n` : ''}`);
+    return;
+  }
   const named = Boolean(ctx.opts.host || process.env.TESSERA_HOST || process.env.TESSERA_TOKEN);
   if (!named && !(await ctx.login(host))) {
     ctx.print(`tessera ${VERSION}`, { cli: VERSION, server: null });
