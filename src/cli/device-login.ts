@@ -1,6 +1,6 @@
 // RFC 8628 §3.1–3.5 from the client side: start, show the code, poll politely.
 import { CliError, EXIT, network } from './errors.ts';
-import { Spinner } from './spinner.ts';
+import type { Spinner } from './spinner.ts';
 
 export const CLIENT_ID = 'tessera-cli';
 const GRANT = 'urn:ietf:params:oauth:grant-type:device_code';
@@ -53,18 +53,26 @@ const sleep = (ms: number, signal: AbortSignal) =>
     signal.addEventListener('abort', onAbort, { once: true });
   });
 
+const expired = (loginCommand: string) => new CliError(EXIT.auth, 'The code expired before it was approved.', `Run \`${loginCommand}\` again.`);
+
 const describe = (r: FormResult) => `${String(r.body.error ?? r.status)}: ${String(r.body.error_description ?? 'no details')}`;
+
+/** Waits before retrying a refused or reset connection: short, so a server that is not there is reported within about a second. */
+const CONNECT_RETRIES_MS = [300, 900];
 
 export async function startDeviceFlow(host: string, deviceLabel: string, signal: AbortSignal): Promise<DeviceStart> {
   let backoff = 1_000;
+  let connectFailures = 0;
   for (let attempt = 0; ; attempt++) {
     let r: FormResult;
     try {
       r = await postForm(`${host}/openapi/v1/oauth/device/code`, { client_id: CLIENT_ID, device_label: deviceLabel }, signal);
     } catch (err) {
-      if (signal.aborted || attempt >= 3) throw signal.aborted ? err : network(host, err);
-      await sleep(backoff, signal);
-      backoff *= 2;
+      // A server restarting answers again within a second; one that is down never does,
+      // and the user should hear so at once rather than after seconds of backoff.
+      const wait = CONNECT_RETRIES_MS[connectFailures++];
+      if (signal.aborted || wait === undefined) throw signal.aborted ? err : network(host, err);
+      await sleep(wait, signal);
       continue;
     }
     if (r.status === 200) return r.body as unknown as DeviceStart;
@@ -81,7 +89,7 @@ export async function startDeviceFlow(host: string, deviceLabel: string, signal:
  * Polls the token endpoint: every `interval` seconds, +5 s on slow_down (§3.5),
  * doubling backoff on network errors and 5xx, until a token, a final error or expiry.
  */
-export async function pollForToken(host: string, start: DeviceStart, signal: AbortSignal, spinner: Spinner): Promise<IssuedToken> {
+export async function pollForToken(host: string, start: DeviceStart, signal: AbortSignal, spinner: Spinner, loginCommand: string): Promise<IssuedToken> {
   // RFC 8628 §3.2: 5 s when the server names no interval; never a busy loop.
   let intervalMs = Math.max(1, start.interval ?? 5) * 1000;
   let backoff = 1_000;
@@ -90,7 +98,7 @@ export async function pollForToken(host: string, start: DeviceStart, signal: Abo
   while (true) {
     spinner.deadline = deadline;
     await sleep(waitMs, signal);
-    if (Date.now() >= deadline) throw new CliError(EXIT.auth, 'The code expired before it was approved. Run `tessera login` again.');
+    if (Date.now() >= deadline) throw expired(loginCommand);
     let r: FormResult;
     try {
       r = await postForm(`${host}/openapi/v1/oauth/token`, { grant_type: GRANT, device_code: start.device_code, client_id: CLIENT_ID }, signal);
@@ -119,7 +127,7 @@ export async function pollForToken(host: string, start: DeviceStart, signal: Abo
       case 'access_denied':
         throw new CliError(EXIT.auth, 'The login was denied in the browser.');
       case 'expired_token':
-        throw new CliError(EXIT.auth, 'The code expired before it was approved. Run `tessera login` again.');
+        throw expired(loginCommand);
       default:
         throw new CliError(EXIT.api, `The login failed: ${describe(r)}`);
     }

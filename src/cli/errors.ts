@@ -1,22 +1,34 @@
 /** Exit codes of `tessera` (documented in docs/cli.md). */
 export const EXIT = { ok: 0, usage: 1, auth: 2, api: 3, network: 4 } as const;
 
-/** An error the CLI shows as one line and turns into an exit code; never a stack trace. */
+/**
+ * An error the CLI shows as one line (`tessera: …`) and turns into an exit code; never
+ * a stack trace. `hint` follows on its own lines and names the fix, as a command the
+ * user can type.
+ */
 export class CliError extends Error {
   constructor(
     readonly exitCode: number,
     message: string,
+    readonly hint?: string,
   ) {
     super(message);
   }
 }
 
-export const usage = (message: string) => new CliError(EXIT.usage, message);
-export const needLogin = (host: string, why = `Not logged in to ${host}.`) => new CliError(EXIT.auth, `${why} Run \`tessera login\`.`);
-export const network = (host: string, err: unknown) =>
-  new CliError(EXIT.network, `Could not reach ${host}: ${describeNetworkError(err)}`);
+export const usage = (message: string, hint?: string) => new CliError(EXIT.usage, message, hint);
 
-function describeNetworkError(err: unknown): string {
+/** Connection-level failure: the server never answered. */
+export const network = (host: string, err: unknown) => {
+  const code = networkCode(err);
+  const hint =
+    code === 'ENOTFOUND' || code === 'EAI_AGAIN'
+      ? `Is the host name in ${host} right?`
+      : `Is the server running at ${host}?`;
+  return new CliError(EXIT.network, `Could not reach ${host}: ${code}`, hint);
+};
+
+export function networkCode(err: unknown): string {
   const cause = (err as { cause?: { code?: string; message?: string } })?.cause;
   return cause?.code ?? cause?.message ?? (err as Error)?.message ?? String(err);
 }

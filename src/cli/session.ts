@@ -1,5 +1,5 @@
 import { apiClient, type ApiClient } from './api.ts';
-import { needLogin, usage } from './errors.ts';
+import { CliError, EXIT, usage } from './errors.ts';
 import { configDir, HostsStore, type HostLogin } from './hosts-file.ts';
 
 export const DEFAULT_HOST = 'http://localhost:8080';
@@ -9,11 +9,38 @@ export interface GlobalOptions {
   json?: boolean;
 }
 
-/** Normalises a host: a scheme is required and the trailing slash is dropped. */
-export function normalizeHost(raw: string): string {
+/**
+ * How the user started this CLI, so that hints name a command that works as typed:
+ * `npx tessera` when run through npx, `npm run cli --` through the package script,
+ * `tessera` otherwise.
+ */
+export function programName(env: NodeJS.ProcessEnv = process.env): string {
+  if (env.npm_lifecycle_event === 'cli') return 'npm run cli --';
+  if (env.npm_command === 'exec') return 'npx tessera';
+  return 'tessera';
+}
+
+// Non-ASCII is not special to a shell, so a placeholder like `name=…` stays readable.
+const quote = (arg: string) => (/^[\w@%+=:,./\u0080-\uffff-]+$/.test(arg) ? arg : `'${arg.replace(/'/g, `'\\''`)}'`);
+
+/** `tessera <args…>` as the user would type it, each argument quoted for a POSIX shell when needed. */
+export const command = (...args: string[]) => [programName(), ...args.map(quote)].join(' ');
+
+const LOCAL = /^(localhost|127\.\d+\.\d+\.\d+|\[::1\])(:\d+)?(\/|$)/i;
+
+/**
+ * Normalises a host: http(s) only, the trailing slash dropped. A host typed without a
+ * scheme (`localhost:8080`) gets a suggestion: http for loopback, https otherwise.
+ */
+export function normalizeHost(raw: string, fix: (suggested: string) => string): string {
+  const trimmed = raw.trim();
+  if (!/^[a-z][a-z0-9+.-]*:\/\//i.test(trimmed)) {
+    const suggested = `${LOCAL.test(trimmed) ? 'http' : 'https'}://${trimmed.replace(/^\/+/, '')}`;
+    throw usage(`${raw} has no scheme. Did you mean ${suggested}?`, fix(suggested.replace(/\/+$/, '')));
+  }
   let url: URL;
   try {
-    url = new URL(raw);
+    url = new URL(trimmed);
   } catch {
     throw usage(`Not a URL: ${raw} (expected e.g. https://tessera.example.com).`);
   }
@@ -21,19 +48,33 @@ export function normalizeHost(raw: string): string {
   return url.origin + url.pathname.replace(/\/+$/, '');
 }
 
+/** Where the token in use came from: TESSERA_TOKEN, hosts.yml, or standard input (`login --with-token`). */
+export type TokenSource = 'env' | 'stored' | 'stdin';
+
+export interface Target {
+  host: string;
+  api: ApiClient;
+  token: string;
+  source: TokenSource;
+}
+
 /** Who the CLI talks to and as whom: --host > TESSERA_HOST > last login; TESSERA_TOKEN > stored login. */
 export class CliContext {
   readonly hosts = new HostsStore(configDir(), !process.env.TESSERA_CONFIG_DIR);
   private stored: ReturnType<HostsStore['read']> | undefined;
 
-  constructor(readonly opts: GlobalOptions) {}
+  constructor(
+    readonly opts: GlobalOptions,
+    /** The command line after the program name, to repeat it in hints. */
+    readonly argv: string[] = process.argv.slice(2),
+  ) {}
 
   /** The stored logins as this command started: read once, however many lookups need them. */
   login(host: string): Promise<HostLogin | undefined> {
     return this.logins().then((f) => f.hosts[host]);
   }
 
-  private logins(): ReturnType<HostsStore['read']> {
+  logins(): ReturnType<HostsStore['read']> {
     this.stored ??= this.hosts.read();
     return this.stored;
   }
@@ -43,22 +84,44 @@ export class CliContext {
   }
 
   async host(): Promise<string> {
-    const explicit = this.opts.host ?? process.env.TESSERA_HOST;
-    if (explicit) return normalizeHost(explicit);
+    if (this.opts.host) return normalizeHost(this.opts.host, (fixed) => `Run \`${this.retypedWithHost(fixed)}\`.`);
+    const env = process.env.TESSERA_HOST;
+    if (env) return normalizeHost(env, (fixed) => `Set TESSERA_HOST=${fixed}, or pass --host ${fixed}.`);
     return (await this.logins()).current_host ?? DEFAULT_HOST;
   }
 
-  async token(host: string): Promise<string> {
-    if (process.env.TESSERA_TOKEN) return process.env.TESSERA_TOKEN;
-    const login = await this.login(host);
-    if (!login) throw needLogin(host);
-    if (login.expires_at && Date.parse(login.expires_at) <= Date.now()) throw needLogin(host, `Your login for ${host} has expired.`);
-    return login.token;
+  /** `tessera <sub…>`, with `--host` when the user named one on the command line (the shell keeps the env). */
+  cmd(...args: string[]): string {
+    return command(...args, ...(this.opts.host ? ['--host', this.opts.host] : []));
   }
 
-  async client(): Promise<{ host: string; api: ApiClient }> {
+  /** This very command line with the --host value replaced. */
+  private retypedWithHost(host: string): string {
+    const args = this.argv.flatMap((a, i, all) => {
+      if (a.startsWith('--host=')) return [`--host=${host}`];
+      if (all[i - 1] === '--host') return [host];
+      return [a];
+    });
+    return command(...args);
+  }
+
+  /** Exit 2 with the login command that fixes it. */
+  needLogin(host: string, why = `Not logged in to ${host}.`): CliError {
+    return new CliError(EXIT.auth, why, `Run \`${this.cmd('login')}\`.`);
+  }
+
+  async token(host: string): Promise<{ token: string; source: TokenSource }> {
+    if (process.env.TESSERA_TOKEN) return { token: process.env.TESSERA_TOKEN.trim(), source: 'env' };
+    const login = await this.login(host);
+    if (!login) throw this.needLogin(host);
+    if (login.expires_at && Date.parse(login.expires_at) <= Date.now()) throw this.needLogin(host, `Your login for ${host} has expired.`);
+    return { token: login.token, source: 'stored' };
+  }
+
+  async client(): Promise<Target> {
     const host = await this.host();
-    return { host, api: apiClient(host, await this.token(host)) };
+    const { token, source } = await this.token(host);
+    return { host, api: apiClient(host, token), token, source };
   }
 
   print(human: string, data: unknown): void {

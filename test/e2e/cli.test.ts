@@ -6,7 +6,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse, stringify } from 'yaml';
 import { DEMO_APPS } from '../../src/admin/seed.ts';
-import { cli } from '../helpers/cli.ts';
+import { cli, closedPortUrl } from '../helpers/cli.ts';
 import { startOpenAiStub, type OpenAiStub } from '../helpers/openai-stub.ts';
 import { stubModel, workflowConfig } from '../helpers/runs.ts';
 import { consoleSignin, decide } from '../helpers/console.ts';
@@ -17,12 +17,13 @@ let server: TestServer;
 let stub: OpenAiStub;
 let account: TestAccount;
 let appId: string;
+let workspaceId: string;
 beforeAll(async () => {
   stub = await startOpenAiStub();
   server = await startServer({ config: { devicePollIntervalSeconds: 1, openai: { baseUrl: stub.url, apiKey: null } } });
   account = await createAccount(server.db);
-  const ws = await createWorkspace(server.db, account.id);
-  appId = await createTestApp(server.db, ws, { name: 'CLI echo chat' });
+  workspaceId = await createWorkspace(server.db, account.id);
+  appId = await createTestApp(server.db, workspaceId, { name: 'CLI echo chat' });
 });
 afterAll(async () => {
   await server.close();
@@ -30,15 +31,6 @@ afterAll(async () => {
 });
 
 const configDir = () => mkdtemp(path.join(tmpdir(), 'tessera-cli-'));
-
-/** A loopback URL where nothing listens (a port just released), for network failures. */
-async function closedPortUrl(): Promise<string> {
-  const closed = createServer().listen(0, '127.0.0.1');
-  await new Promise<void>((r) => closed.once('listening', r));
-  const url = `http://127.0.0.1:${(closed.address() as AddressInfo).port}`;
-  await new Promise<void>((r) => closed.close(() => r()));
-  return url;
-}
 
 /** Runs `tessera login`, reads the code it prints, and approves (or denies) it the way the /device page does. */
 async function loginThroughBrowser(env: Record<string, string>, decision: 'approve' | 'deny' = 'approve', host = server.url) {
@@ -59,6 +51,7 @@ describe('tessera CLI against a real server', () => {
     expect(login.stderr).not.toMatch(/at \S+ \(/);
     expect(login.code).toBe(0);
     expect(login.stdout).toContain(`Logged in to ${server.url} as ${account.email}`);
+    expect(login.stdout).toMatch(new RegExp(`Default workspace: ws-\\w+ \\(${workspaceId}\\)`));
 
     expect((await stat(dir)).mode & 0o777).toBe(0o700);
     const file = path.join(dir, 'hosts.yml');
@@ -70,6 +63,8 @@ describe('tessera CLI against a real server', () => {
     const who = await cli(['whoami'], env).done;
     expect(who.code).toBe(0);
     expect(who.stdout).toContain(account.email);
+    expect(who.stdout).toMatch(new RegExp(`Default workspace: ws-\\w+ \\(${workspaceId}\\)`));
+    expect(who.stdout).not.toContain('Signed in through');
     const whoJson = JSON.parse((await cli(['whoami', '--json'], env).done).stdout);
     expect(whoJson).toMatchObject({ host: server.url, email: account.email, scopes: ['full'] });
 
@@ -90,7 +85,7 @@ describe('tessera CLI against a real server', () => {
     expect(parse(await readFile(file, 'utf8')).hosts).toEqual({});
     const after = await cli(['whoami'], env).done;
     expect(after.code).toBe(2);
-    expect(after.stderr).toBe(`tessera: Not logged in to ${server.url}. Run \`tessera login\`.\n`);
+    expect(after.stderr).toBe(`tessera: Not logged in to ${server.url}.\nRun \`tessera login\`.\n`);
   }, 60_000);
 
   it('when the user denies in the browser, then login exits 2 with a clear message and stores nothing', async () => {
@@ -166,14 +161,14 @@ describe('tessera CLI against a real server', () => {
     expect(usage.code).toBe(1);
     const badToken = await cli(['whoami'], { ...base, TESSERA_TOKEN: 'tsa_nope' }).done;
     expect(badToken.code).toBe(2);
-    expect(badToken.stderr).toMatch(/^tessera: Your login for .* is not valid \(invalid_token\)\. Run `tessera login`\.\n$/);
+    expect(badToken.stderr).toMatch(/^tessera: The token in TESSERA_TOKEN is not valid for .* \(invalid_token\)\.\n/);
     const apiErr = await cli(['apps', 'info', '00000000-0000-4000-8000-000000000000'], { ...base, TESSERA_TOKEN: token }).done;
     expect(apiErr.code).toBe(3);
     expect(apiErr.stderr).toMatch(/^tessera: Error 404 not_found: .+\n$/);
     const deadHost = await closedPortUrl();
     const net = await cli(['whoami'], { ...base, TESSERA_HOST: deadHost, TESSERA_TOKEN: token }).done;
     expect(net.code).toBe(4);
-    expect(net.stderr).toBe(`tessera: Could not reach ${deadHost}: ECONNREFUSED\n`);
+    expect(net.stderr).toBe(`tessera: Could not reach ${deadHost}: ECONNREFUSED\nIs the server running at ${deadHost}?\n`);
   }, 30_000);
 
   it('when the server is unreachable at logout, then the local login is still removed, with a warning', async () => {
@@ -186,12 +181,12 @@ describe('tessera CLI against a real server', () => {
     expect(parse(await readFile(path.join(dir, 'hosts.yml'), 'utf8'))).toEqual({ current_host: deadHost, hosts: {} });
   });
 
-  it('when a user runs apps, then chat streams its answer, conversations continue, workflows print outputs, and bad input is one line with exit 3', async () => {
+  it("when a user runs apps, then chat streams its answer, conversations continue, workflows print outputs, and input the server refuses exits 3 with the app's inputs listed", async () => {
     const env = { TESSERA_CONFIG_DIR: await configDir(), TESSERA_HOST: server.url, TESSERA_TOKEN: await mintToken(server, account) };
     const streamed = await cli(['run', appId, '--query', 'hello streaming world', '--stream'], env).done;
     expect(streamed.code).toBe(0);
     expect(streamed.stdout).toBe('hello streaming world\n');
-    const [, conversation] = streamed.stderr.match(/--conversation (\S+)\)/)!;
+    const [, conversation] = streamed.stderr.match(/To continue this conversation: tessera run \S+ --conversation (\S+) --query …/)!;
 
     const blocking = await cli(['run', appId, '--query', 'and again', '--conversation', conversation!, '--json'], env).done;
     expect(blocking.code).toBe(0);
@@ -220,9 +215,10 @@ describe('tessera CLI against a real server', () => {
 
     const noQuery = await cli(['run', appId], env).done;
     expect(noQuery.code).toBe(1);
-    expect(noQuery.stderr).toBe('tessera: A chat app needs --query TEXT.\n');
-    const badInput = await cli(['run', wfId], env).done;
+    expect(noQuery.stderr).toBe(`tessera: A chat app needs --query TEXT.\nFor example: tessera run ${appId} --query Hello\n`);
+    const badInput = await cli(['run', wfId, '--input', `name=${'x'.repeat(101)}`], env).done;
     expect(badInput.code).toBe(3);
-    expect(badInput.stderr).toMatch(/^tessera: Error 400 invalid_request: .*name.*\n$/);
+    expect(badInput.stderr).toMatch(/^tessera: Error 400 invalid_request: Invalid inputs: name must be at most 100 characters\.\n/);
+    expect(badInput.stderr).toContain('  --input name=…  Name (text, required, max 100)');
   }, 60_000);
 });

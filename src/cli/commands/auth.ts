@@ -1,50 +1,22 @@
-import { hostname } from 'node:os';
 import { apiClient, call } from '../api.ts';
-import { openBrowser } from '../browser.ts';
-import { pollForToken, startDeviceFlow } from '../device-login.ts';
 import { CliError, EXIT } from '../errors.ts';
 import type { CliContext } from '../session.ts';
-import { Spinner } from '../spinner.ts';
-
-export async function login(ctx: CliContext, opts: { deviceLabel?: string; browser: boolean }): Promise<void> {
-  const host = await ctx.host();
-  const controller = new AbortController();
-  const onSigint = () => controller.abort(new CliError(130, 'Login cancelled.'));
-  process.once('SIGINT', onSigint);
-  const spinner = new Spinner('Waiting for you to approve in the browser…');
-  try {
-    const label = opts.deviceLabel?.trim() || hostname();
-    const start = await startDeviceFlow(host, label, controller.signal);
-    const complete = start.verification_uri_complete ?? start.verification_uri;
-    process.stderr.write(
-      `\nTo sign in, open ${start.verification_uri}\nand enter the code:  ${start.user_code}\n\nOr open this link, which has the code in it:\n  ${complete}\n\n`,
-    );
-    if (opts.browser && openBrowser(complete, host)) process.stderr.write('Opened your browser.\n');
-    spinner.start();
-    const issued = await pollForToken(host, start, controller.signal, spinner);
-    spinner.stop();
-    const me = await call(host, apiClient(host, issued.access_token).GET('/me', { signal: controller.signal }));
-    // Ctrl-C up to here cancels; the save itself is one atomic rename.
-    controller.signal.throwIfAborted();
-    const expiresAt = new Date(Date.now() + issued.expires_in * 1000).toISOString();
-    await ctx.hosts.save(host, { token: issued.access_token, expires_at: expiresAt, email: me.email ?? me.sub });
-    ctx.print(`Logged in to ${host} as ${me.email} (${me.display_name}). The login is valid until ${expiresAt}.`, {
-      host,
-      email: me.email,
-      expires_at: expiresAt,
-      principal: me,
-    });
-  } finally {
-    spinner.stop();
-    process.off('SIGINT', onSigint);
-  }
-}
+import { when } from '../term.ts';
+import { ACCOUNT_ISSUER, describeKind, tokenKind } from '../token-kind.ts';
+import { defaultWorkspace } from './workspaces.ts';
 
 export async function whoami(ctx: CliContext): Promise<void> {
-  const { host, api } = await ctx.client();
-  const me = await call(host, api.GET('/me'));
-  const expiry = me.expires_at ? `until ${me.expires_at}` : 'without expiry';
-  ctx.print(`${me.email} (${me.display_name}) on ${host}, scopes ${me.scopes.join(' ')}, valid ${expiry}.`, { host, ...me });
+  const target = await ctx.client();
+  const me = await call({ ctx, ...target }, target.api.GET('/me'));
+  const workspace = await defaultWorkspace(ctx, target.host, target.token, me);
+  const external = me.subject_issuer !== ACCOUNT_ISSUER;
+  const lines = [
+    `${me.email ?? me.sub} (${me.display_name}) on ${target.host}`,
+    `  Token: ${describeKind(tokenKind(target.token))}${target.source === 'env' ? ' from TESSERA_TOKEN' : ''}, scopes ${me.scopes.join(' ')}, ${me.expires_at ? `valid until ${when(me.expires_at)}` : 'without expiry'}`,
+    external ? `  Signed in through: ${me.subject_issuer} (single sign-on; you see the apps granted to you)` : '',
+    workspace ? `  Default workspace: ${workspace.name ?? '(name not readable with this token)'} (${workspace.id})` : '',
+  ];
+  ctx.print(lines.filter(Boolean).join('\n'), { host: target.host, ...me, token_kind: tokenKind(target.token), default_workspace: workspace });
 }
 
 /** Revokes this device's login on the server, then always forgets it locally. */
@@ -55,9 +27,19 @@ export async function logout(ctx: CliContext): Promise<void> {
     ctx.print(`Not logged in to ${host}; nothing to do.`, { host, logged_out: false });
     return;
   }
+  if (tokenKind(stored.token) === 'tsk_') {
+    // An API key is not a session: it was made on purpose and may be used elsewhere, so logout only forgets it here.
+    await ctx.hosts.remove(host);
+    ctx.print(`Logged out of ${host}. The API key itself stays valid; delete it on the server if you no longer need it.`, {
+      host,
+      logged_out: true,
+      revoked_on_server: false,
+    });
+    return;
+  }
   let revoked = true;
   try {
-    await call(host, apiClient(host, stored.token).DELETE('/me/sessions/self'));
+    await call({ ctx, host }, apiClient(host, stored.token).DELETE('/me/sessions/self'));
   } catch (err) {
     if (!(err instanceof CliError)) throw err;
     // A token the server no longer accepts is already as good as revoked.
@@ -71,4 +53,5 @@ export async function logout(ctx: CliContext): Promise<void> {
   }
   await ctx.hosts.remove(host);
   ctx.print(`Logged out of ${host}.`, { host, logged_out: true, revoked_on_server: revoked });
+  if (process.env.TESSERA_TOKEN) process.stderr.write('Note: TESSERA_TOKEN is still set; commands keep using it until you unset it.\n');
 }

@@ -1,12 +1,17 @@
 import { createParser } from 'eventsource-parser';
 import type { components } from '../../../generated/openapi.ts';
-import { call } from '../api.ts';
+import { call, type Caller } from '../api.ts';
 import { CliError, EXIT, usage } from '../errors.ts';
 import { collectInputs } from '../inputs.ts';
+import { readStdin } from '../prompt.ts';
 import type { CliContext } from '../session.ts';
+import { err } from '../term.ts';
+import { describeInputs } from './apps.ts';
 
 export interface RunOptions {
-  input: string[];
+  input?: string[];
+  inputFile?: string;
+  /** The old spelling of --input-file, kept as a hidden alias. */
   inputsFile?: string;
   query?: string;
   conversation?: string;
@@ -22,28 +27,55 @@ function formatOutputs(outputs: Record<string, unknown> | null | undefined): str
   return entries.map(([k, v]) => `${k}: ${typeof v === 'string' ? v : JSON.stringify(v)}`).join('\n');
 }
 
+type AppInfo = Schemas['AppInfo'];
+
+/** Lists the app's inputs in the `--input name=…` form, with an example command that has every required one. */
+function inputsHint(ctx: CliContext, app: AppInfo, query: string | undefined): string {
+  const example = ctx.cmd(
+    'run',
+    app.id,
+    ...(app.mode === 'chat' ? ['--query', query ?? '…'] : []),
+    ...app.input_schema.filter((f) => f.required).flatMap((f) => ['--input', `${f.variable}=…`]),
+  );
+  return [`${app.name} takes these inputs:`, ...describeInputs(app.input_schema), `For example: ${example}`].join('\n');
+}
+
 export async function run(ctx: CliContext, appId: string, opts: RunOptions): Promise<void> {
-  const { host, api } = await ctx.client();
-  const info = await call(host, api.GET('/apps/{app_id}/info', { params: { path: { app_id: appId } } }));
-  const inputs = await collectInputs(opts.input, opts.inputsFile);
-  if (info.mode === 'chat' && !opts.query) throw usage('A chat app needs --query TEXT.');
+  const target = await ctx.client();
+  const caller: Caller = { ctx, ...target };
+  const { api } = target;
+  const info = await call(caller, api.GET('/apps/{app_id}/info', { params: { path: { app_id: appId } } }));
+  const inputs = await collectInputs(opts.input ?? [], opts.inputFile ?? opts.inputsFile);
+  const query = opts.query === '-' ? await readStdin('the query', `For example: \`echo "Hello" | ${ctx.cmd('run', appId, '--query', '-')}\``) : opts.query;
+  if (info.mode === 'chat' && !query) throw usage('A chat app needs --query TEXT.', `For example: ${ctx.cmd('run', appId, '--query', 'Hello')}`);
   if (info.mode !== 'chat' && opts.conversation) throw usage('--conversation is only for chat apps.');
+  const missing = info.input_schema.filter((f) => f.required && (inputs[f.variable] === undefined || inputs[f.variable] === ''));
+  if (missing.length) {
+    throw usage(`Missing required input${missing.length > 1 ? 's' : ''}: ${missing.map((f) => f.variable).join(', ')}.`, inputsHint(ctx, info, query));
+  }
+  // A person at a terminal watches a chat answer arrive; a pipe or a script gets it whole, as one JSON document with --json.
+  const stream = opts.stream ?? (info.mode === 'chat' && process.stdout.isTTY === true && !ctx.json);
   const path = { app_id: appId };
-  const mode = opts.stream ? ('streaming' as const) : ('blocking' as const);
+  const mode = stream ? ('streaming' as const) : ('blocking' as const);
   // One request per mode; streaming only changes how the answer is read.
   const send = (init: { parseAs?: 'stream'; signal?: AbortSignal; headers?: Record<string, string> }) =>
     info.mode === 'chat'
-      ? api.POST('/apps/{app_id}/chat-messages', { ...init, params: { path }, body: { inputs, query: opts.query!, response_mode: mode, conversation_id: opts.conversation } })
+      ? api.POST('/apps/{app_id}/chat-messages', { ...init, params: { path }, body: { inputs, query: query!, response_mode: mode, conversation_id: opts.conversation } })
       : info.mode === 'completion'
-        ? api.POST('/apps/{app_id}/completion-messages', { ...init, params: { path }, body: { inputs, query: opts.query, response_mode: mode } })
+        ? api.POST('/apps/{app_id}/completion-messages', { ...init, params: { path }, body: { inputs, query, response_mode: mode } })
         : api.POST('/apps/{app_id}/workflows/run', { ...init, params: { path }, body: { inputs, response_mode: mode } });
 
-  if (opts.stream) {
+  // The server validates inputs too (types, lengths, options): its answer gets the same list of inputs.
+  const withInputs = (err: unknown): never => {
+    if (err instanceof CliError && /^Error 400 invalid_request: Invalid inputs/.test(err.message)) throw new CliError(err.exitCode, err.message, inputsHint(ctx, info, query));
+    throw err;
+  };
+  if (stream) {
     const controller = new AbortController();
     const onSigint = () => controller.abort(new CliError(130, 'Run cancelled.'));
     process.once('SIGINT', onSigint);
     try {
-      await printStream(ctx, host, send({ parseAs: 'stream', signal: controller.signal, headers: { Accept: 'text/event-stream' } }));
+      await printStream(ctx, caller, appId, send({ parseAs: 'stream', signal: controller.signal, headers: { Accept: 'text/event-stream' } })).catch(withInputs);
     } finally {
       process.off('SIGINT', onSigint);
     }
@@ -51,7 +83,7 @@ export async function run(ctx: CliContext, appId: string, opts: RunOptions): Pro
   }
 
   // A 200 declares both a JSON body and an event stream; a blocking request only ever gets the JSON one.
-  const answer = await call<unknown>(host, send({}));
+  const answer = await call<unknown>(caller, send({})).catch(withInputs);
   if (info.mode === 'workflow') {
     const res = answer as Schemas['WorkflowRunResponse'];
     // --json still prints the run (scripts want its details), but the exit code tells failure either way.
@@ -61,14 +93,17 @@ export async function run(ctx: CliContext, appId: string, opts: RunOptions): Pro
   }
   const res = answer as Schemas['ChatMessageResponse'] | Schemas['CompletionMessageResponse'];
   ctx.print(res.answer, res);
-  if (!ctx.json && 'conversation_id' in res) hintConversation(res.conversation_id);
+  if (!ctx.json && 'conversation_id' in res) hintConversation(ctx, appId, res.conversation_id);
 }
 
-const hintConversation = (id: string) => process.stderr.write(`(conversation ${id}: continue it with --conversation ${id})\n`);
+/** On stderr, so stdout stays the answer alone. */
+const hintConversation = (ctx: CliContext, appId: string, id: string) =>
+  process.stderr.write(`${err.dim(`To continue this conversation: ${ctx.cmd('run', appId, '--conversation', id, '--query', '…')}`)}\n`);
 
 /** Prints answer text as it arrives (or one JSON object per event with --json); an `error` event exits 3. */
-async function printStream(ctx: CliContext, host: string, request: Promise<{ data?: unknown; error?: unknown; response: Response }>): Promise<void> {
-  const body = (await call<unknown>(host, request)) as ReadableStream<Uint8Array>;
+async function printStream(ctx: CliContext, caller: Caller, appId: string, request: Promise<{ data?: unknown; error?: unknown; response: Response }>): Promise<void> {
+  const { host } = caller;
+  const body = (await call<unknown>(caller, request)) as ReadableStream<Uint8Array>;
   let failure: CliError | undefined;
   let finished = false;
   let conversation: string | undefined;
@@ -109,5 +144,5 @@ async function printStream(ctx: CliContext, host: string, request: Promise<{ dat
   }
   if (failure) throw failure;
   if (!finished) throw new CliError(EXIT.network, `The stream from ${host} ended before the run finished.`);
-  if (conversation && !ctx.json) hintConversation(conversation);
+  if (conversation && !ctx.json) hintConversation(ctx, appId, conversation);
 }

@@ -1,0 +1,98 @@
+import { apiClient } from '../api.ts';
+import { CliError, EXIT, networkCode } from '../errors.ts';
+import { command, type CliContext } from '../session.ts';
+import { out, when } from '../term.ts';
+import { describeKind, tokenKind, type TokenKindName } from '../token-kind.ts';
+
+/** What `GET /me` said about one token, now. */
+type State = 'valid' | 'rejected' | 'unreachable' | 'error';
+
+interface HostStatus {
+  host: string;
+  /** The host commands talk to without --host. */
+  current: boolean;
+  source: 'hosts.yml' | 'TESSERA_TOKEN';
+  /** Whether commands on this host use this token (TESSERA_TOKEN overrides every stored login). */
+  in_use: boolean;
+  email: string | null;
+  token_kind: TokenKindName;
+  expires_at: string | null;
+  state: State;
+  accepted: boolean;
+  error: string | null;
+}
+
+/** A host that never answers must not hold the whole report up. */
+const CHECK_TIMEOUT_MS = 5_000;
+
+async function check(host: string, token: string): Promise<Pick<HostStatus, 'state' | 'error' | 'email' | 'expires_at'>> {
+  try {
+    const { data, error, response } = await apiClient(host, token).GET('/me', { signal: AbortSignal.timeout(CHECK_TIMEOUT_MS) });
+    if (data) return { state: 'valid', error: null, email: data.email, expires_at: data.expires_at };
+    const code = (error as { error?: string } | undefined)?.error ?? `http_${response.status}`;
+    return { state: response.status === 401 ? 'rejected' : 'error', error: code, email: null, expires_at: null };
+  } catch (err) {
+    const code = (err as Error)?.name === 'TimeoutError' ? 'timeout' : networkCode(err);
+    return { state: 'unreachable', error: code, email: null, expires_at: null };
+  }
+}
+
+/** `tessera auth status`: every stored login (and TESSERA_TOKEN), and whether its server accepts it now. */
+export async function authStatus(ctx: CliContext): Promise<void> {
+  const file = await ctx.logins();
+  const current = await ctx.host();
+  const env = process.env.TESSERA_TOKEN?.trim();
+  const entries: { host: string; token: string; source: HostStatus['source']; email: string | null; expires_at: string | null }[] = [];
+  if (env) entries.push({ host: current, token: env, source: 'TESSERA_TOKEN', email: null, expires_at: null });
+  for (const [host, login] of Object.entries(file.hosts)) entries.push({ host, token: login.token, source: 'hosts.yml', email: login.email, expires_at: login.expires_at });
+
+  const statuses: HostStatus[] = await Promise.all(
+    entries.map(async (e) => {
+      const now = await check(e.host, e.token);
+      return {
+        host: e.host,
+        current: e.host === current,
+        source: e.source,
+        // TESSERA_TOKEN overrides the stored login on every host, not just the current one.
+        in_use: e.source === 'TESSERA_TOKEN' || !env,
+        email: now.email ?? e.email,
+        token_kind: tokenKind(e.token),
+        expires_at: now.state === 'valid' ? now.expires_at : e.expires_at,
+        state: now.state,
+        accepted: now.state === 'valid',
+        error: now.error,
+      };
+    }),
+  );
+  if (statuses.length || ctx.json) ctx.print(statuses.map((s) => describe(ctx, s)).join('\n\n'), { hosts: statuses });
+  if (!statuses.length) throw new CliError(EXIT.auth, 'Not logged in to any host.', `Run \`${ctx.cmd('login')}\`.`);
+  const worst = statuses.some((s) => s.state === 'rejected') ? EXIT.auth : statuses.some((s) => s.state === 'error') ? EXIT.api : statuses.some((s) => s.state === 'unreachable') ? EXIT.network : EXIT.ok;
+  if (worst !== EXIT.ok) {
+    const bad = statuses.filter((s) => !s.accepted).length;
+    throw new CliError(worst, `${bad} of ${statuses.length} login${statuses.length > 1 ? 's' : ''} ${bad > 1 ? 'are' : 'is'} not usable right now (see above).`);
+  }
+}
+
+function describe(ctx: CliContext, s: HostStatus): string {
+  const tags = [s.current ? 'current' : '', s.source === 'TESSERA_TOKEN' ? 'from TESSERA_TOKEN' : '', !s.in_use ? 'not in use: TESSERA_TOKEN overrides it' : '']
+    .filter(Boolean)
+    .join('; ');
+  const login = s.current ? ctx.cmd('login') : command('login', '--host', s.host);
+  const status =
+    s.state === 'valid'
+      ? `${out.green('✓')} accepted by the server`
+      : s.state === 'rejected'
+        ? `${out.red('✗')} rejected by the server (${s.error}). ${
+            s.source === 'TESSERA_TOKEN' ? 'TESSERA_TOKEN is the token in use: set it to a valid token, or unset it.' : `Run \`${login}\`.`
+          }`
+        : s.state === 'unreachable'
+          ? `${out.yellow('!')} could not reach the server (${s.error}). Is the server running at ${s.host}?`
+          : `${out.red('✗')} the server answered with an error (${s.error}).`;
+  return [
+    `${out.bold(s.host)}${tags ? `  (${tags})` : ''}`,
+    `  User:     ${s.email ?? '(unknown)'}`,
+    `  Token:    ${describeKind(s.token_kind)}`,
+    `  Expires:  ${s.expires_at ? when(s.expires_at) : s.accepted ? 'never' : 'unknown'}`,
+    `  Status:   ${status}`,
+  ].join('\n');
+}
