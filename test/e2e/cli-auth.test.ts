@@ -3,7 +3,8 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse, stringify } from 'yaml';
-import { generateToken, hashToken } from '../../src/auth/token-kinds.ts';
+import { GrantAdmin } from '../../src/admin/grants-admin.ts';
+import { generateToken } from '../../src/auth/token-kinds.ts';
 import { VERSION } from '../../src/version.ts';
 import { cli, closedPortUrl, recordingProxy } from '../helpers/cli.ts';
 import { consoleSignin, decide } from '../helpers/console.ts';
@@ -12,6 +13,7 @@ import { startServer, type TestServer } from '../helpers/server.ts';
 
 // Logins and who they are: --with-token, auth status, replacing a login, workspaces, versions, SSO (tse_) logins.
 let server: TestServer;
+let enterprise: TestServer;
 let proxy: Awaited<ReturnType<typeof recordingProxy>>;
 let account: TestAccount;
 let workspaceA: string;
@@ -20,6 +22,7 @@ let appA: string;
 let appB: string;
 beforeAll(async () => {
   server = await startServer({ config: { devicePollIntervalSeconds: 1 } });
+  enterprise = await startServer({ config: { edition: 'enterprise' } });
   // A second address for the same server: a second "host" in hosts.yml, and a record of the routes the CLI calls.
   proxy = await recordingProxy(server.url);
   account = await createAccount(server.db);
@@ -30,7 +33,7 @@ beforeAll(async () => {
 });
 afterAll(async () => {
   await proxy.close();
-  await server.close();
+  await Promise.all([server.close(), enterprise.close()]);
 });
 
 const configDir = () => mkdtemp(path.join(tmpdir(), 'tessera-cli-'));
@@ -44,19 +47,10 @@ async function writeHosts(dir: string, current: string, hosts: Record<string, st
   await writeFile(hostsFile(dir), stringify({ current_host: current, hosts: entries }), { mode: 0o600 });
 }
 
-/**
- * A `tse_` token as the external-SSO branch of the device flow mints it: a device-flow
- * row with no account, tied to (email, IdP issuer). Inserted directly because that
- * branch is not built on this server yet.
- */
-async function externalToken(issuer: string): Promise<string> {
-  const token = generateToken('tse_');
-  await server.db.query(
-    `INSERT INTO oauth_access_tokens (token_hash, prefix, subject_email, subject_issuer, account_id, client_id, device_label, expires_at)
-     VALUES ($1, 'tse_', $2, $3, NULL, 'tessera-cli', $4, now() + interval '14 days')`,
-    [hashToken(token), `sso-${uniq()}@corp.example`, issuer, `dev-${uniq()}`],
-  );
-  return token;
+/** A `tse_` token minted the way the external-SSO branch of the device flow mints it (no account; tied to the IdP subject). */
+async function externalToken(issuer: string, on: TestServer = server, email = `sso-${uniq()}@corp.example`): Promise<string> {
+  const subject = { issuer, sub: `sub-${uniq()}`, email, name: 'SSO User' };
+  return (await on.app.services.tokens.mintExternalToken({ subject, clientId: 'tessera-cli', deviceLabel: `dev-${uniq()}` })).token;
 }
 
 describe('login --with-token', () => {
@@ -211,6 +205,27 @@ describe('single sign-on logins (tse_)', () => {
     const account_ = await cli(['apps', 'list', '--json'], { ...env, TESSERA_TOKEN: await mintToken(server, account) }).done;
     expect(account_.code).toBe(0);
     expect(proxy.requests.at(-1)!.path).toBe('/openapi/v1/apps?page=1&limit=200');
+  });
+
+  it('when a tse_ login lists apps on an enterprise server, then it sees exactly the apps granted to it, and logout revokes the token there', async () => {
+    const issuer = 'https://idp.example.test';
+    const email = `sso-${uniq()}@corp.example`;
+    const ws = await createWorkspace(enterprise.db);
+    const granted = await createTestApp(enterprise.db, ws, { name: 'Granted app', accessMode: 'external' });
+    await createTestApp(enterprise.db, ws, { name: 'Not granted', accessMode: 'external' });
+    await new GrantAdmin(enterprise.db, (appId) => enterprise.app.services.grantVerdicts.invalidate(appId)).grant(granted, { issuer, email });
+    const token = await externalToken(issuer, enterprise, email);
+    const env = { TESSERA_CONFIG_DIR: await configDir(), TESSERA_HOST: enterprise.url, TESSERA_TOKEN: token };
+    const list = await cli(['apps', 'list', '--json'], env).done;
+    expect(list.code).toBe(0);
+    expect(JSON.parse(list.stdout).map((a: { id: string }) => a.id)).toEqual([granted]);
+
+    const dir = await configDir();
+    expect((await cli(['login', '--with-token', '--host', enterprise.url], { TESSERA_CONFIG_DIR: dir }, { input: `${token}\n` }).done).code).toBe(0);
+    const out = await cli(['logout'], { TESSERA_CONFIG_DIR: dir }).done;
+    expect(out.code).toBe(0);
+    expect(out.stderr).not.toContain('did not revoke');
+    expect((await fetch(`${enterprise.url}/openapi/v1/me`, { headers: { Authorization: `Bearer ${token}` } })).status).toBe(401);
   });
 
   it('when a tse_ login asks who it is, then whoami shows the issuer it signed in through, and workspaces explains there are none', async () => {
