@@ -1,23 +1,16 @@
-import { existsSync } from 'node:fs';
-import { chromium, type Browser } from 'playwright-core';
+import { type Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { launchChromium } from '../helpers/browser.ts';
 import { createAccount, type TestAccount } from '../helpers/fixtures.ts';
 import { startServer, type TestServer } from '../helpers/server.ts';
-
-// Debian's chromium (installed by .ci/run); never a downloaded browser build.
-const CHROMIUM = '/usr/bin/chromium';
 
 let server: TestServer;
 let account: TestAccount;
 let browser: Browser;
 beforeAll(async () => {
-  if (!existsSync(CHROMIUM)) throw new Error(`${CHROMIUM} is missing: apt-get install -y chromium (as .ci/run does)`);
   server = await startServer();
   account = await createAccount(server.db);
-  browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'],
-  });
+  browser = await launchChromium();
 }, 60_000);
 afterAll(async () => {
   await browser?.close();

@@ -1,26 +1,19 @@
-import { existsSync } from 'node:fs';
 import * as client from 'openid-client';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import { type Browser, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { GrantAdmin } from '../../src/admin/grants-admin.ts';
+import { launchChromium } from '../helpers/browser.ts';
 import { createTestApp, createWorkspace } from '../helpers/fixtures.ts';
 import { readEvents } from '../helpers/runs.ts';
 import { expectMatchesSpec } from '../helpers/spec.ts';
 import { idpUser, startSsoPair, type SsoPair } from '../helpers/sso.ts';
 
-// Debian's chromium (installed by .ci/run); never a downloaded browser build.
-const CHROMIUM = '/usr/bin/chromium';
-
 let pair: SsoPair;
 let browser: Browser;
 beforeAll(async () => {
-  if (!existsSync(CHROMIUM)) throw new Error(`${CHROMIUM} is missing: apt-get install -y chromium (as .ci/run does)`);
   // A one-second interval keeps openid-client's own polling loop quick.
   pair = await startSsoPair({ server: { config: { devicePollIntervalSeconds: 1 } } });
-  browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'],
-  });
+  browser = await launchChromium();
 }, 60_000);
 afterAll(async () => {
   await browser?.close();
