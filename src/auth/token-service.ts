@@ -1,5 +1,6 @@
 import type { Config } from '../config.ts';
 import type { Database } from '../storage/db.ts';
+import type { TxQuery } from '../storage/repos/device-grants.ts';
 import { ACCOUNT_ISSUER } from '../storage/repos/tokens.ts';
 import type { AuditSink } from './bearer-authenticator.ts';
 import type { InvalidatingCache } from './invalidating-cache.ts';
@@ -11,6 +12,14 @@ export interface MintedToken {
   expiresAt: Date;
   expiresIn: number;
   rotated: boolean;
+}
+
+/** Work that commits or rolls back with the token (the device flow's exactly-once claim). */
+export interface MintHooks {
+  /** Runs first in the transaction; throwing aborts the mint. */
+  before?: (q: TxQuery) => Promise<void>;
+  /** Runs last in the transaction, with the token's row id. */
+  after?: (q: TxQuery, tokenId: string) => Promise<void>;
 }
 
 /**
@@ -26,11 +35,12 @@ export class TokenService {
     private readonly audit: AuditSink,
   ) {}
 
-  async mintAccountToken(input: { accountId: string; email: string; clientId: string; deviceLabel: string }): Promise<MintedToken> {
+  async mintAccountToken(input: { accountId: string; email: string; clientId: string; deviceLabel: string }, hooks: MintHooks = {}): Promise<MintedToken> {
     const token = generateToken('tsa_');
     const hash = hashToken(token);
     const days = this.config.accessTokenTtlDays;
     const { row, oldHash } = await this.db.tx(async (q) => {
+      await hooks.before?.(q);
       const [old] = await q<{ id: string; token_hash: string | null }>(
         `SELECT id, token_hash FROM oauth_access_tokens
           WHERE subject_email = $1 AND subject_issuer = $2 AND client_id = $3 AND device_label = $4 AND revoked_at IS NULL
@@ -43,6 +53,7 @@ export class TokenService {
                   expires_at = now() + make_interval(days => $3) WHERE id = $1 RETURNING id, expires_at`,
           [old.id, hash, days],
         );
+        await hooks.after?.(q, row!.id);
         return { row: row!, oldHash: old.token_hash };
       }
       const [row] = await q<{ id: string; expires_at: Date }>(
@@ -50,6 +61,7 @@ export class TokenService {
          VALUES ($1, 'tsa_', $2, $3, $4, $5, $6, now() + make_interval(days => $7)) RETURNING id, expires_at`,
         [hash, input.email.toLowerCase(), ACCOUNT_ISSUER, input.accountId, input.clientId, input.deviceLabel, days],
       );
+      await hooks.after?.(q, row!.id);
       return { row: row!, oldHash: null };
     });
     if (oldHash) await this.cache.invalidate([oldHash]);

@@ -3,7 +3,7 @@ import { deviceFlowFor } from '../../src/device-flow/device-flow-service.ts';
 import { recordKey } from '../../src/device-flow/device-scripts.ts';
 import { hashToken } from '../../src/auth/token-kinds.ts';
 import { createAccount, type TestAccount } from '../helpers/fixtures.ts';
-import { form, GRANT, poll, startFlow } from '../helpers/device.ts';
+import { backdateCollection, form, GRANT, poll, startFlow } from '../helpers/device.ts';
 import { startServer, type TestServer } from '../helpers/server.ts';
 import { createHash } from 'node:crypto';
 
@@ -122,12 +122,23 @@ describe('device access token request (RFC 8628 §3.4–3.5)', () => {
     expect(row!.device_label).toBe('laptop');
   });
 
-  it('when an approved code is replayed, then invalid_grant, and the token it produced is revoked', async () => {
+  it('when a collected code is polled again within the grace window (a retried poll), then invalid_grant, and the token keeps working', async () => {
+    const other = await createAccount(server.db);
+    const flow = await startFlow(server, { device_label: 'retried' });
+    await approve(flow.user_code, other);
+    const { access_token } = await (await poll(server, flow.device_code)).json();
+    await expectOAuthError(await poll(server, flow.device_code), 400, 'invalid_grant');
+    await expectOAuthError(await poll(server, flow.device_code), 400, 'invalid_grant');
+    expect((await me(access_token)).status).toBe(200);
+  });
+
+  it('when an approved code is replayed after the grace window, then invalid_grant, and the token it produced is revoked', async () => {
     const other = await createAccount(server.db);
     const flow = await startFlow(server, { device_label: 'replay' });
     await approve(flow.user_code, other);
     const { access_token } = await (await poll(server, flow.device_code)).json();
     expect((await me(access_token)).status).toBe(200);
+    await backdateCollection(server, flow.device_code);
     await expectOAuthError(await poll(server, flow.device_code), 400, 'invalid_grant');
     expect((await me(access_token)).status).toBe(401);
   });
@@ -192,6 +203,8 @@ describe('concurrent polls on two replicas', () => {
       expect(errors.every((e) => ['authorization_pending', 'invalid_grant'].includes(e))).toBe(true);
       const rows = await server.db.query('SELECT id FROM oauth_access_tokens WHERE account_id = $1', [who.id]);
       expect(rows).toHaveLength(1);
+      // Polls that lost the race are not replays: the winner's token still works.
+      expect((await me((await ok[0]!.json()).access_token)).status).toBe(200);
     } finally {
       await other.close();
     }
