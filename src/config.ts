@@ -59,6 +59,11 @@ const fields = {
   PROVIDER_TIMEOUT_MS: int(100, 600_000).default(60_000),
   SSE_PING_INTERVAL_MS: int(10, 600_000).default(10_000),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  // Outages and shutdown (docs/operations.md, docs/apps.md)
+  SHUTDOWN_DRAIN_MS: int(0, 600_000).default(5_000),
+  SSE_STALL_TIMEOUT_MS: int(100, 600_000).default(30_000),
+  RUN_HEARTBEAT_MS: int(50, 600_000).default(10_000),
+  RUN_SWEEP_INTERVAL_MS: int(50, 86_400_000).default(60_000),
 } as const;
 
 type Fields = typeof fields;
@@ -88,6 +93,11 @@ export interface Config {
   /** How often a run stream sends a `ping` event (DESIGN §7: 10 s). */
   readonly ssePingIntervalMs: number;
   readonly logLevel: string;
+  /** Outages and shutdown: how long in-flight requests get on shutdown; how long a stream waits for a client that does not read; how often running runs prove they are alive, and how often stale ones are swept. */
+  readonly shutdownDrainMs: number;
+  readonly sseStallTimeoutMs: number;
+  readonly runHeartbeatMs: number;
+  readonly runSweepIntervalMs: number;
 }
 
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
@@ -127,6 +137,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     providerTimeoutMs: r.PROVIDER_TIMEOUT_MS,
     ssePingIntervalMs: r.SSE_PING_INTERVAL_MS,
     logLevel: r.LOG_LEVEL,
+    shutdownDrainMs: r.SHUTDOWN_DRAIN_MS,
+    sseStallTimeoutMs: r.SSE_STALL_TIMEOUT_MS,
+    runHeartbeatMs: r.RUN_HEARTBEAT_MS,
+    runSweepIntervalMs: r.RUN_SWEEP_INTERVAL_MS,
   });
 }
 

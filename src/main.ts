@@ -9,6 +9,7 @@ import { ConfigError, loadConfig, type Config } from './config.ts';
 import { createLogger } from './logger.ts';
 import { openDatabase, resolveSecretKey } from './server/bootstrap.ts';
 import { ensureDocs } from './server/docs.ts';
+import { installShutdown } from './server/shutdown.ts';
 import { AccountRepo } from './storage/repos/accounts.ts';
 import { createStore } from './storage/store/index.ts';
 
@@ -65,29 +66,7 @@ async function start(): Promise<void> {
   if (demoExists) lines.push('', `  Demo account: ${DEMO_EMAIL} (its password was printed at the first start)`);
   console.log(lines.join('\n') + '\n');
 
-  let stopping = false;
-  const shutdown = async (signal: string) => {
-    if (stopping) return;
-    stopping = true;
-    log.info({ signal }, 'shutting down: finishing in-flight requests');
-    const force = setTimeout(() => {
-      log.error('shutdown took too long; exiting');
-      process.exit(1);
-    }, 15_000).unref();
-    clearInterval(pruner);
-    app.services.tasks.abortAll();
-    server.close();
-    server.closeIdleConnections();
-    await once(server, 'close').catch(() => undefined);
-    await app.close();
-    await store.close();
-    await database.stop();
-    clearTimeout(force);
-    log.info('stopped');
-    process.exit(0);
-  };
-  process.on('SIGINT', () => void shutdown('SIGINT'));
-  process.on('SIGTERM', () => void shutdown('SIGTERM'));
+  installShutdown({ server, app, store, database, log, timers: [pruner], drainMs: cfg.shutdownDrainMs });
 }
 
 async function withDatabase<T>(fn: (ctx: { db: import('./storage/db.ts').Database; cfg: Config; log: ReturnType<typeof createLogger> }) => Promise<T>): Promise<T> {

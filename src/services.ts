@@ -1,5 +1,6 @@
 import type { Logger } from 'pino';
 import { createProviders, type Providers } from './apps/providers/index.ts';
+import { RunLiveness } from './apps/run-sweeper.ts';
 import { TaskRegistry } from './apps/tasks.ts';
 import { BearerAuthenticator, type AuditSink } from './auth/bearer-authenticator.ts';
 import { APPS_CHANNEL, InvalidatingCache } from './auth/invalidating-cache.ts';
@@ -36,6 +37,8 @@ export interface Services extends Deps {
   providers: Providers;
   /** Running app tasks of this replica; stops arrive over store pub/sub. */
   tasks: TaskRegistry;
+  /** Heartbeats of this replica's runs, and the sweeper of runs whose heartbeat stopped. */
+  runs: RunLiveness;
   /** Hooks run on close, in reverse order. */
   onClose: (() => Promise<void>)[];
 }
@@ -50,6 +53,8 @@ export async function createServices(deps: Deps): Promise<Services> {
   await appCache.start();
   const tasks = new TaskRegistry(store, log);
   await tasks.start();
+  const runs = new RunLiveness(db, store, log, config);
+  runs.start();
   const services: Services = {
     ...deps,
     audit,
@@ -64,7 +69,8 @@ export async function createServices(deps: Deps): Promise<Services> {
     workflowRuns: new WorkflowRunRepo(db),
     providers: createProviders(config),
     tasks,
-    onClose: [() => authenticator.stop(), () => appCache.stop(), () => tasks.stopAll()],
+    runs,
+    onClose: [() => authenticator.stop(), () => appCache.stop(), () => tasks.stopAll(), async () => runs.stop()],
   };
   return services;
 }

@@ -10,7 +10,7 @@ interface Entry<V> {
 }
 
 /** How often invalidations that could not be published are retried. */
-const REPUBLISH_MS = 500;
+const REPUBLISH_MS = 200;
 const MAX_UNPUBLISHED = 10_000;
 
 /**

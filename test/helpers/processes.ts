@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { accessSync, chownSync, constants, existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { accessSync, chownSync, constants, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { createConnection, createServer } from 'node:net';
 import { arch, platform, tmpdir } from 'node:os';
 import path from 'node:path';
@@ -91,6 +91,24 @@ function launch(cmd: string, args: string[], opts: { uid?: number; gid?: number 
   return { child, output: () => out };
 }
 
+/** The pid and every descendant's (Linux /proc). */
+function descendants(root: number): number[] {
+  const parents = new Map<number, number>();
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+      // pid (comm) state ppid …; comm may hold spaces and parentheses, so read after the last ')'.
+      parents.set(Number(entry), Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]));
+    } catch {
+      /* gone */
+    }
+  }
+  const out = [root];
+  for (let i = 0; i < out.length; i++) for (const [pid, ppid] of parents) if (ppid === out[i]) out.push(pid);
+  return out;
+}
+
 abstract class ServerProcess {
   protected child: ChildProcess | null = null;
   protected output: () => string = () => '';
@@ -122,22 +140,32 @@ abstract class ServerProcess {
   async stop(signal: 'SIGTERM' | 'SIGKILL' | 'SIGINT' | 'SIGQUIT' = 'SIGTERM'): Promise<void> {
     const child = this.child;
     if (!child) return;
+    if (this.frozen) this.thaw();
     this.child = null;
-    if (this.frozen) process.kill(-child.pid!, 'SIGCONT');
-    this.frozen = false;
     process.kill(-child.pid!, signal);
     await exited(child);
   }
 
-  /** A hung server: the process group is stopped (connections stay open, nothing answers). */
+  /** A hung server: it and all its processes are stopped (connections stay open, nothing answers). */
   freeze(): void {
-    process.kill(-this.child!.pid!, 'SIGSTOP');
+    this.signalTree('SIGSTOP');
     this.frozen = true;
   }
 
   thaw(): void {
-    process.kill(-this.child!.pid!, 'SIGCONT');
+    this.signalTree('SIGCONT');
     this.frozen = false;
+  }
+
+  // Postgres backends call setsid(), so the process group does not reach them: walk the tree.
+  private signalTree(signal: NodeJS.Signals): void {
+    for (const pid of descendants(this.child!.pid!)) {
+      try {
+        process.kill(pid, signal);
+      } catch {
+        /* exited meanwhile */
+      }
+    }
   }
 
   async close(): Promise<void> {

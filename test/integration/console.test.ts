@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createAccount, createWorkspace, uniq, type TestAccount } from '../helpers/fixtures.ts';
 import { consoleSignin, signinRequest } from '../helpers/console.ts';
@@ -120,5 +121,22 @@ describe('console session', () => {
     expect(res.status).toBe(204);
     expect(res.headers.get('set-cookie')).toMatch(/^tessera_session=; Max-Age=0; Path=\/; HttpOnly; SameSite=Lax/);
     expect((await session(login.cookie)).status).toBe(401);
+  });
+
+  it('when the store forgets the session (it restarted empty), then Postgres still knows: a signed-out cookie stays dead and a live one lives', async () => {
+    const live = await consoleSignin(server, account, ip());
+    const gone = await consoleSignin(server, account, ip());
+    expect((await fetch(`${server.url}/console/api/signout`, { method: 'POST', headers: { cookie: gone.cookie, 'x-csrf-token': gone.csrf } })).status).toBe(204);
+    const cacheKey = (login: { cookie: string }) => {
+      const payload = JSON.parse(Buffer.from(login.cookie.split('=')[1]!.split('.')[1]!, 'base64url').toString()) as { sid: string };
+      return `console:session:{${createHash('sha256').update(payload.sid).digest('hex')}}`;
+    };
+    expect(await server.store.del(cacheKey(live), cacheKey(gone))).toBe(2);
+    expect((await session(gone.cookie)).status).toBe(401);
+    expect((await session(live.cookie)).status).toBe(200);
+    // Only a hash of the session id is stored.
+    const rows = await server.db.query<{ id: string; revoked: boolean }>('SELECT id, revoked_at IS NOT NULL AS revoked FROM console_sessions WHERE account_id = $1', [account.id]);
+    expect(rows.find((r) => cacheKey({ cookie: gone.cookie }).includes(r.id))!.revoked).toBe(true);
+    expect(rows.every((r) => /^[0-9a-f]{64}$/.test(r.id))).toBe(true);
   });
 });
