@@ -9,6 +9,8 @@ interface Entry<V> {
   until: number;
 }
 
+/** Marks a key invalidated while a load for it was in flight: no load begun before now may cache it. */
+const STALE = -1;
 /** How often invalidations that could not be published are retried. */
 const REPUBLISH_MS = 200;
 const MAX_UNPUBLISHED = 10_000;
@@ -27,7 +29,7 @@ const MAX_UNPUBLISHED = 10_000;
  */
 export class InvalidatingCache<V> {
   private readonly entries = new Map<string, Entry<V>>();
-  /** key → generation at the miss that started a load; `set` refuses loads from an older generation. */
+  /** key → generation at the miss that started a load (or STALE); `set` refuses loads from an older generation. */
   private readonly loads = new Map<string, number>();
   private generation = 0;
   private trusted = false;
@@ -77,7 +79,7 @@ export class InvalidatingCache<V> {
 
   private drop(key: string): void {
     this.entries.delete(key);
-    this.loads.delete(key);
+    if (this.loads.has(key)) this.loads.set(key, STALE);
   }
 
   get(key: string): V | undefined {
@@ -85,8 +87,10 @@ export class InvalidatingCache<V> {
     const e = this.entries.get(key);
     if (e && e.until > Date.now()) return e.value;
     if (e) this.entries.delete(key);
-    if (this.loads.size >= this.maxEntries) this.evictOldest(this.loads);
-    this.loads.set(key, this.generation);
+    if (this.loads.get(key) !== STALE) {
+      if (this.loads.size >= this.maxEntries) this.evictOldest(this.loads);
+      this.loads.set(key, this.generation);
+    }
     return undefined;
   }
 
