@@ -77,27 +77,33 @@ describe('Redis stops under load', () => {
 });
 
 describe('state that survives a Redis restart', () => {
-  it('when Redis restarts empty, then a signed-out console session stays signed out, and a live one stays live, on every replica; while it is down, sessions are read and signed out in Postgres', async () => {
+  it('when Redis restarts empty, then a signed-out console session stays signed out, and a live one stays live, on every replica', async () => {
     const account = await createAccount(a.db);
     const stays = await consoleSignin(a, account);
     const leaves = await consoleSignin(a, account);
-    const leavesDuringOutage = await consoleSignin(a, account);
     const out = await fetch(`${b.url}/console/api/signout`, { method: 'POST', headers: { cookie: leaves.cookie, 'x-csrf-token': leaves.csrf } });
     expect(out.status).toBe(204);
     expect((await consoleSession(a, leaves)).status).toBe(401);
+    await restartRedis();
+    for (const s of [a, b]) {
+      expect((await consoleSession(s, leaves)).status).toBe(401);
+      expect((await consoleSession(s, stays)).status).toBe(200);
+    }
+  });
+
+  it('when Redis is down, then console sessions are read from Postgres and a sign-out is recorded there, and it holds after Redis returns empty', async () => {
+    const account = await createAccount(a.db);
+    const stays = await consoleSignin(a, account);
+    const leaves = await consoleSignin(a, account);
     await redis.stop('SIGKILL');
     expect((await consoleSession(b, stays)).status).toBe(200);
-    const outDuringOutage = await fetch(`${a.url}/console/api/signout`, {
-      method: 'POST',
-      headers: { cookie: leavesDuringOutage.cookie, 'x-csrf-token': leavesDuringOutage.csrf },
-    });
-    expect(outDuringOutage.status).toBe(204);
-    expect((await consoleSession(b, leavesDuringOutage)).status).toBe(401);
+    const out = await fetch(`${a.url}/console/api/signout`, { method: 'POST', headers: { cookie: leaves.cookie, 'x-csrf-token': leaves.csrf } });
+    expect(out.status).toBe(204);
+    expect((await consoleSession(b, leaves)).status).toBe(401);
     await redis.start();
     await until(async () => (await Promise.all([a.store.ping(), b.store.ping()])) !== undefined, 'the replicas to reconnect');
     for (const s of [a, b]) {
       expect((await consoleSession(s, leaves)).status).toBe(401);
-      expect((await consoleSession(s, leavesDuringOutage)).status).toBe(401);
       expect((await consoleSession(s, stays)).status).toBe(200);
     }
   });
@@ -127,6 +133,28 @@ describe('state that survives a Redis restart', () => {
     await restartRedis();
     expect((await (await poll(b, flow.device_code)).json()).error).toBe('invalid_grant');
     expect(await (await fetch(`${a.url}/openapi/v1/oauth/device/lookup?user_code=${flow.user_code}`)).json()).toEqual({ valid: false });
+  });
+});
+
+describe('the recommended Redis persistence', () => {
+  it('when a Redis with AOF (everysec) restarts, then a login waiting for the user survives it and completes', async () => {
+    const aof = await RedisProcess.start(['--appendonly', 'yes', '--appendfsync', 'everysec', '--save', '', '--maxmemory-policy', 'noeviction']);
+    const c = await startServer({ redisUrl: aof.url, db: a.db, config });
+    try {
+      const account = await createAccount(a.db);
+      const flow = await startFlow(c);
+      expect((await (await poll(c, flow.device_code)).json()).error).toBe('authorization_pending');
+      await aof.stop('SIGTERM');
+      await aof.start();
+      await until(async () => (await c.store.ping()) === undefined, 'the replica to reconnect');
+      const lookup = await (await fetch(`${c.url}/openapi/v1/oauth/device/lookup?user_code=${flow.user_code}`)).json();
+      expect(lookup).toMatchObject({ valid: true });
+      expect((await decide(c, 'approve', flow.user_code, await consoleSignin(c, account))).status).toBe(200);
+      expect((await poll(c, flow.device_code)).status).toBe(200);
+    } finally {
+      await c.close();
+      await aof.close();
+    }
   });
 });
 
