@@ -67,7 +67,11 @@ export class InvalidatingCache<V> {
     if (live === this.trusted) return;
     this.trusted = live;
     this.reset();
-    if (live) this.log.info({ channel: this.channel }, 'cache: invalidations flow again; starting empty');
+    if (live) {
+      this.log.info({ channel: this.channel }, 'cache: invalidations flow again; starting empty');
+      // The link is back: what could not be published goes out now, not at the next retry tick.
+      if (this.unpublished.size > 0) void this.republish();
+    }
     else this.log.warn({ channel: this.channel }, 'cache: invalidation subscription lost; not caching until it is back');
   }
 

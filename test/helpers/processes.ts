@@ -16,7 +16,13 @@ const ROOT = path.resolve(import.meta.dirname, '../..');
 const children = new Set<ChildProcess>();
 // A worker that dies must not leave servers behind.
 process.once('exit', () => {
-  for (const c of children) c.kill('SIGKILL');
+  for (const c of children) {
+    try {
+      process.kill(-c.pid!, 'SIGKILL');
+    } catch {
+      /* already gone */
+    }
+  }
 });
 
 export async function freePort(): Promise<number> {

@@ -1,5 +1,11 @@
 import { createHash } from 'node:crypto';
+import type { Request } from 'express';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ConsoleSessions } from '../../src/console/session.ts';
+import { ConsoleSessionRepo } from '../../src/storage/repos/console-sessions.ts';
+import { Database } from '../../src/storage/db.ts';
+import { countingStore } from '../helpers/counting-store.ts';
+import { TEST_DATABASE_URL } from '../helpers/env.ts';
 import { createAccount, createWorkspace, uniq, type TestAccount } from '../helpers/fixtures.ts';
 import { consoleSignin, signinRequest } from '../helpers/console.ts';
 import { startServer, type TestServer } from '../helpers/server.ts';
@@ -138,5 +144,26 @@ describe('console session', () => {
     const rows = await server.db.query<{ id: string; revoked: boolean }>('SELECT id, revoked_at IS NOT NULL AS revoked FROM console_sessions WHERE account_id = $1', [account.id]);
     expect(rows.find((r) => cacheKey({ cookie: gone.cookie }).includes(r.id))!.revoked).toBe(true);
     expect(rows.every((r) => /^[0-9a-f]{64}$/.test(r.id))).toBe(true);
+  });
+
+  it('when a session is read warm, then it costs one store round trip and no Postgres query; cold, one query, and the verdict is cached', async () => {
+    // Its own store wrapper and pool, so only this reader's round trips and queries are counted.
+    const store = countingStore(server.store);
+    const db = new Database(TEST_DATABASE_URL);
+    const sessions = new ConsoleSessions(server.config, store, new ConsoleSessionRepo(db), server.app.services.log);
+    const login = await consoleSignin(server, account, ip());
+    const req = { get: (h: string) => (h.toLowerCase() === 'cookie' ? login.cookie : undefined) } as unknown as Request;
+    const measure = async () => {
+      store.reset();
+      const queries = db.queries;
+      const s = await sessions.read(req);
+      return { live: s !== null, storeCalls: store.calls, queries: db.queries - queries };
+    };
+    expect(await measure()).toEqual({ live: true, storeCalls: 1, queries: 0 });
+    const payload = JSON.parse(Buffer.from(login.cookie.split('=')[1]!.split('.')[1]!, 'base64url').toString()) as { sid: string };
+    await server.store.del(`console:session:{${createHash('sha256').update(payload.sid).digest('hex')}}`);
+    expect(await measure()).toEqual({ live: true, storeCalls: 2, queries: 1 });
+    expect(await measure()).toEqual({ live: true, storeCalls: 1, queries: 0 });
+    await db.close();
   });
 });
