@@ -6,6 +6,7 @@ import { createAccount, type TestAccount } from '../helpers/fixtures.ts';
 import { backdateCollection, form, GRANT, poll, startFlow } from '../helpers/device.ts';
 import { startServer, type TestServer } from '../helpers/server.ts';
 import { createHash } from 'node:crypto';
+import { DatabaseUnavailableError } from '../../src/storage/db.ts';
 
 let server: TestServer;
 let account: TestAccount;
@@ -230,6 +231,32 @@ describe('minting failure', () => {
     }
     const res = await poll(server, flow.device_code);
     expect(res.status).toBe(200);
+  });
+});
+
+describe('durable decisions', () => {
+  it('when the decision cannot be written to Postgres, then approving fails, the code is still pending, and approving again works', async () => {
+    const who = await createAccount(server.db);
+    const flow = await startFlow(server, { device_label: 'durable' });
+    const db = server.app.services.db;
+    const original = db.query.bind(db);
+    db.query = (async (text: string, values?: unknown[]) => {
+      if (text.includes('INSERT INTO device_grants')) throw new DatabaseUnavailableError(new Error('connection refused'));
+      return original(text, values);
+    }) as typeof db.query;
+    try {
+      await expect(approve(flow.user_code, who)).rejects.toBeInstanceOf(DatabaseUnavailableError);
+    } finally {
+      db.query = original;
+    }
+    expect(await deviceFlowFor(server.app.services).lookup(flow.user_code)).toMatchObject({ valid: true });
+    await expectOAuthError(await poll(server, flow.device_code), 400, 'authorization_pending');
+    expect(await approve(flow.user_code, who)).toBe('ok');
+    const [grant] = await server.db.query<{ status: string; account_id: string }>('SELECT status, account_id FROM device_grants WHERE code_hash = $1', [
+      createHash('sha256').update(flow.device_code).digest('hex'),
+    ]);
+    expect(grant).toEqual({ status: 'approved', account_id: who.id });
+    expect((await poll(server, flow.device_code)).status).toBe(200);
   });
 });
 
