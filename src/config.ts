@@ -85,6 +85,11 @@ const fields = {
     .default(['openid', 'email', 'profile']),
   SSO_DISPLAY_NAME: z.string().trim().min(1).max(60).default('Single sign-on'),
   SSO_ALLOW_INSECURE_HTTP: bool.default(false),
+  // Outages and shutdown (docs/operations.md, docs/apps.md)
+  SHUTDOWN_DRAIN_MS: int(0, 600_000).default(5_000),
+  SSE_STALL_TIMEOUT_MS: int(100, 600_000).default(30_000),
+  RUN_HEARTBEAT_MS: int(50, 600_000).default(10_000),
+  RUN_SWEEP_INTERVAL_MS: int(50, 86_400_000).default(60_000),
 } as const;
 
 /** OWASP's minimum for argon2id (19 MiB with 2 passes). */
@@ -129,6 +134,11 @@ export interface Config {
   readonly consoleSignin: { readonly attempts: number; readonly attemptsPerIp: number };
   /** The external-SSO branch of the device flow (enterprise edition); null when SSO_OIDC_ISSUER is unset. */
   readonly sso: SsoConfig | null;
+  /** Outages and shutdown: how long in-flight requests get on shutdown; how long a stream waits for a client that does not read; how often running runs prove they are alive, and how often stale ones are swept. */
+  readonly shutdownDrainMs: number;
+  readonly sseStallTimeoutMs: number;
+  readonly runHeartbeatMs: number;
+  readonly runSweepIntervalMs: number;
 }
 
 export interface SsoConfig {
@@ -196,6 +206,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     logFormat: r.LOG_FORMAT,
     consoleSignin: Object.freeze({ attempts: r.CONSOLE_SIGNIN_ATTEMPTS, attemptsPerIp: r.CONSOLE_SIGNIN_ATTEMPTS_PER_IP }),
     sso,
+    shutdownDrainMs: r.SHUTDOWN_DRAIN_MS,
+    sseStallTimeoutMs: r.SSE_STALL_TIMEOUT_MS,
+    runHeartbeatMs: r.RUN_HEARTBEAT_MS,
+    runSweepIntervalMs: r.RUN_SWEEP_INTERVAL_MS,
   });
 }
 

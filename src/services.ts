@@ -1,5 +1,6 @@
 import type { Logger } from 'pino';
 import { createProviders, type Providers } from './apps/providers/index.ts';
+import { RunLiveness } from './apps/run-sweeper.ts';
 import { TaskRegistry } from './apps/tasks.ts';
 import { BearerAuthenticator, type AuditSink } from './auth/bearer-authenticator.ts';
 import { APPS_CHANNEL, InvalidatingCache } from './auth/invalidating-cache.ts';
@@ -44,6 +45,8 @@ export interface Services extends Deps {
   tasks: TaskRegistry;
   /** The external-SSO branch of the device flow; null unless enterprise with SSO_OIDC_ISSUER. */
   sso: Sso | null;
+  /** Heartbeats of this replica's runs, and the sweeper of runs whose heartbeat stopped. */
+  runs: RunLiveness;
   /** Hooks run on close, in reverse order. */
   onClose: (() => Promise<void>)[];
 }
@@ -65,6 +68,8 @@ export async function createServices(deps: Deps): Promise<Services> {
   // One discovery attempt at start; an unreachable provider is retried later and never stops the server.
   await sso?.rp.start();
   if (config.edition === 'enterprise' && !sso) log.info('enterprise edition without SSO_OIDC_ISSUER: the external-SSO branch of the device flow is off');
+  const runs = new RunLiveness(db, store, log, config);
+  runs.start();
   const services: Services = {
     ...deps,
     audit,
@@ -82,7 +87,15 @@ export async function createServices(deps: Deps): Promise<Services> {
     providers: createProviders(config),
     tasks,
     sso,
-    onClose: [() => authenticator.stop(), () => appCache.stop(), () => grantVerdicts.stop(), () => tasks.stopAll(), async () => sso?.rp.stop()],
+    runs,
+    onClose: [
+      () => authenticator.stop(),
+      () => appCache.stop(),
+      () => grantVerdicts.stop(),
+      () => tasks.stopAll(),
+      async () => runs.stop(),
+      async () => sso?.rp.stop(),
+    ],
   };
   return services;
 }

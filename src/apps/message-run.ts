@@ -3,6 +3,7 @@ import type { ConversationRow, MessageRow, RunStatus, Usage } from '../storage/r
 import { inputSchemaOf, type ChatConfig, type CompletionConfig } from './app-config.ts';
 import { checkText, render, validateInputs } from './inputs.ts';
 import { countWords, promptWords, usageOf, type ChatTurn } from './providers/index.ts';
+import { finalWrite } from './run-sweeper.ts';
 import {
   auditRun,
   beginRun,
@@ -56,7 +57,7 @@ export async function prepareMessageRun(d: RunDeps, r: MessageRunRequest): Promi
     if (!conversation) throw notFound('Conversation');
   }
   const turns = await buildTurns(d, r, { ...inputs, query: r.query }, conversation);
-  const { task, row: message } = await beginRun(d, r, async () => {
+  const { task, row: message } = await beginRun(d, r, 'messages', async () => {
     if (chat && !conversation) conversation = await d.conversations.create(r.app.id, subject, [...r.query].slice(0, 100).join(''));
     return d.conversations.startMessage({ appId: r.app.id, subject, conversationId: conversation?.id ?? null, query: r.query, inputs });
   });
@@ -79,6 +80,7 @@ export async function prepareMessageRun(d: RunDeps, r: MessageRunRequest): Promi
           onDelta: (text) => {
             answer += text;
             sink.send({ event: 'message', ...ids, answer: text, created_at: unix(message.created_at) });
+            return sink.drained();
           },
         });
         ({ answer, usage } = result);
@@ -89,7 +91,7 @@ export async function prepareMessageRun(d: RunDeps, r: MessageRunRequest): Promi
       }
       try {
         const error = failure ? (failure instanceof Error ? failure.message : String(failure)) : null;
-        await d.conversations.finishMessage(message.id, { answer, usage, status, error });
+        await finalWrite(() => d.conversations.finishMessage(message.id, { answer, usage, status, error }), d.log);
       } finally {
         await task.end();
         auditRun(d, r, status, started);

@@ -25,7 +25,11 @@ export async function answerRun<R, E>(
   // The client may have left while the run was being prepared, before anyone listened.
   if (req.socket.destroyed) run.abort('disconnected');
   if (!streaming) return run.execute(discard);
-  const stream = openEventStream<E>(res, run.taskId, s.config.ssePingIntervalMs);
+  const stream = openEventStream<E>(res, run.taskId, {
+    pingMs: s.config.ssePingIntervalMs,
+    stallMs: s.config.sseStallTimeoutMs,
+    onStall: () => run.abort('stalled'),
+  });
   try {
     await run.execute(stream);
   } catch (err) {

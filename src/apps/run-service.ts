@@ -1,3 +1,4 @@
+import type { Logger } from 'pino';
 import type { components } from '../../generated/openapi.ts';
 import type { AuditSink } from '../auth/bearer-authenticator.ts';
 import { ApiError } from '../errors.ts';
@@ -6,6 +7,7 @@ import type { AppRecord } from '../storage/repos/apps.ts';
 import type { ConversationRepo, RunStatus } from '../storage/repos/conversations.ts';
 import type { WorkflowRunRepo } from '../storage/repos/workflow-runs.ts';
 import { ProviderError, type Providers } from './providers/index.ts';
+import type { RunLiveness, RunTable } from './run-sweeper.ts';
 import type { EventSink } from './sse.ts';
 import { RunStopped, type Task, type TaskRegistry } from './tasks.ts';
 
@@ -19,6 +21,9 @@ export interface RunDeps {
   providers: Providers;
   tasks: TaskRegistry;
   audit: AuditSink;
+  /** Heartbeats of this replica's runs (the sweeper ends rows whose heartbeat stopped). */
+  runs: RunLiveness;
+  log: Logger;
 }
 
 export interface RunRequest {
@@ -57,15 +62,26 @@ export function auditRun(d: RunDeps, r: RunRequest, status: RunStatus, startedMs
   });
 }
 
-/** Takes a task, then records the run's row; a failed insert gives the task back. */
-export async function beginRun<T>(d: RunDeps, r: RunRequest, record: (subject: string) => Promise<T>): Promise<{ task: Task; row: T }> {
+/**
+ * Takes a task, then records the run's row and keeps its heartbeat going; a failed
+ * insert gives the task back. The task's `end` stops the heartbeat.
+ */
+export async function beginRun<T extends { id: string }>(d: RunDeps, r: RunRequest, table: RunTable, record: (subject: string) => Promise<T>): Promise<{ task: Task; row: T }> {
   const task = await d.tasks.begin(r.app.id, subjectOf(r.caller));
+  let row: T;
   try {
-    return { task, row: await record(subjectOf(r.caller)) };
+    row = await record(subjectOf(r.caller));
   } catch (err) {
     await task.end();
     throw err;
   }
+  d.runs.track(table, row.id);
+  const end = task.end;
+  task.end = async () => {
+    d.runs.untrack(table, row.id);
+    await end();
+  };
+  return { task, row };
 }
 
 /** How a run that threw ended: a stop or a disconnect is `stopped`, anything else `failed`. */

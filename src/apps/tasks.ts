@@ -8,7 +8,7 @@ const TASK_TTL_MS = 3_600_000;
 
 /** Why a run ended early; providers rethrow it as their abort reason. */
 export class RunStopped extends Error {
-  constructor(readonly why: 'stopped' | 'disconnected' | 'shutdown') {
+  constructor(readonly why: 'stopped' | 'disconnected' | 'stalled' | 'shutdown') {
     super(`run ${why}`);
   }
 }

@@ -2,6 +2,7 @@ import type { RunStatus } from '../storage/repos/conversations.ts';
 import type { StepRecord, WorkflowRunRow } from '../storage/repos/workflow-runs.ts';
 import { inputSchemaOf, type WorkflowConfig, type WorkflowStep } from './app-config.ts';
 import { render, validateInputs } from './inputs.ts';
+import { finalWrite } from './run-sweeper.ts';
 import { auditRun, beginRun, endedBy, rethrowFailure, unix, type PreparedRun, type RunDeps, type RunRequest, type WorkflowStreamEvent } from './run-service.ts';
 
 export interface WorkflowOutcome {
@@ -35,7 +36,7 @@ async function runStep(d: RunDeps, config: WorkflowConfig, step: WorkflowStep, v
 export async function prepareWorkflowRun(d: RunDeps, r: RunRequest): Promise<PreparedRun<WorkflowOutcome, WorkflowStreamEvent>> {
   const config = r.app.config as WorkflowConfig;
   const inputs = validateInputs(inputSchemaOf(r.app.config), r.inputs);
-  const { task, row } = await beginRun(d, r, (subject) => d.workflowRuns.start(r.app.id, subject, inputs));
+  const { task, row } = await beginRun(d, r, 'workflow_runs', (subject) => d.workflowRuns.start(r.app.id, subject, inputs));
   const ids = { task_id: task.id, workflow_run_id: row.id };
   return {
     taskId: task.id,
@@ -76,14 +77,15 @@ export async function prepareWorkflowRun(d: RunDeps, r: RunRequest): Promise<Pre
       const error = steps.at(-1)?.error ?? null;
       let finished: WorkflowRunRow;
       try {
-        finished = await d.workflowRuns.finish(row.id, {
+        const result = {
           status,
           outputs,
           error: status === 'succeeded' ? null : error,
           elapsedTime: (Date.now() - started) / 1000,
           totalTokens: steps.reduce((n, s) => n + s.total_tokens, 0),
           steps,
-        });
+        };
+        finished = await finalWrite(() => d.workflowRuns.finish(row.id, result), d.log);
       } finally {
         await task.end();
         auditRun(d, r, status, started);

@@ -3,10 +3,16 @@ import type { Database } from '../storage/db.ts';
 import type { Store } from '../storage/store/index.ts';
 
 /**
- * Deletes revoked and expired token rows older than the retention period. One
- * replica at a time, under a store lock; returns null when another holds it.
+ * Deletes revoked and expired token rows older than the retention period, and
+ * console sessions and device-flow decisions past their life. One replica at a
+ * time, under a store lock; returns null when another holds it.
  */
-export async function pruneTokens(db: Database, store: Store, retentionDays: number, log: Logger): Promise<{ tokens: number; apiKeys: number } | null> {
+export async function pruneTokens(
+  db: Database,
+  store: Store,
+  retentionDays: number,
+  log: Logger,
+): Promise<{ tokens: number; apiKeys: number; consoleSessions: number; deviceGrants: number } | null> {
   return store.withLock('token-pruner', 10 * 60_000, async () => {
     const cutoff = [retentionDays];
     const tokens = await db.query(
@@ -20,7 +26,10 @@ export async function pruneTokens(db: Database, store: Store, retentionDays: num
         WHERE coalesce(revoked_at, expires_at) < now() - make_interval(days => $1) RETURNING id`,
       cutoff,
     );
-    const result = { tokens: tokens.length, apiKeys: apiKeys.length };
+    // A day's margin past expiry; a grant is kept as long as a token row, so a replayed code is still recognised.
+    const consoleSessions = await db.query(`DELETE FROM console_sessions WHERE expires_at < now() - interval '1 day' RETURNING id`);
+    const deviceGrants = await db.query(`DELETE FROM device_grants WHERE expires_at < now() - make_interval(days => $1) RETURNING code_hash`, cutoff);
+    const result = { tokens: tokens.length, apiKeys: apiKeys.length, consoleSessions: consoleSessions.length, deviceGrants: deviceGrants.length };
     log.info({ ...result, retention_days: retentionDays }, 'pruned dead tokens');
     return result;
   });

@@ -1,6 +1,7 @@
 import type { Config } from '../config.ts';
 import type { Database } from '../storage/db.ts';
 import { ownerClause, type SessionOwner } from '../storage/repos/sessions.ts';
+import type { TxQuery } from '../storage/repos/device-grants.ts';
 import { ACCOUNT_ISSUER } from '../storage/repos/tokens.ts';
 import type { AuditSink } from './audit.ts';
 import type { InvalidatingCache } from './invalidating-cache.ts';
@@ -22,6 +23,14 @@ export interface MintedToken {
   rotated: boolean;
 }
 
+/** Work that commits or rolls back with the token (the device flow's exactly-once claim). */
+export interface MintHooks {
+  /** Runs first in the transaction; throwing aborts the mint. */
+  before?: (q: TxQuery) => Promise<void>;
+  /** Runs last in the transaction, with the token's row id. */
+  after?: (q: TxQuery, tokenId: string) => Promise<void>;
+}
+
 /**
  * Device-flow token lifecycle (docs/tokens.md). Minting for a device that already has
  * a live token rotates that row in place: new hash, new expiry, same id, and the
@@ -35,14 +44,14 @@ export class TokenService {
     private readonly audit: AuditSink,
   ) {}
 
-  mintAccountToken(input: { accountId: string; email: string; clientId: string; deviceLabel: string }): Promise<MintedToken> {
-    return this.mint({ ...input, prefix: 'tsa_', issuer: ACCOUNT_ISSUER, sub: null, name: null });
+  mintAccountToken(input: { accountId: string; email: string; clientId: string; deviceLabel: string }, hooks: MintHooks = {}): Promise<MintedToken> {
+    return this.mint({ ...input, prefix: 'tsa_', issuer: ACCOUNT_ISSUER, sub: null, name: null }, hooks);
   }
 
   /** A tse_ token for an external subject: no account; scopes come from the kind. */
-  mintExternalToken(input: { subject: ExternalSubject; clientId: string; deviceLabel: string }): Promise<MintedToken> {
+  mintExternalToken(input: { subject: ExternalSubject; clientId: string; deviceLabel: string }, hooks: MintHooks = {}): Promise<MintedToken> {
     const { issuer, sub, email, name } = input.subject;
-    return this.mint({ prefix: 'tse_', issuer, accountId: null, sub, name, email, clientId: input.clientId, deviceLabel: input.deviceLabel });
+    return this.mint({ prefix: 'tse_', issuer, accountId: null, sub, name, email, clientId: input.clientId, deviceLabel: input.deviceLabel }, hooks);
   }
 
   private async mint(input: {
@@ -54,12 +63,13 @@ export class TokenService {
     email: string;
     clientId: string;
     deviceLabel: string;
-  }): Promise<MintedToken> {
+  }, hooks: MintHooks): Promise<MintedToken> {
     const token = generateToken(input.prefix);
     const hash = hashToken(token);
     const days = this.config.accessTokenTtlDays;
     const email = input.email.toLowerCase();
     const { row, oldHash } = await this.db.tx(async (q) => {
+      await hooks.before?.(q);
       const [old] = await q<{ id: string; token_hash: string | null }>(
         `SELECT id, token_hash FROM oauth_access_tokens
           WHERE subject_email = $1 AND subject_issuer = $2 AND client_id = $3 AND device_label = $4 AND revoked_at IS NULL
@@ -74,6 +84,7 @@ export class TokenService {
             WHERE id = $1 RETURNING id, expires_at`,
           [old.id, hash, days, input.prefix, input.accountId, input.sub, input.name],
         );
+        await hooks.after?.(q, row!.id);
         return { row: row!, oldHash: old.token_hash };
       }
       const [row] = await q<{ id: string; expires_at: Date }>(
@@ -81,6 +92,7 @@ export class TokenService {
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, now() + make_interval(days => $10)) RETURNING id, expires_at`,
         [hash, input.prefix, email, input.issuer, input.accountId, input.clientId, input.deviceLabel, input.sub, input.name, days],
       );
+      await hooks.after?.(q, row!.id);
       return { row: row!, oldHash: null };
     });
     if (oldHash) await this.cache.invalidate([oldHash]);

@@ -2,9 +2,11 @@ import { createHash, createHmac, randomBytes, timingSafeEqual } from 'node:crypt
 import { parse, serialize } from 'cookie';
 import type { Request, Response } from 'express';
 import { errors as joseErrors, jwtVerify, SignJWT } from 'jose';
+import type { Logger } from 'pino';
 import type { Config } from '../config.ts';
 import { perServices } from '../services.ts';
-import type { Store } from '../storage/store/index.ts';
+import { ConsoleSessionRepo } from '../storage/repos/console-sessions.ts';
+import { StoreUnavailableError, type Store } from '../storage/store/index.ts';
 
 export const SESSION_COOKIE = 'tessera_session';
 const SESSION_TTL_SECONDS = 12 * 3600;
@@ -16,13 +18,21 @@ export interface ConsoleSession {
   expiresAtMs: number;
 }
 
-const signedOutKey = (sid: string) => `console:signedout:{${sid}}`;
+/** How long the store may answer for Postgres that a session is live; a sign-out overwrites it at once. */
+const LIVE_CACHE_MS = 60_000;
+const LIVE = 'live';
+const REVOKED = 'revoked';
+
+const idHash = (sid: string) => createHash('sha256').update(sid).digest('hex');
+const cacheKey = (hash: string) => `console:session:{${hash}}`;
 
 /**
- * Console sessions are JWS cookies (HS256, SECRET_KEY), so any replica can read
- * them without a lookup; sign-out is recorded in the store for the rest of the
- * cookie's life so a copied cookie dies with the session. The CSRF token is an
- * HMAC of the session id: nothing to store, and it changes with every sign-in.
+ * Console sessions are JWS cookies (HS256, SECRET_KEY) whose signature any replica
+ * checks without a lookup. Whether the session is still live is kept in Postgres
+ * (sign-out must survive a store that restarts empty) and cached in the shared
+ * store, so a warm read costs one store round trip and a sign-out is seen by every
+ * replica at once. Without the store, reads ask Postgres. The CSRF token is an HMAC
+ * of the session id: nothing to store, and it changes with every sign-in.
  */
 export class ConsoleSessions {
   private readonly key: Uint8Array;
@@ -32,6 +42,8 @@ export class ConsoleSessions {
   constructor(
     config: Config,
     private readonly store: Store,
+    private readonly repo: ConsoleSessionRepo,
+    private readonly log: Logger,
   ) {
     if (!config.secretKey) throw new Error('SECRET_KEY is required for console sessions');
     this.key = createHash('sha256').update(`cookie:${config.secretKey}`).digest();
@@ -42,6 +54,9 @@ export class ConsoleSessions {
   async issue(res: Response, accountId: string): Promise<ConsoleSession> {
     const sid = randomBytes(16).toString('base64url');
     const expiresAtMs = Date.now() + SESSION_TTL_SECONDS * 1000;
+    const hash = idHash(sid);
+    await this.repo.create(hash, accountId, new Date(expiresAtMs));
+    await this.store.set(cacheKey(hash), LIVE, LIVE_CACHE_MS).catch(() => undefined);
     const jws = await new SignJWT({ sid })
       .setProtectedHeader({ alg: 'HS256' })
       .setIssuer(ISSUER)
@@ -68,12 +83,21 @@ export class ConsoleSessions {
     }
     const sid = payload.sid;
     if (typeof sid !== 'string' || typeof payload.sub !== 'string' || typeof payload.exp !== 'number') return null;
-    if (await this.store.get(signedOutKey(sid))) return null;
-    return { accountId: payload.sub, sid, expiresAtMs: payload.exp * 1000 };
+    const expiresAtMs = payload.exp * 1000;
+    if (!(await this.isLive(idHash(sid), expiresAtMs))) return null;
+    return { accountId: payload.sub, sid, expiresAtMs };
   }
 
+  /** Signs out: recorded in Postgres first (a failure there is a 503 and the cookie stays), then in the cache. */
   async revoke(res: Response, session: ConsoleSession | null): Promise<void> {
-    if (session) await this.store.set(signedOutKey(session.sid), '1', Math.max(1_000, session.expiresAtMs - Date.now()));
+    if (session) {
+      const hash = idHash(session.sid);
+      await this.repo.revoke(hash);
+      await this.store.set(cacheKey(hash), REVOKED, Math.max(1_000, session.expiresAtMs - Date.now())).catch((err: unknown) => {
+        // Postgres has it; a cached `live` verdict, if the store kept one, lapses within LIVE_CACHE_MS.
+        this.log.warn({ err: String(err) }, 'console sign-out not cached in the store; Postgres has it');
+      });
+    }
     res.append('Set-Cookie', this.cookie('', 0));
   }
 
@@ -88,10 +112,29 @@ export class ConsoleSessions {
     return sent.length === expected.length && timingSafeEqual(sent, expected);
   }
 
+  private async isLive(hash: string, expiresAtMs: number): Promise<boolean> {
+    let cached: string | null = null;
+    let storeUp = true;
+    try {
+      cached = await this.store.get(cacheKey(hash));
+    } catch (err) {
+      if (!(err instanceof StoreUnavailableError)) throw err;
+      storeUp = false;
+    }
+    if (cached === LIVE || cached === REVOKED) return cached === LIVE;
+    const live = await this.repo.isLive(hash);
+    if (storeUp) {
+      // Only if absent: a sign-out written meanwhile must not be overwritten by this older answer.
+      const ttl = live ? Math.min(LIVE_CACHE_MS, expiresAtMs - Date.now()) : expiresAtMs - Date.now();
+      await this.store.setIfAbsent(cacheKey(hash), live ? LIVE : REVOKED, Math.max(1_000, ttl)).catch(() => undefined);
+    }
+    return live;
+  }
+
   private cookie(value: string, maxAge: number): string {
     return serialize(SESSION_COOKIE, value, { httpOnly: true, sameSite: 'lax', secure: this.secure, path: '/', maxAge });
   }
 }
 
 /** One instance per app (shared by the console router and the approve/deny endpoints). */
-export const consoleSessionsFor = perServices((s) => new ConsoleSessions(s.config, s.store));
+export const consoleSessionsFor = perServices((s) => new ConsoleSessions(s.config, s.store, new ConsoleSessionRepo(s.db), s.log));

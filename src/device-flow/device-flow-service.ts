@@ -1,18 +1,21 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { RateLimiter } from '../auth/rate-limit.ts';
+import { kindByPrefix } from '../auth/token-kinds.ts';
+import type { ExternalSubject, MintedToken, MintHooks } from '../auth/token-service.ts';
 import { perServices, type Services } from '../services.ts';
+import { DeviceGrantRepo, type DeviceGrant } from '../storage/repos/device-grants.ts';
 import {
   finishScript,
   pollScript,
   recordKey,
   releaseScript,
   resolveScript,
+  unresolveScript,
   usedKey,
   userCodeKey,
   type DeviceRecord,
   type PollResult,
 } from './device-scripts.ts';
-import type { ExternalSubject } from '../auth/token-service.ts';
 import { decodeSubject, encodeSubject, externalKey, resolveExternalScript } from './external-approval.ts';
 import { formatUserCode, generateUserCode, normalizeUserCode } from './user-code.ts';
 
@@ -22,6 +25,15 @@ export { formatUserCode, normalizeUserCode };
 const GRACE_MS = 10 * 60_000;
 /** How long one poller may hold an approval while it mints the token. */
 const LEASE_MS = 15_000;
+/**
+ * After a code is collected, a repeat poll within this window is a racing or retried
+ * poll of the same client (its answer may have been lost): `invalid_grant`, nothing
+ * revoked. Later, a repeat is a replay and revokes the token the code produced.
+ */
+export const REPLAY_GRACE_MS = 5_000;
+const DEVICE_CODE = /^[A-Za-z0-9_-]{43}$/;
+
+export type Approved = Extract<PollResult, { r: 'approved' }>;
 
 export interface DeviceLookup {
   valid: boolean;
@@ -43,9 +55,11 @@ const sha256 = (s: string) => createHash('sha256').update(s).digest('hex');
 /** RFC 8628 device flow over the store: issuance, lookup, approve/deny, poll. */
 export class DeviceFlowService {
   private readonly limiter: RateLimiter;
+  private readonly grants: DeviceGrantRepo;
 
   constructor(private readonly s: Services) {
     this.limiter = new RateLimiter(s.store, 60);
+    this.grants = new DeviceGrantRepo(s.db);
   }
 
   async start(clientId: string, scope: string, deviceLabel: string): Promise<StartedFlow> {
@@ -95,10 +109,16 @@ export class DeviceFlowService {
     return rec?.status === 'pending' ? rec : null;
   }
 
-  /** The external-SSO branch's approve or deny, for the code a grant was issued for. */
+  /** The external-SSO branch's approve or deny, for the code a grant was issued for; written through like an account decision. */
   async resolveExternal(hash: string, rec: DeviceRecord, subject: ExternalSubject, status: 'approved' | 'denied') {
     const result = await this.s.store.run(resolveExternalScript, [recordKey(hash), externalKey(hash)], [status, subject.email, encodeSubject(subject)]);
     if (result === 'ok') {
+      try {
+        await this.grants.record({ ...grantOf(hash, rec), status, accountId: '', email: subject.email, subject });
+      } catch (err) {
+        await this.s.store.run(unresolveScript, [recordKey(hash)], [status, '']).catch(() => undefined);
+        throw err;
+      }
       this.s.audit(status === 'approved' ? 'oauth.device_flow_approved' : 'oauth.device_flow_denied', {
         branch: 'sso',
         subject: subject.sub,
@@ -111,9 +131,13 @@ export class DeviceFlowService {
     return result;
   }
 
-  /** Who approved a device code in the external-SSO branch; null for an account approval. */
+  /**
+   * Who approved a device code in the external-SSO branch (null for an account approval):
+   * from the store, else from the decision written through to Postgres.
+   */
   async externalSubject(deviceCode: string): Promise<ExternalSubject | null> {
-    return decodeSubject(await this.s.store.get(externalKey(sha256(deviceCode))));
+    const hash = sha256(deviceCode);
+    return decodeSubject(await this.s.store.get(externalKey(hash))) ?? (await this.grants.find(hash, REPLAY_GRACE_MS))?.subject ?? null;
   }
 
   private async find(userCode: string): Promise<{ hash: string; rec: DeviceRecord } | null> {
@@ -151,6 +175,13 @@ export class DeviceFlowService {
     if (!found) return 'not_found' as const;
     const result = await this.s.store.run(resolveScript, [recordKey(found.hash)], [status, account.id, account.email]);
     if (result === 'ok') {
+      // Durable before it is confirmed: a decision the user saw succeed survives a store restart.
+      try {
+        await this.grants.record({ ...grantOf(found.hash, found.rec), status, accountId: account.id, email: account.email, subject: null });
+      } catch (err) {
+        await this.s.store.run(unresolveScript, [recordKey(found.hash)], [status, account.id]).catch(() => undefined);
+        throw err;
+      }
       this.s.audit(status === 'approved' ? 'oauth.device_flow_approved' : 'oauth.device_flow_denied', {
         subject: account.id,
         client_id: found.rec.client_id,
@@ -171,20 +202,67 @@ export class DeviceFlowService {
     return { allowed: r.allowed, retryAfterSeconds: Math.ceil(r.resetMs / 1000) };
   }
 
-  poll(deviceCode: string, clientId: string): Promise<PollResult> {
+  /**
+   * The store decides (state machine, slow_down, lease); when it has no trace of the
+   * code (it restarted empty), the decision written through to Postgres answers.
+   */
+  async poll(deviceCode: string, clientId: string): Promise<PollResult> {
     const hash = sha256(deviceCode);
-    return this.s.store.run(pollScript, [recordKey(hash), usedKey(hash)], [clientId, LEASE_MS]);
+    const result = await this.s.store.run(pollScript, [recordKey(hash), usedKey(hash)], [clientId, LEASE_MS, REPLAY_GRACE_MS]);
+    if (result.r !== 'invalid' || !DEVICE_CODE.test(deviceCode)) return result;
+    const g = await this.grants.find(hash, REPLAY_GRACE_MS);
+    if (!g || g.clientId !== clientId) return { r: 'invalid' };
+    if (g.collected) return { r: 'replay', token_id: g.tokenId ?? '', in_grace: g.inGrace };
+    if (g.expired) return { r: 'expired' };
+    if (g.status === 'denied') return { r: 'denied' };
+    return { r: 'approved', account_id: g.accountId, email: g.email, device_label: g.deviceLabel, scope: g.scope, expires_at_ms: g.expiresAt.getTime() };
   }
 
-  async collected(deviceCode: string, tokenId: string, expiresAtMs: number): Promise<void> {
+  /**
+   * Mints the token and marks the code collected in one transaction: the conditional
+   * update of its grant row lets exactly one collector through, whether it came by the
+   * store's lease or by the Postgres fallback. Throws AlreadyCollected otherwise. An
+   * approval without an account was given in the external-SSO branch: a tse_ token for
+   * the IdP's subject, with the scopes of its kind.
+   */
+  async collect(deviceCode: string, clientId: string, a: Approved): Promise<{ minted: MintedToken; scope: string }> {
+    const hash = sha256(deviceCode);
+    const subject = a.account_id ? null : await this.externalSubject(deviceCode);
+    if (!a.account_id && !subject) throw new Error('external approval without its subject');
+    const grant: DeviceGrant = {
+      codeHash: hash,
+      clientId,
+      scope: a.scope,
+      deviceLabel: a.device_label,
+      status: 'approved',
+      accountId: a.account_id,
+      email: a.email,
+      expiresAt: new Date(a.expires_at_ms),
+      subject,
+    };
+    const hooks: MintHooks = { before: (q) => this.grants.claim(q, grant, REPLAY_GRACE_MS), after: (q, tokenId) => this.grants.setToken(q, hash, tokenId) };
+    if (subject) {
+      const minted = await this.s.tokens.mintExternalToken({ subject, clientId, deviceLabel: a.device_label }, hooks);
+      return { minted, scope: kindByPrefix('tse_')!.scopes!.join(' ') };
+    }
+    const minted = await this.s.tokens.mintAccountToken({ accountId: a.account_id, email: a.email, clientId, deviceLabel: a.device_label }, hooks);
+    return { minted, scope: a.scope };
+  }
+
+  /** The store forgets the approval and keeps a replay marker. `atMs` 0 stamps the store's own time. */
+  async collected(deviceCode: string, tokenId: string, expiresAtMs: number, atMs = 0): Promise<void> {
     const hash = sha256(deviceCode);
     const ttl = Math.max(1_000, expiresAtMs - Date.now() + GRACE_MS);
-    await this.s.store.run(finishScript, [recordKey(hash), usedKey(hash)], [tokenId, ttl]);
+    await this.s.store.run(finishScript, [recordKey(hash), usedKey(hash)], [tokenId, ttl, atMs]);
   }
 
   async release(deviceCode: string): Promise<void> {
     await this.s.store.run(releaseScript, [recordKey(sha256(deviceCode))], []);
   }
+}
+
+function grantOf(hash: string, rec: DeviceRecord): Omit<DeviceGrant, 'status' | 'accountId' | 'email' | 'subject'> {
+  return { codeHash: hash, clientId: rec.client_id, scope: rec.scope, deviceLabel: rec.device_label, expiresAt: new Date(rec.expires_at_ms) };
 }
 
 /** One service per app instance, shared by the OAuth and console routers. */

@@ -7,6 +7,7 @@ import type { Config } from '../config.ts';
 import { Database } from '../storage/db.ts';
 import { startEmbeddedPostgres } from '../storage/embedded.ts';
 import { migrate } from '../storage/migrate.ts';
+import { settleWithin } from './shutdown.ts';
 
 export interface OpenedDatabase {
   db: Database;
@@ -44,7 +45,8 @@ export async function openDatabase(config: Config, log: Logger, opts: { attach: 
     db,
     embedded,
     async stop() {
-      await db.close();
+      // A pool waiting on a hung database must not keep the embedded one from stopping.
+      await settleWithin(db.close(), 1_500);
       await stopEmbedded?.();
     },
   };

@@ -12,6 +12,7 @@ import { createStore, type Store } from '../storage/store/index.ts';
 import type { Database } from '../storage/db.ts';
 import { openDatabase, type OpenedDatabase } from './bootstrap.ts';
 import { ensureDocs } from './docs.ts';
+import { installShutdown } from './shutdown.ts';
 
 /** A start that cannot go on; main prints the message as one line and exits 1. */
 export class StartError extends Error {}
@@ -109,27 +110,5 @@ async function running(
   log.info({ url: cfg.publicUrl, edition: cfg.edition }, 'tessera listening');
   process.stdout.write(banner(cfg, database, demo));
 
-  let stopping = false;
-  const shutdown = async (signal: string) => {
-    if (stopping) return;
-    stopping = true;
-    log.info({ signal }, 'shutting down: finishing in-flight requests');
-    const force = setTimeout(() => {
-      log.error('shutdown took too long; exiting');
-      process.exit(1);
-    }, 15_000).unref();
-    clearInterval(pruner);
-    app.services.tasks.abortAll();
-    server.close();
-    server.closeIdleConnections();
-    await once(server, 'close').catch(() => undefined);
-    await app.close();
-    await store.close();
-    await database.stop();
-    clearTimeout(force);
-    log.info('stopped');
-    process.exit(0);
-  };
-  process.on('SIGINT', () => void shutdown('SIGINT'));
-  process.on('SIGTERM', () => void shutdown('SIGTERM'));
+  installShutdown({ server, app, store, database, log, timers: [pruner], drainMs: cfg.shutdownDrainMs });
 }

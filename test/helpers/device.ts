@@ -1,3 +1,5 @@
+import { createHash } from 'node:crypto';
+import { usedKey } from '../../src/device-flow/device-scripts.ts';
 import type { TestServer } from './server.ts';
 
 export const GRANT = 'urn:ietf:params:oauth:grant-type:device_code';
@@ -30,4 +32,15 @@ export async function startFlow(server: TestServer, params: Record<string, strin
 
 export function poll(server: TestServer, deviceCode: string, clientId = 'tessera-cli') {
   return form(`${server.url}/openapi/v1/oauth/token`, { grant_type: GRANT, device_code: deviceCode, client_id: clientId });
+}
+
+/** Moves a collected code's collection time back by `ms` (store marker and Postgres grant), to step past the replay grace window. */
+export async function backdateCollection(server: TestServer, deviceCode: string, ms = 6_000): Promise<void> {
+  const hash = createHash('sha256').update(deviceCode).digest('hex');
+  const raw = await server.store.get(usedKey(hash));
+  if (raw) {
+    const marker = JSON.parse(raw) as { token_id: string; at: number };
+    await server.store.set(usedKey(hash), JSON.stringify({ ...marker, at: marker.at - ms }), Math.max(1_000, await server.store.pttl(usedKey(hash))));
+  }
+  await server.db.query('UPDATE device_grants SET collected_at = collected_at - make_interval(secs => $2::float8 / 1000) WHERE code_hash = $1', [hash, ms]);
 }

@@ -1,4 +1,11 @@
+import { createHash } from 'node:crypto';
+import type { Request } from 'express';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ConsoleSessions } from '../../src/console/session.ts';
+import { ConsoleSessionRepo } from '../../src/storage/repos/console-sessions.ts';
+import { Database } from '../../src/storage/db.ts';
+import { countingStore } from '../helpers/counting-store.ts';
+import { TEST_DATABASE_URL } from '../helpers/env.ts';
 import { createAccount, createWorkspace, uniq, type TestAccount } from '../helpers/fixtures.ts';
 import { consoleSignin, signinRequest } from '../helpers/console.ts';
 import { startServer, type TestServer } from '../helpers/server.ts';
@@ -126,5 +133,43 @@ describe('console session', () => {
     expect(res.status).toBe(204);
     expect(res.headers.get('set-cookie')).toMatch(/^tessera_session=; Max-Age=0; Path=\/; HttpOnly; SameSite=Lax/);
     expect((await session(login.cookie)).status).toBe(401);
+  });
+
+  it('when the store forgets the session (it restarted empty), then Postgres still knows: a signed-out cookie stays dead and a live one lives', async () => {
+    const live = await consoleSignin(server, account, ip());
+    const gone = await consoleSignin(server, account, ip());
+    expect((await fetch(`${server.url}/console/api/signout`, { method: 'POST', headers: { cookie: gone.cookie, 'x-csrf-token': gone.csrf } })).status).toBe(204);
+    const cacheKey = (login: { cookie: string }) => {
+      const payload = JSON.parse(Buffer.from(login.cookie.split('=')[1]!.split('.')[1]!, 'base64url').toString()) as { sid: string };
+      return `console:session:{${createHash('sha256').update(payload.sid).digest('hex')}}`;
+    };
+    expect(await server.store.del(cacheKey(live), cacheKey(gone))).toBe(2);
+    expect((await session(gone.cookie)).status).toBe(401);
+    expect((await session(live.cookie)).status).toBe(200);
+    // Only a hash of the session id is stored.
+    const rows = await server.db.query<{ id: string; revoked: boolean }>('SELECT id, revoked_at IS NOT NULL AS revoked FROM console_sessions WHERE account_id = $1', [account.id]);
+    expect(rows.find((r) => cacheKey({ cookie: gone.cookie }).includes(r.id))!.revoked).toBe(true);
+    expect(rows.every((r) => /^[0-9a-f]{64}$/.test(r.id))).toBe(true);
+  });
+
+  it('when a session is read warm, then it costs one store round trip and no Postgres query; cold, one query, and the verdict is cached', async () => {
+    // Its own store wrapper and pool, so only this reader's round trips and queries are counted.
+    const store = countingStore(server.store);
+    const db = new Database(TEST_DATABASE_URL);
+    const sessions = new ConsoleSessions(server.config, store, new ConsoleSessionRepo(db), server.app.services.log);
+    const login = await consoleSignin(server, account, ip());
+    const req = { get: (h: string) => (h.toLowerCase() === 'cookie' ? login.cookie : undefined) } as unknown as Request;
+    const measure = async () => {
+      store.reset();
+      const queries = db.queries;
+      const s = await sessions.read(req);
+      return { live: s !== null, storeCalls: store.calls, queries: db.queries - queries };
+    };
+    expect(await measure()).toEqual({ live: true, storeCalls: 1, queries: 0 });
+    const payload = JSON.parse(Buffer.from(login.cookie.split('=')[1]!.split('.')[1]!, 'base64url').toString()) as { sid: string };
+    await server.store.del(`console:session:{${createHash('sha256').update(payload.sid).digest('hex')}}`);
+    expect(await measure()).toEqual({ live: true, storeCalls: 2, queries: 1 });
+    expect(await measure()).toEqual({ live: true, storeCalls: 1, queries: 0 });
+    await db.close();
   });
 });

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { deviceFlowFor } from '../../src/device-flow/device-flow-service.ts';
 import { consoleSignin, decide } from '../helpers/console.ts';
-import { poll, startFlow } from '../helpers/device.ts';
+import { backdateCollection, poll, startFlow } from '../helpers/device.ts';
 import { createAccount, type TestAccount } from '../helpers/fixtures.ts';
 import { startServer, type TestServer } from '../helpers/server.ts';
 
@@ -15,7 +15,7 @@ describe.each(['redis', 'memory'] as const)('the device flow on the %s store', (
   });
   afterAll(() => server.close());
 
-  it('when a code is looked up, approved on the console and polled, then one token, and a replay revokes it', async () => {
+  it('when a code is looked up, approved on the console and polled, then one token; a repeat within the grace window revokes nothing, a replay after it revokes the token', async () => {
     const flow = await startFlow(server);
     const lookup = await fetch(`${server.url}/openapi/v1/oauth/device/lookup?user_code=${flow.user_code}`);
     expect(await lookup.json()).toMatchObject({ valid: true, client_id: 'tessera-cli', device_label: 'laptop' });
@@ -27,9 +27,27 @@ describe.each(['redis', 'memory'] as const)('the device flow on the %s store', (
     const { access_token } = await first.json();
     const me = () => fetch(`${server.url}/openapi/v1/me`, { headers: { Authorization: `Bearer ${access_token}` } });
     expect((await me()).status).toBe(200);
+    const retried = await poll(server, flow.device_code);
+    expect((await retried.json()).error).toBe('invalid_grant');
+    expect((await me()).status).toBe(200);
+    await backdateCollection(server, flow.device_code);
     const replay = await poll(server, flow.device_code);
     expect((await replay.json()).error).toBe('invalid_grant');
     expect((await me()).status).toBe(401);
+  });
+
+  it('when 100 polls race on one approved code, then exactly one token is issued and it is not revoked by the others', async () => {
+    const flow = await startFlow(server, { device_label: `race-${Date.now()}` });
+    expect(await deviceFlowFor(server.app.services).approve(flow.user_code, account)).toBe('ok');
+    const results = await Promise.all(Array.from({ length: 100 }, () => poll(server, flow.device_code)));
+    const bodies = await Promise.all(results.map((r) => r.json()));
+    const tokens = bodies.filter((b) => b.access_token).map((b) => b.access_token as string);
+    expect(tokens).toHaveLength(1);
+    expect(bodies.filter((b) => !b.access_token).every((b) => ['authorization_pending', 'invalid_grant'].includes(b.error))).toBe(true);
+    expect((await fetch(`${server.url}/openapi/v1/me`, { headers: { Authorization: `Bearer ${tokens[0]}` } })).status).toBe(200);
+    // A poll retried after the race (its answer lost) is still not a replay.
+    expect((await (await poll(server, flow.device_code)).json()).error).toBe('invalid_grant');
+    expect((await fetch(`${server.url}/openapi/v1/me`, { headers: { Authorization: `Bearer ${tokens[0]}` } })).status).toBe(200);
   });
 
   it('when polled twice quickly, then slow_down grows the interval; when denied, then access_denied', async () => {

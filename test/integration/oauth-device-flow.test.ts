@@ -3,9 +3,10 @@ import { deviceFlowFor } from '../../src/device-flow/device-flow-service.ts';
 import { recordKey } from '../../src/device-flow/device-scripts.ts';
 import { hashToken } from '../../src/auth/token-kinds.ts';
 import { createAccount, type TestAccount } from '../helpers/fixtures.ts';
-import { form, GRANT, poll, startFlow } from '../helpers/device.ts';
+import { backdateCollection, form, GRANT, poll, startFlow } from '../helpers/device.ts';
 import { startServer, type TestServer } from '../helpers/server.ts';
 import { createHash } from 'node:crypto';
+import { DatabaseUnavailableError } from '../../src/storage/db.ts';
 
 let server: TestServer;
 let account: TestAccount;
@@ -122,12 +123,23 @@ describe('device access token request (RFC 8628 §3.4–3.5)', () => {
     expect(row!.device_label).toBe('laptop');
   });
 
-  it('when an approved code is replayed, then invalid_grant, and the token it produced is revoked', async () => {
+  it('when a collected code is polled again within the grace window (a retried poll), then invalid_grant, and the token keeps working', async () => {
+    const other = await createAccount(server.db);
+    const flow = await startFlow(server, { device_label: 'retried' });
+    await approve(flow.user_code, other);
+    const { access_token } = await (await poll(server, flow.device_code)).json();
+    await expectOAuthError(await poll(server, flow.device_code), 400, 'invalid_grant');
+    await expectOAuthError(await poll(server, flow.device_code), 400, 'invalid_grant');
+    expect((await me(access_token)).status).toBe(200);
+  });
+
+  it('when an approved code is replayed after the grace window, then invalid_grant, and the token it produced is revoked', async () => {
     const other = await createAccount(server.db);
     const flow = await startFlow(server, { device_label: 'replay' });
     await approve(flow.user_code, other);
     const { access_token } = await (await poll(server, flow.device_code)).json();
     expect((await me(access_token)).status).toBe(200);
+    await backdateCollection(server, flow.device_code);
     await expectOAuthError(await poll(server, flow.device_code), 400, 'invalid_grant');
     expect((await me(access_token)).status).toBe(401);
   });
@@ -192,6 +204,8 @@ describe('concurrent polls on two replicas', () => {
       expect(errors.every((e) => ['authorization_pending', 'invalid_grant'].includes(e))).toBe(true);
       const rows = await server.db.query('SELECT id FROM oauth_access_tokens WHERE account_id = $1', [who.id]);
       expect(rows).toHaveLength(1);
+      // Polls that lost the race are not replays: the winner's token still works.
+      expect((await me((await ok[0]!.json()).access_token)).status).toBe(200);
     } finally {
       await other.close();
     }
@@ -217,6 +231,32 @@ describe('minting failure', () => {
     }
     const res = await poll(server, flow.device_code);
     expect(res.status).toBe(200);
+  });
+});
+
+describe('durable decisions', () => {
+  it('when the decision cannot be written to Postgres, then approving fails, the code is still pending, and approving again works', async () => {
+    const who = await createAccount(server.db);
+    const flow = await startFlow(server, { device_label: 'durable' });
+    const db = server.app.services.db;
+    const original = db.query.bind(db);
+    db.query = (async (text: string, values?: unknown[]) => {
+      if (text.includes('INSERT INTO device_grants')) throw new DatabaseUnavailableError(new Error('connection refused'));
+      return original(text, values);
+    }) as typeof db.query;
+    try {
+      await expect(approve(flow.user_code, who)).rejects.toBeInstanceOf(DatabaseUnavailableError);
+    } finally {
+      db.query = original;
+    }
+    expect(await deviceFlowFor(server.app.services).lookup(flow.user_code)).toMatchObject({ valid: true });
+    await expectOAuthError(await poll(server, flow.device_code), 400, 'authorization_pending');
+    expect(await approve(flow.user_code, who)).toBe('ok');
+    const [grant] = await server.db.query<{ status: string; account_id: string }>('SELECT status, account_id FROM device_grants WHERE code_hash = $1', [
+      createHash('sha256').update(flow.device_code).digest('hex'),
+    ]);
+    expect(grant).toEqual({ status: 'approved', account_id: who.id });
+    expect((await poll(server, flow.device_code)).status).toBe(200);
   });
 });
 

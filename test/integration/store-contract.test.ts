@@ -96,6 +96,19 @@ describe.each(suites)('store contract: %s', (_name, make) => {
     expect(got).toEqual(['one']);
   });
 
+  it('when a subscription is confirmed, then the subscriber is told it is live, and invalidation-style messages arrive', async () => {
+    const channel = `test:${randomUUID()}`;
+    const states: boolean[] = [];
+    const got: string[] = [];
+    const unsubscribe = await store.subscribe(channel, (m) => got.push(m), (live) => states.push(live));
+    for (let i = 0; i < 100 && states.length === 0; i++) await sleep(10);
+    expect(states).toEqual([true]);
+    await store.publish(channel, 'hash-1');
+    for (let i = 0; i < 50 && got.length === 0; i++) await sleep(10);
+    expect(got).toEqual(['hash-1']);
+    await unsubscribe();
+  });
+
   it('when a lock is held, then a second holder is refused, and it is free after release', async () => {
     const name = `lock-${randomUUID()}`;
     let inner: string | null | undefined;

@@ -16,12 +16,11 @@ export type Providers = Record<ModelConfig['provider'], Provider>;
 export const echoProvider: Provider = {
   async complete({ messages, signal, onDelta }) {
     const prompt = [...messages].reverse().find((m) => m.role === 'user')?.content ?? '';
-    const pieces = splitWords(prompt);
     let answer = '';
-    for (const piece of pieces) {
+    for (const piece of words(prompt)) {
       signal.throwIfAborted();
       answer += piece;
-      onDelta(piece);
+      await onDelta(piece);
       // Yield between words, as a real model would, so a stop or a disconnect lands mid-answer.
       await tick();
     }
@@ -37,10 +36,19 @@ export const echoProvider: Provider = {
  * before each word backtracks quadratically there).
  */
 export function splitWords(text: string): string[] {
+  return [...words(text)];
+}
+
+/** The same pieces, one at a time: a paused stream holds its position, not a list of every word. */
+function* words(text: string): Generator<string> {
   const lead = /^\s*/.exec(text)![0];
-  const pieces = text.slice(lead.length).match(/\S+\s*/g) ?? [];
-  if (pieces.length > 0) pieces[0] = lead + pieces[0];
-  return pieces;
+  const word = /\S+\s*/g;
+  word.lastIndex = lead.length;
+  let first = true;
+  for (let m = word.exec(text); m; m = word.exec(text)) {
+    yield first ? lead + m[0] : m[0];
+    first = false;
+  }
 }
 
 /** The providers an app config can name; the openai one is configured by env (OPENAI_BASE_URL, OPENAI_API_KEY). */

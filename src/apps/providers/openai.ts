@@ -30,6 +30,8 @@ export function openAiProvider(o: OpenAiOptions): Provider {
       };
       let answer = '';
       let usage: Usage | null = null;
+      // What onDelta asked us to wait for (a stream reader's backpressure).
+      const waits: Promise<void>[] = [];
       const take = (chunk: Chunk) => {
         if (chunk.error) throw new ProviderError(`The model provider failed: ${chunk.error.message ?? 'unknown error'}`);
         const choice = chunk.choices?.[0];
@@ -37,7 +39,8 @@ export function openAiProvider(o: OpenAiOptions): Provider {
         const delta = (choice?.delta?.content ?? choice?.message?.content)?.replaceAll('\u0000', '');
         if (delta) {
           answer += delta;
-          onDelta(delta);
+          const wait = onDelta(delta);
+          if (wait) waits.push(wait);
         }
         if (chunk.usage) usage = usageOf(chunk.usage.prompt_tokens ?? 0, chunk.usage.completion_tokens ?? 0);
       };
@@ -79,8 +82,16 @@ export function openAiProvider(o: OpenAiOptions): Provider {
             await reader.cancel().catch(() => undefined);
             throw failure;
           }
+          if (waits.length > 0) {
+            // Not reading upstream meanwhile lets TCP slow the provider too. Waiting on our
+            // reader is not the provider being idle, so its timer is off while we wait.
+            clearTimeout(timer);
+            await Promise.all(waits.splice(0));
+            rearm();
+          }
         }
         if (!sse) take(JSON.parse(whole) as Chunk);
+        await Promise.all(waits.splice(0));
         return { answer, usage: usage ?? usageOf(promptWords(messages), countWords(answer)) };
       } catch (err) {
         if (signal.aborted) throw signal.reason;

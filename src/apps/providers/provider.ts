@@ -13,8 +13,12 @@ export interface ProviderRequest {
   messages: ChatTurn[];
   /** Aborted when the task is stopped or the client goes away. */
   signal: AbortSignal;
-  /** Called with each piece of the answer, in order. */
-  onDelta: (text: string) => void;
+  /**
+   * Called with each piece of the answer, in order. A promise it returns is awaited
+   * before the provider produces (or reads upstream) more: that is how a slow
+   * stream reader slows the model down (backpressure).
+   */
+  onDelta: (text: string) => void | Promise<void>;
 }
 
 export interface ProviderResult {

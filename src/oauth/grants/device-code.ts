@@ -1,7 +1,7 @@
 // RFC 8628 §3.4 (Device Access Token Request) and §3.5 (Device Access Token Response).
-import { kindByPrefix } from '../../auth/token-kinds.ts';
 import { deviceFlowFor } from '../../device-flow/device-flow-service.ts';
 import type { Services } from '../../services.ts';
+import { AlreadyCollected } from '../../storage/repos/device-grants.ts';
 import { AccessDenied, AuthorizationPending, ExpiredToken, InvalidGrant, InvalidRequest, SlowDown } from '../errors.ts';
 
 export const DEVICE_CODE_GRANT = 'urn:ietf:params:oauth:grant-type:device_code';
@@ -14,9 +14,10 @@ export interface TokenResponse {
 }
 
 /**
- * One poll. The store script decides atomically; the token is minted only now (no
- * plain token is ever stored) and, if minting fails, the approval is handed back so
- * the next poll retries.
+ * One poll. The store script decides atomically (Postgres answers for a code the
+ * store has lost); the token is minted only now (no plain token is ever stored), in
+ * the transaction that marks the code collected, and, if minting fails, the approval
+ * is handed back so the next poll retries.
  */
 export async function deviceCodeGrant(s: Services, params: Record<string, string>, clientId: string): Promise<TokenResponse> {
   const deviceCode = params.device_code;
@@ -36,28 +37,38 @@ export async function deviceCodeGrant(s: Services, params: Record<string, string
     case 'invalid':
       throw new InvalidGrant();
     case 'replay':
-      // RFC 6749 §4.1.2 spirit: a code used twice may be stolen; kill what it produced.
-      await s.tokens.revokeTokenId(result.token_id, 'device_code_replayed');
-      throw new InvalidGrant('The device code was already used; the token it produced has been revoked.');
+      return replayed(s, result.token_id, result.in_grace);
     case 'approved': {
       let minted;
-      let scope = result.scope;
+      let scope: string;
       try {
-        if (result.account_id) {
-          minted = await s.tokens.mintAccountToken({ accountId: result.account_id, email: result.email, clientId, deviceLabel: result.device_label });
-        } else {
-          // Approved in the external-SSO branch: a tse_ token for the IdP's subject.
-          const subject = await flow.externalSubject(deviceCode);
-          if (!subject) throw new Error('external approval without its subject');
-          minted = await s.tokens.mintExternalToken({ subject, clientId, deviceLabel: result.device_label });
-          scope = kindByPrefix('tse_')!.scopes!.join(' ');
-        }
+        ({ minted, scope } = await flow.collect(deviceCode, clientId, result));
       } catch (err) {
+        if (err instanceof AlreadyCollected) {
+          // The store still had the approval, but the code was collected (the store lost the
+          // collection, or restored an older snapshot): settle the store, then treat it as a repeat.
+          if (err.tokenId) await flow.collected(deviceCode, err.tokenId, result.expires_at_ms).catch(() => undefined);
+          return replayed(s, err.tokenId, err.inGrace);
+        }
         await flow.release(deviceCode).catch(() => undefined);
         throw err;
       }
-      await flow.collected(deviceCode, minted.id, result.expires_at_ms);
+      // The token is committed: a store that fails now must not cost the client its answer
+      // (the grant row already says collected, and the lease lapses).
+      await flow.collected(deviceCode, minted.id, result.expires_at_ms).catch(() => undefined);
       return { access_token: minted.token, token_type: 'Bearer', expires_in: minted.expiresIn, scope };
     }
   }
+}
+
+/**
+ * A code polled again after it was collected. Within the grace window it is a racing or
+ * retried poll (the answer may have been lost on the way): refused, nothing revoked.
+ * Later it is a replay (RFC 6749 §4.1.2 spirit: a code used twice may be stolen), and
+ * the token it produced is revoked.
+ */
+async function replayed(s: Services, tokenId: string | null, inGrace: boolean): Promise<never> {
+  if (inGrace || !tokenId) throw new InvalidGrant('The device code was already used.');
+  await s.tokens.revokeTokenId(tokenId, 'device_code_replayed');
+  throw new InvalidGrant('The device code was already used; the token it produced has been revoked.');
 }

@@ -75,8 +75,10 @@ export class MemoryStore implements Store {
     // Asynchronous like Redis delivery, so publishers never re-enter subscribers.
     queueMicrotask(() => this.bus.emit(channel, message));
   }
-  async subscribe(channel: string, handler: (message: string) => void): Promise<() => Promise<void>> {
+  async subscribe(channel: string, handler: (message: string) => void, onLive?: (live: boolean) => void): Promise<() => Promise<void>> {
     this.bus.on(channel, handler);
+    // In one process nothing can be missed: live from the start, for good.
+    onLive?.(true);
     return async () => {
       this.bus.off(channel, handler);
     };

@@ -9,7 +9,8 @@ const options = {
   maxRetriesPerRequest: 1,
   connectTimeout: 2_000,
   commandTimeout: 2_000,
-  retryStrategy: (times: number) => Math.min(100 * times, 2_000),
+  // Reconnect attempts are cheap; a short cap keeps recovery well under 2 s after Redis returns.
+  retryStrategy: (times: number) => Math.min(50 * times, 500),
 };
 
 export class RedisStore implements Store {
@@ -17,6 +18,11 @@ export class RedisStore implements Store {
   private readonly client: Redis;
   private subscriber: Redis | null = null;
   private readonly handlers = new Map<string, Set<(message: string) => void>>();
+  private readonly liveListeners = new Set<(live: boolean) => void>();
+  /** True while the subscriber connection is up and every channel is subscribed. */
+  private live = false;
+  /** Settles at the subscriber's first connect or first failure: start-up waits for no more. */
+  private firstOutcome: Promise<void> = Promise.resolve();
   private readonly shas = new Map<string, string>();
 
   private constructor(private readonly url: string) {
@@ -85,31 +91,78 @@ export class RedisStore implements Store {
   async publish(channel: string, message: string): Promise<void> {
     await this.call(() => this.client.publish(channel, message));
   }
-  async subscribe(channel: string, handler: (message: string) => void): Promise<() => Promise<void>> {
-    if (!this.subscriber) {
-      // Subscribers queue while offline so subscriptions are restored after a reconnect.
-      this.subscriber = new Redis(this.url, { ...options, enableOfflineQueue: true, maxRetriesPerRequest: null, commandTimeout: undefined });
-      this.subscriber.on('error', () => undefined);
-      this.subscriber.on('message', (ch: string, msg: string) => {
-        for (const h of this.handlers.get(ch) ?? []) h(msg);
-      });
-      await this.subscriber.connect().catch(() => undefined);
-    }
+  async subscribe(channel: string, handler: (message: string) => void, onLive?: (live: boolean) => void): Promise<() => Promise<void>> {
+    const sub = this.subscriberConnection();
     let set = this.handlers.get(channel);
     if (!set) {
       set = new Set();
       this.handlers.set(channel, set);
-      await this.subscriber.subscribe(channel);
     }
     set.add(handler);
+    if (onLive) this.liveListeners.add(onLive);
+    if (sub.status === 'ready') {
+      // Already connected: add this channel now (a resubscription in flight picks it up too).
+      await sub.subscribe(channel).catch(() => undefined);
+      if (this.live) onLive?.(true);
+    } else {
+      await this.firstOutcome;
+    }
     return async () => {
       set.delete(handler);
+      if (onLive) this.liveListeners.delete(onLive);
       if (set.size === 0) {
         this.handlers.delete(channel);
-        await this.subscriber?.unsubscribe(channel).catch(() => undefined);
+        // Never wait for a Redis that is down (shutdown must not hang on it).
+        if (sub.status === 'ready') await sub.unsubscribe(channel).catch(() => undefined);
       }
     };
   }
+
+  /**
+   * One connection carries every subscription. ioredis's own resubscription is off:
+   * we resubscribe on every `ready` and only then report the subscription live, so
+   * a subscriber never believes it hears invalidations while it cannot.
+   */
+  private subscriberConnection(): Redis {
+    if (this.subscriber) return this.subscriber;
+    const sub = new Redis(this.url, { ...options, autoResubscribe: false, maxRetriesPerRequest: null });
+    this.subscriber = sub;
+    let settle: () => void = () => undefined;
+    this.firstOutcome = new Promise<void>((resolve) => (settle = resolve));
+    sub.on('error', () => undefined);
+    sub.on('message', (ch: string, msg: string) => {
+      for (const h of this.handlers.get(ch) ?? []) h(msg);
+    });
+    sub.on('ready', () => void this.resubscribe(sub).finally(settle));
+    sub.on('close', () => {
+      settle();
+      this.setLive(false);
+    });
+    sub.connect().catch(() => undefined);
+    return sub;
+  }
+
+  private async resubscribe(sub: Redis): Promise<void> {
+    try {
+      // Channels added while a SUBSCRIBE was in flight are taken on the next turn.
+      for (let done: string[] = []; ; ) {
+        const todo = [...this.handlers.keys()].filter((c) => !done.includes(c));
+        if (todo.length === 0) break;
+        await sub.subscribe(...todo);
+        done = [...done, ...todo];
+      }
+      if (sub.status === 'ready') this.setLive(true);
+    } catch {
+      // The connection dropped again; the next `ready` retries.
+    }
+  }
+
+  private setLive(live: boolean): void {
+    if (this.live === live) return;
+    this.live = live;
+    for (const listener of this.liveListeners) listener(live);
+  }
+
   async withLock<T>(name: string, ttlMs: number, fn: () => Promise<T>): Promise<T | null> {
     const key = `lock:{${name}}`;
     const owner = randomUUID();
@@ -124,6 +177,7 @@ export class RedisStore implements Store {
     await this.call(() => this.client.ping());
   }
   async close(): Promise<void> {
+    this.liveListeners.clear();
     this.client.disconnect();
     this.subscriber?.disconnect();
   }

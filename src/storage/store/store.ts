@@ -35,8 +35,14 @@ export interface Store {
   del(...keys: string[]): Promise<number>;
   pttl(key: string): Promise<number>;
   publish(channel: string, message: string): Promise<void>;
-  /** Returns an unsubscribe function. */
-  subscribe(channel: string, handler: (message: string) => void): Promise<() => Promise<void>>;
+  /**
+   * Returns an unsubscribe function, without waiting for a store that is down.
+   * Pub/sub delivers at most once: `onLive(false)` says the subscription is lost
+   * and messages may be missed from now on; `onLive(true)` says it is (again)
+   * confirmed, so a subscriber that keeps derived state (a cache) knows when to
+   * stop trusting it and when to start afresh.
+   */
+  subscribe(channel: string, handler: (message: string) => void, onLive?: (live: boolean) => void): Promise<() => Promise<void>>;
   /** Runs fn while holding a named lock; null when another holder has it. */
   withLock<T>(name: string, ttlMs: number, fn: () => Promise<T>): Promise<T | null>;
   ping(): Promise<void>;

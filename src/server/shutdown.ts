@@ -1,0 +1,98 @@
+import { once } from 'node:events';
+import type { Server } from 'node:http';
+import type { Logger } from 'pino';
+import type { TesseraApp } from '../app.ts';
+import type { Store } from '../storage/store/index.ts';
+
+/** In-flight requests get this long to finish; then their connections are closed. */
+export const DRAIN_MS = 5_000;
+/** Each clean-up step (services, store, database) gets at most this long. */
+const STEP_MS = 2_000;
+/** Only a bug can get here: every step above is bounded. */
+const BACKSTOP_MS = 20_000;
+
+export interface ShutdownDeps {
+  server: Server;
+  app: TesseraApp;
+  store: Store;
+  database: { stop(): Promise<void> };
+  log: Logger;
+  /** Intervals of the process (e.g. the pruner) to clear first. */
+  timers?: NodeJS.Timeout[];
+  drainMs?: number;
+  exit?: (code: number) => void;
+}
+
+/** True when the promise settled (either way) within ms; never throws, never waits longer. */
+export async function settleWithin(p: Promise<unknown>, ms: number): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<false>((resolve) => (timer = setTimeout(() => resolve(false), ms)));
+  try {
+    const settled = p.then(
+      () => true,
+      () => true,
+    );
+    return await Promise.race([settled, late]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/**
+ * Graceful, bounded shutdown on SIGINT and SIGTERM. Whatever Redis and Postgres are
+ * doing (down, restarting, hung), the process ends within seconds and exits 0: a
+ * shutdown is something the operator asked for, not a failure. Order: stop the
+ * replica's runs (their streams end), stop accepting, let in-flight requests finish
+ * (at most `drainMs`, then close what is left), then close the store, the services
+ * (flushing `last_used_at`) and the database, each step with its own deadline and
+ * its failures logged.
+ */
+export function installShutdown(deps: ShutdownDeps): (signal: string) => Promise<void> {
+  const { server, app, store, database, log } = deps;
+  const exit = deps.exit ?? ((code: number) => process.exit(code));
+  let stopping = false;
+
+  const step = async (name: string, ms: number, fn: () => Promise<unknown>) => {
+    let failure: unknown = null;
+    const done = await settleWithin(
+      fn().catch((err: unknown) => {
+        failure = err;
+      }),
+      ms,
+    );
+    if (!done) log.warn({ step: name, ms }, 'shutdown: step did not finish in time; going on');
+    else if (failure) log.warn({ step: name, err: String(failure) }, 'shutdown: step failed; going on');
+  };
+
+  const shutdown = async (signal: string) => {
+    if (stopping) {
+      log.info({ signal }, 'already shutting down');
+      return;
+    }
+    stopping = true;
+    log.info({ signal }, 'shutting down: finishing in-flight requests');
+    setTimeout(() => {
+      log.error('shutdown did not finish; exiting');
+      exit(1);
+    }, BACKSTOP_MS).unref();
+    for (const t of deps.timers ?? []) clearInterval(t);
+    app.services.tasks.abortAll();
+    const closed = once(server, 'close');
+    server.close();
+    server.closeIdleConnections();
+    if (!(await settleWithin(closed, deps.drainMs ?? DRAIN_MS))) {
+      log.warn('shutdown: requests still running at the drain deadline; closing their connections');
+      server.closeAllConnections();
+    }
+    // The store first: it only disconnects, and then no service waits on a hung Redis to unsubscribe.
+    await step('store', STEP_MS, () => store.close());
+    await step('services', STEP_MS, () => app.close());
+    // Longer: an embedded Postgres is stopped here too.
+    await step('database', STEP_MS * 2, () => database.stop());
+    log.info('stopped');
+    exit(0);
+  };
+  process.on('SIGINT', () => void shutdown('SIGINT'));
+  process.on('SIGTERM', () => void shutdown('SIGTERM'));
+  return shutdown;
+}
