@@ -32,22 +32,13 @@
       text('sso-device-label', ctx.device_label);
       text('sso-code', ctx.user_code);
       view.hidden = false;
-      const timeLeft = document.getElementById('sso-time-left');
-      const deadline = Date.now() + Number(ctx.expires_in_remaining) * 1000;
-      const tick = () => {
-        const s = Math.max(0, Math.round((deadline - Date.now()) / 1000));
-        timeLeft.textContent = `${Math.floor(s / 60)}:${String(s % 60).padStart(2, '0')}`;
-        if (s === 0) {
-          clearInterval(timer);
-          finish('This code has expired. Start the sign-in again in your terminal.');
-        }
-      };
-      const timer = setInterval(tick, 1000);
-      tick();
+      const stopCountdown = window.tesseraCountdown(document.getElementById('sso-time-left'), ctx.expires_in_remaining, () =>
+        finish('This code has expired. Start the sign-in again in your terminal.'),
+      );
 
       const decide = async (decision) => {
         for (const b of view.querySelectorAll('button')) b.disabled = true;
-        clearInterval(timer);
+        stopCountdown();
         try {
           const res = await fetch(`${base}/${decision}-external`, {
             method: 'POST',

@@ -33,22 +33,13 @@
 
   if (!confirm) return;
   const userCode = confirm.dataset.userCode;
-  const timeLeft = document.getElementById('time-left');
-  const deadline = Date.now() + Number(confirm.dataset.expiresIn) * 1000;
-  const tick = () => {
-    const s = Math.max(0, Math.round((deadline - Date.now()) / 1000));
-    timeLeft.textContent = `${Math.floor(s / 60)}:${String(s % 60).padStart(2, '0')}`;
-    if (s === 0) {
-      clearInterval(timer);
-      finish('This code has expired. Start the sign-in again in your terminal.');
-    }
-  };
-  const timer = setInterval(tick, 1000);
-  tick();
+  const stopCountdown = window.tesseraCountdown(document.getElementById('time-left'), confirm.dataset.expiresIn, () =>
+    finish('This code has expired. Start the sign-in again in your terminal.'),
+  );
 
   const decide = async (decision) => {
     for (const b of confirm.querySelectorAll('button')) b.disabled = true;
-    clearInterval(timer);
+    stopCountdown();
     try {
       const res = await post(`/openapi/v1/oauth/device/${decision}`, { user_code: userCode });
       if (res.ok && decision === 'approve') return finish('Device approved. You can return to your terminal.');

@@ -58,14 +58,7 @@ export class AppRepo {
     if (f.mode) add('a.mode = ?', f.mode);
     if (f.name) add("a.name ILIKE '%' || ? || '%'", f.name.replace(/[\\%_]/g, (c) => `\\${c}`));
     if (f.tag) add('? = ANY(a.tags)', f.tag);
-    return this.db.page<AppRecord>({
-      columns: "a.id, a.workspace_id, a.name, a.description, a.mode, a.enable_api, a.access_mode, a.config, a.tags, '{}'::text[] AS member_ids",
-      from: `apps a WHERE ${where.join(' AND ')}`,
-      orderBy: 'a.created_at, a.id',
-      values,
-      limit: f.limit,
-      offset: (f.page - 1) * f.limit,
-    });
+    return this.pageWhere(where, values, f);
   }
 
   /** Apps granted to an external subject, across workspaces: access mode external, API enabled. */
@@ -78,6 +71,11 @@ export class AppRepo {
     const values: unknown[] = [f.issuer, f.email, emailDomain(f.email)];
     if (f.mode) where.push(`a.mode = $${values.push(f.mode)}`);
     if (f.name) where.push(`a.name ILIKE '%' || $${values.push(f.name.replace(/[\\%_]/g, (c) => `\\${c}`))} || '%'`);
+    return this.pageWhere(where, values, f);
+  }
+
+  /** One page of apps matching every condition, oldest first (list rows carry no member ids). */
+  private pageWhere(where: string[], values: unknown[], f: { page: number; limit: number }): Promise<{ rows: AppRecord[]; total: number }> {
     return this.db.page<AppRecord>({
       columns: "a.id, a.workspace_id, a.name, a.description, a.mode, a.enable_api, a.access_mode, a.config, a.tags, '{}'::text[] AS member_ids",
       from: `apps a WHERE ${where.join(' AND ')}`,
