@@ -1,4 +1,3 @@
-import { readFileSync, existsSync } from 'node:fs';
 import express, { type Express } from 'express';
 import * as OpenApiValidator from 'express-openapi-validator';
 import { parse } from 'yaml';
@@ -16,7 +15,7 @@ import { identityRoutes } from './identity/identity-routes.ts';
 import { sessionRoutes } from './identity/session-routes.ts';
 import { oauthRouter } from './oauth/router.ts';
 import { createServices, type Deps, type Services } from './services.ts';
-import { DOCS_FILE as DOCS } from './server/docs.ts';
+import { mountDocs } from './server/docs.ts';
 import { healthRoutes } from './system/health.ts';
 
 export interface TesseraApp {
@@ -46,10 +45,9 @@ export async function createApp(deps: Deps): Promise<TesseraApp> {
   const { text, doc } = loadSpec();
   app.get('/openapi/v1/openapi.yaml', (_req, res) => void res.type('application/yaml').send(text));
   app.get('/openapi/v1/openapi.json', (_req, res) => void res.json(doc));
-  app.get(['/docs', '/docs/'], (_req, res) => {
-    if (existsSync(DOCS)) res.type('html').send(readFileSync(DOCS));
-    else res.status(503).type('text').send('The API docs are being built (or run `npm run docs`); retry in a moment.');
-  });
+  const docs = express.Router();
+  mountDocs(docs);
+  app.use(docs);
 
   const table: RouteTable = {
     ...healthRoutes(s),
