@@ -255,7 +255,7 @@ export interface paths {
          *     `response_mode: streaming` it is a `text/event-stream` whose `data:` lines each
          *     hold one `ChatStreamEvent` as JSON: `message` deltas, then one `message_end` (or
          *     one `error`), with a `ping` every 10 seconds. The same streaming run is also
-         *     declared as [`streamChatMessage`](#operation/streamChatMessage), so that
+         *     declared as `streamChatMessage`, so that
          *     generated clients get a typed stream; use this operation for blocking calls.
          */
         post: operations["createChatMessage"];
@@ -276,7 +276,7 @@ export interface paths {
         put?: never;
         /**
          * Stream a chat message
-         * @description The streaming form of [`createChatMessage`](#operation/createChatMessage): the
+         * @description The streaming form of `createChatMessage`: the
          *     same handler, the same body with `response_mode: streaming` required, and only
          *     the `text/event-stream` answer. Each `data:` line holds one `ChatStreamEvent` as
          *     JSON: `message` deltas, then one `message_end` (or one `error`, which ends the
@@ -304,7 +304,7 @@ export interface paths {
          * @description Runs a completion app once on its inputs (and an optional `query`); nothing is
          *     kept as a conversation. Needs scope `apps:run`. Streaming answers use the same
          *     events as chat, without `conversation_id`. The streaming run is also declared as
-         *     [`streamCompletionMessage`](#operation/streamCompletionMessage), so that generated
+         *     `streamCompletionMessage`, so that generated
          *     clients get a typed stream; use this operation for blocking calls.
          */
         post: operations["createCompletionMessage"];
@@ -325,7 +325,7 @@ export interface paths {
         put?: never;
         /**
          * Stream a completion
-         * @description The streaming form of [`createCompletionMessage`](#operation/createCompletionMessage):
+         * @description The streaming form of `createCompletionMessage`:
          *     the same handler, the same body with `response_mode: streaming` required, and only
          *     the `text/event-stream` answer (the chat events, without `conversation_id`).
          *     Closing the connection stops the run. Needs scope `apps:run`.
@@ -352,7 +352,7 @@ export interface paths {
          *     outputs. Needs scope `apps:run`. Streaming sends `workflow_started`, then
          *     `node_started` and `node_finished` per step, then `workflow_finished` (or an
          *     `error`), with a `ping` every 10 seconds. The streaming run is also declared as
-         *     [`streamWorkflowRun`](#operation/streamWorkflowRun), so that generated clients
+         *     `streamWorkflowRun`, so that generated clients
          *     get a typed stream; use this operation for blocking calls.
          */
         post: operations["runWorkflow"];
@@ -373,7 +373,7 @@ export interface paths {
         put?: never;
         /**
          * Stream a workflow run
-         * @description The streaming form of [`runWorkflow`](#operation/runWorkflow): the same handler,
+         * @description The streaming form of `runWorkflow`: the same handler,
          *     the same body with `response_mode: streaming` required, and only the
          *     `text/event-stream` answer. Each `data:` line holds one `WorkflowStreamEvent` as
          *     JSON: `workflow_started`, then `node_started` and `node_finished` per step, then
@@ -472,8 +472,11 @@ export interface components {
             data: components["schemas"]["Session"][];
         };
         ListMeta: {
+            /** Format: int32 */
             page: number;
+            /** Format: int32 */
             limit: number;
+            /** Format: int64 */
             total: number;
             has_more: boolean;
         };
@@ -496,7 +499,10 @@ export interface components {
         ApiKeyCreate: {
             name: string;
             scopes: ("apps:read" | "apps:run")[];
-            /** @description Omit for a key that does not expire. */
+            /**
+             * Format: int32
+             * @description Omit for a key that does not expire.
+             */
             expires_in_days?: number;
         };
         ApiKeyCreated: components["schemas"]["ApiKey"] & {
@@ -535,6 +541,7 @@ export interface components {
             /** @enum {string} */
             type: "text" | "paragraph" | "select" | "number";
             required: boolean;
+            /** Format: int32 */
             max_length?: number;
             options?: string[];
         };
@@ -675,11 +682,17 @@ export interface components {
             /** @enum {string} */
             result: "success";
         };
-        /** @description Seconds since the Unix epoch. */
+        /**
+         * Format: int64
+         * @description Seconds since the Unix epoch.
+         */
         UnixTime: number;
         Usage: {
+            /** Format: int64 */
             prompt_tokens: number;
+            /** Format: int64 */
             completion_tokens: number;
+            /** Format: int64 */
             total_tokens: number;
         };
         UsageMetadata: {
@@ -732,10 +745,15 @@ export interface components {
             error: string | null;
             /** @description Seconds. */
             elapsed_time: number;
+            /** Format: int64 */
             total_tokens: number;
-            /** @description Steps that ran. */
+            /**
+             * Format: int32
+             * @description Steps that ran.
+             */
             total_steps: number;
             created_at: components["schemas"]["UnixTime"];
+            /** Format: int64 */
             finished_at: number | null;
         };
         WorkflowRunResponse: {
@@ -793,7 +811,10 @@ export interface components {
             task_id: string;
             /** Format: uuid */
             message_id?: string;
-            /** @description The HTTP status the same failure gets in blocking mode. */
+            /**
+             * Format: int32
+             * @description The HTTP status the same failure gets in blocking mode.
+             */
             status: number;
             /** @example provider_error */
             code: string;
@@ -841,6 +862,7 @@ export interface components {
                 node_id: string;
                 /** @enum {string} */
                 node_type: "template" | "llm" | "end";
+                /** Format: int32 */
                 index: number;
                 created_at: components["schemas"]["UnixTime"];
             };
@@ -859,6 +881,7 @@ export interface components {
                 node_id: string;
                 /** @enum {string} */
                 node_type: "template" | "llm" | "end";
+                /** Format: int32 */
                 index: number;
                 /** @enum {string} */
                 status: "succeeded" | "failed" | "stopped";
@@ -867,6 +890,7 @@ export interface components {
                 } | null;
                 error: string | null;
                 elapsed_time: number;
+                /** Format: int64 */
                 total_tokens: number;
                 created_at: components["schemas"]["UnixTime"];
                 finished_at: components["schemas"]["UnixTime"];

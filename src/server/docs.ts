@@ -29,19 +29,6 @@ function send(res: Response, status: number, type: string, body: string | Buffer
   res.status(status).type(type).send(body);
 }
 
-let built: { mtimeMs: number; html: Buffer; policy: string } | undefined;
-
-/** The built page and its policy (its inline scripts' hashes), read again only when the file changes. */
-function docsPage(): typeof built {
-  if (!existsSync(DOCS_FILE)) return undefined;
-  const { mtimeMs } = statSync(DOCS_FILE);
-  if (built?.mtimeMs !== mtimeMs) {
-    const html = readFileSync(DOCS_FILE);
-    built = { mtimeMs, html, policy: docsPolicy(html.toString('utf8')) };
-  }
-  return built;
-}
-
 const GUIDE_STYLE = `
 body { margin: 0; font: 16px/1.6 system-ui, sans-serif; color: #1f2328; background: #fff; }
 main { max-width: 46rem; margin: 0 auto; padding: 2rem 1.25rem 4rem; }
@@ -88,7 +75,18 @@ ${body}
  * GET /docs (the Redoc page built from openapi.yaml) and GET /docs/device-flow (the device
  * login guide the spec links to). Neither loads anything from another origin.
  */
-export function mountDocs(router: Router): void {
+export function mountDocs(router: Router, docsFile = DOCS_FILE): void {
+  let built: { mtimeMs: number; html: Buffer; policy: string } | undefined;
+  // The built page and its policy (its inline scripts' hashes), read again only when the file changes.
+  const docsPage = () => {
+    if (!existsSync(docsFile)) return undefined;
+    const { mtimeMs } = statSync(docsFile);
+    if (built?.mtimeMs !== mtimeMs) {
+      const html = readFileSync(docsFile);
+      built = { mtimeMs, html, policy: docsPolicy(html.toString('utf8')) };
+    }
+    return built;
+  };
   router.get('/docs', (_req, res) => {
     const page = docsPage();
     if (page) send(res, 200, 'html', page.html, page.policy);
