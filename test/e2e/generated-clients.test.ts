@@ -1,6 +1,6 @@
 import { execFile } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { copyFile, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { copyFile, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
@@ -95,7 +95,29 @@ function expectWorkingSession(s: Session): void {
   expect(s.missing).toEqual({ status: 404, error: 'not_found' });
 }
 
+/** Names a module would shadow if it exported them: Node's globals and the DOM and ES libraries' declarations. */
+async function globalNames(): Promise<Set<string>> {
+  const names = new Set(Object.getOwnPropertyNames(globalThis));
+  const lib = join(ROOT, 'node_modules/typescript/lib');
+  for (const file of (await readdir(lib)).filter((f) => /^lib\.(dom|es\d+|es5|esnext|webworker)\b.*\.d\.ts$/.test(f))) {
+    for (const m of (await readFile(join(lib, file), 'utf8')).matchAll(/^(?:declare )?(?:var|interface|type|function|class) (\w+)/gm)) names.add(m[1]!);
+  }
+  return names;
+}
+
 describe('clients generated from openapi.yaml', () => {
+  it('when the clients are generated, then none of their exported names shadows a JS, DOM or Node global', async () => {
+    await Promise.all(Object.values(ready));
+    const globals = await globalNames();
+    expect(globals.has('MessageEvent') && globals.has('Error') && globals.has('fetch')).toBe(true);
+    const exported: string[] = [];
+    for (const file of [join(dir, 'hey', 'types.gen.ts'), join(dir, 'hey', 'sdk.gen.ts'), join(dir, 'orval', 'tessera.ts')]) {
+      for (const m of (await readFile(file, 'utf8')).matchAll(/^export (?:type|interface|const|function|enum|class) (\w+)/gm)) exported.push(m[1]!);
+    }
+    expect(exported.length).toBeGreaterThan(100);
+    expect(exported.filter((name) => globals.has(name))).toEqual([]);
+  }, 120_000);
+
   it('when a client is generated with @hey-api/openapi-ts, then it compiles under tsc --strict, and a blocking chat, a typed stream and a typed 404 work', async () => {
     expectWorkingSession(await sessionThrough('hey-api'));
   }, 120_000);
