@@ -1,14 +1,26 @@
 import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
+import { existsSync } from 'node:fs';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parse, stringify } from 'yaml';
 
+// Two levels up from this module: the project root (or dist/ in a build, which carries its own copies).
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 export const SPEC_FILE = `${ROOT}openapi.yaml`;
-export const REDOCLY = `${ROOT}node_modules/.bin/redocly`;
+const CONFIG_FILE = `${ROOT}redocly.yaml`;
+
+/** The redocly CLI when installed (a dev dependency: production installs may not have it). */
+export function redoclyCli(): string | null {
+  try {
+    return join(dirname(createRequire(import.meta.url).resolve('@redocly/cli/package.json')), 'bin/cli.js');
+  } catch {
+    return null;
+  }
+}
 
 /**
  * The Redoc page's only external asset is the "API docs by Redocly" mark in its sidebar,
@@ -82,12 +94,14 @@ export function docsPolicy(html: string): string {
   ].join('; ');
 }
 
-function run(cmd: string, args: string[], cwd: string): Promise<void> {
+function run(args: string[], cwd: string): Promise<void> {
+  const cli = redoclyCli();
+  if (!cli) return Promise.reject(new Error('@redocly/cli is not installed'));
   return new Promise((resolve, reject) => {
-    const child = spawn(cmd, args, {
+    const child = spawn(process.execPath, [cli, ...args], {
       cwd,
       stdio: ['ignore', 'ignore', 'pipe'],
-      // Redocly's usage telemetry is also off in redocly.yaml; this covers a run without it.
+      // Off in redocly.yaml too; the variable also covers a build without that file (dist/).
       env: { ...process.env, REDOCLY_TELEMETRY: 'off', REDOCLY_SUPPRESS_UPDATE_NOTICE: 'true' },
     });
     let err = '';
@@ -109,7 +123,8 @@ export async function buildDocs(out: string): Promise<void> {
     const input = join(dir, 'openapi.yaml');
     await writeFile(input, stringify(wireExamples(spec)));
     const raw = join(dir, 'docs.html');
-    await run(REDOCLY, ['build-docs', input, '--config', `${ROOT}redocly.yaml`, '--inlineBundle', '-o', raw], ROOT);
+    const config = existsSync(CONFIG_FILE) ? ['--config', CONFIG_FILE] : [];
+    await run(['build-docs', input, ...config, '--inlineBundle', '-o', raw], ROOT);
     let html = await readFile(raw, 'utf8');
     for (const [url, inline] of Object.entries(EXTERNAL_ASSETS)) html = html.split(url).join(inline);
     const meta = `<meta http-equiv="Content-Security-Policy" content="${docsPolicy(html)}">`;

@@ -4,7 +4,7 @@ import { fileURLToPath } from 'node:url';
 import type { Response, Router } from 'express';
 import { Marked } from 'marked';
 import type { Logger } from 'pino';
-import { buildDocs, docsPolicy, REDOCLY, SPEC_FILE } from './docs-build.ts';
+import { buildDocs, docsPolicy, redoclyCli, SPEC_FILE } from './docs-build.ts';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 export const DOCS_FILE = `${ROOT}generated/docs.html`;
@@ -16,7 +16,7 @@ const GUIDE_FILE = `${ROOT}docs/device-flow.md`;
  */
 export function ensureDocs(log: Logger): void {
   const fresh = existsSync(DOCS_FILE) && statSync(DOCS_FILE).mtimeMs >= statSync(SPEC_FILE).mtimeMs;
-  if (fresh || !existsSync(REDOCLY)) return;
+  if (fresh || !redoclyCli()) return;
   buildDocs(DOCS_FILE).then(
     () => log.info('API docs built'),
     (err: Error) => log.warn({ err: err.message }, 'API docs build failed; run `npm run docs`'),
@@ -93,6 +93,8 @@ export function mountDocs(router: Router, docsFile = DOCS_FILE): void {
     else send(res, 503, 'text', 'The API docs are being built (or run `npm run docs`); retry in a moment.', "default-src 'none'");
   });
   router.get('/docs/device-flow', (_req, res) => {
+    // A build must carry docs/device-flow.md next to openapi.yaml.
+    if (!existsSync(GUIDE_FILE)) return send(res, 404, 'text', 'The device login guide is not part of this build.', "default-src 'none'");
     const page = guidePage();
     send(res, 200, 'html', page.html, page.policy);
   });
