@@ -44,7 +44,7 @@ const historyBody = (m: MessageRow) => ({
 });
 
 /**
- * Chat, completion and workflow runs (DESIGN §7), the caller's chat history, and stopping tasks.
+ * Chat, completion and workflow runs (docs/apps.md), the caller's chat history, and stopping tasks.
  * Each run route has a streaming twin at `…/stream` whose body requires `response_mode:
  * streaming`, so that generated clients get a typed stream; both call the same run function.
  */

@@ -23,7 +23,7 @@ export function ensureDocs(log: Logger): void {
   );
 }
 
-/** Every docs answer refuses framing and caching, like the other pages (DESIGN §9). */
+/** Every docs answer refuses framing and caching, like the other pages. */
 function send(res: Response, status: number, type: string, body: string | Buffer, policy: string): void {
   res.set({ 'Content-Security-Policy': `${policy}; frame-ancestors 'none'`, 'X-Frame-Options': 'DENY', 'Cache-Control': 'no-store' });
   res.status(status).type(type).send(body);
