@@ -565,7 +565,7 @@ export interface components {
             }[];
             /**
              * Format: int32
-             * @description With `rate_limited`, milliseconds until a retry can succeed.
+             * @description With `rate_limited`, milliseconds until a retry can succeed (at most an hour, the longest limit window).
              */
             retry_after_ms?: number;
         };

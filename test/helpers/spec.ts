@@ -134,7 +134,8 @@ export function responseProblems(r: RecordedResponse): string[] {
   const method = r.method.toLowerCase();
   if (method === 'options') return []; // CORS preflights and Allow probes: HTTP machinery.
   const label = `${r.method} ${path} → ${r.status}`;
-  const route = routeOf(rest);
+  // A target that is not valid percent-encoding names no resource at all, whatever it looks like.
+  const route = wellEncoded(r.url.split('?')[0] ?? '') ? routeOf(rest) : undefined;
   if (!route) {
     // No such operation: the API's own 4xx in the error shape is all that can be expected.
     if (r.status < 400 || r.status >= 500) return [`${label}: a path that is not in the spec answered ${r.status}`];
@@ -216,6 +217,15 @@ function parseJson(text: string): unknown {
     return JSON.parse(text) as unknown;
   } catch {
     return undefined;
+  }
+}
+
+function wellEncoded(path: string): boolean {
+  try {
+    decodeURIComponent(path);
+    return true;
+  } catch {
+    return false;
   }
 }
 

@@ -86,5 +86,7 @@ describe('the response contract check', () => {
     expect(responseProblems(res({ url: '/device', status: 200, text: '<html>' }))).toEqual([]);
     expect(responseProblems(res({ url: '/openapi/v1/nope', status: 404, json: error('not_found') }))).toEqual([]);
     expect(responseProblems(res({ url: '/openapi/v1/nope', status: 404, json: { oops: 1 } }))[0]).toMatch(/body/);
+    // A target that is not valid percent-encoding names no operation, even where a parameter would match it.
+    expect(responseProblems(res({ url: '/openapi/v1/me/sessions/%ff', status: 400, json: error('invalid_request') }))).toEqual([]);
   });
 });
