@@ -3,7 +3,7 @@ import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['generated/**', 'node_modules/**', '.tessera/**', 'coverage/**', 'dist/**'] },
+  { ignores: ['generated/**', 'generated-client/**', 'node_modules/**', '.tessera/**', 'coverage/**', 'dist/**'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {

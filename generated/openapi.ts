@@ -254,12 +254,41 @@ export interface paths {
          * Send a chat message
          * @description Runs a chat app on `query` and the app's inputs, continuing `conversation_id`
          *     when given (it must be one of the caller's conversations). Needs scope
-         *     `apps:run`. With `response_mode: streaming` the answer is a `text/event-stream`
-         *     whose `data:` lines are `ChatStreamEvent` objects: `message` deltas, then one
-         *     `message_end` (or one `error`), with a `ping` every 10 seconds. A `user` field
-         *     is ignored: the bearer is the identity.
+         *     `apps:run`. A `user` field is ignored: the bearer is the identity.
+         *
+         *     With `response_mode: blocking` (the default) the answer is one JSON object. With
+         *     `response_mode: streaming` it is a `text/event-stream` whose `data:` lines each
+         *     hold one `ChatStreamEvent` as JSON: `message` deltas, then one `message_end` (or
+         *     one `error`), with a `ping` every 10 seconds. The same streaming run is also
+         *     declared as `streamChatMessage`, so that
+         *     generated clients get a typed stream; use this operation for blocking calls.
          */
         post: operations["createChatMessage"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/apps/{app_id}/chat-messages/stream": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Stream a chat message
+         * @description The streaming form of `createChatMessage`: the
+         *     same handler, the same body with `response_mode: streaming` required, and only
+         *     the `text/event-stream` answer. Each `data:` line holds one `ChatStreamEvent` as
+         *     JSON: `message` deltas, then one `message_end` (or one `error`, which ends the
+         *     stream), with a `ping` every 10 seconds. Closing the connection stops the run.
+         *     Errors before the stream starts are JSON, as on every route. Needs scope `apps:run`.
+         */
+        post: operations["streamChatMessage"];
         delete?: never;
         options?: never;
         head?: never;
@@ -279,9 +308,34 @@ export interface paths {
          * Run a completion
          * @description Runs a completion app once on its inputs (and an optional `query`); nothing is
          *     kept as a conversation. Needs scope `apps:run`. Streaming answers use the same
-         *     events as chat, without `conversation_id`.
+         *     events as chat, without `conversation_id`. The streaming run is also declared as
+         *     `streamCompletionMessage`, so that generated
+         *     clients get a typed stream; use this operation for blocking calls.
          */
         post: operations["createCompletionMessage"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/apps/{app_id}/completion-messages/stream": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Stream a completion
+         * @description The streaming form of `createCompletionMessage`:
+         *     the same handler, the same body with `response_mode: streaming` required, and only
+         *     the `text/event-stream` answer (the chat events, without `conversation_id`).
+         *     Closing the connection stops the run. Needs scope `apps:run`.
+         */
+        post: operations["streamCompletionMessage"];
         delete?: never;
         options?: never;
         head?: never;
@@ -302,9 +356,36 @@ export interface paths {
          * @description Runs a workflow app's steps in order on its inputs and answers with the run's
          *     outputs. Needs scope `apps:run`. Streaming sends `workflow_started`, then
          *     `node_started` and `node_finished` per step, then `workflow_finished` (or an
-         *     `error`), with a `ping` every 10 seconds.
+         *     `error`), with a `ping` every 10 seconds. The streaming run is also declared as
+         *     `streamWorkflowRun`, so that generated clients
+         *     get a typed stream; use this operation for blocking calls.
          */
         post: operations["runWorkflow"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/apps/{app_id}/workflows/run/stream": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Stream a workflow run
+         * @description The streaming form of `runWorkflow`: the same handler,
+         *     the same body with `response_mode: streaming` required, and only the
+         *     `text/event-stream` answer. Each `data:` line holds one `WorkflowStreamEvent` as
+         *     JSON: `workflow_started`, then `node_started` and `node_finished` per step, then
+         *     `workflow_finished` (or an `error`), with a `ping` every 10 seconds. Closing the
+         *     connection stops the run. Needs scope `apps:run`.
+         */
+        post: operations["streamWorkflowRun"];
         delete?: never;
         options?: never;
         head?: never;
@@ -396,8 +477,11 @@ export interface components {
             data: components["schemas"]["Session"][];
         };
         ListMeta: {
+            /** Format: int32 */
             page: number;
+            /** Format: int32 */
             limit: number;
+            /** Format: int64 */
             total: number;
             has_more: boolean;
         };
@@ -420,7 +504,10 @@ export interface components {
         ApiKeyCreate: {
             name: string;
             scopes: ("apps:read" | "apps:run")[];
-            /** @description Omit for a key that does not expire. */
+            /**
+             * Format: int32
+             * @description Omit for a key that does not expire.
+             */
             expires_in_days?: number;
         };
         ApiKeyCreated: components["schemas"]["ApiKey"] & {
@@ -459,6 +546,7 @@ export interface components {
             /** @enum {string} */
             type: "text" | "paragraph" | "select" | "number";
             required: boolean;
+            /** Format: int32 */
             max_length?: number;
             options?: string[];
         };
@@ -475,14 +563,29 @@ export interface components {
             message: string;
             /** @description The request id, also sent as `X-Request-Id`. */
             request_id: string;
-            /** @description Validation problems, one per input. */
+            /** @description Validation problems, one per input; at most 20, then one entry (path `""`) counting the rest. */
             details?: {
                 path: string;
                 message: string;
             }[];
-            /** @description With `rate_limited`, milliseconds until a retry can succeed. */
+            /**
+             * Format: int32
+             * @description With `rate_limited`, milliseconds until a retry can succeed (at most an hour, the longest limit window).
+             */
             retry_after_ms?: number;
         };
+        /**
+         * Format: int32
+         * @description A per-token request budget (`OPENAPI_RATE_LIMIT_PER_TOKEN`, 1–1,000,000).
+         */
+        RateLimitCount: number;
+        /** Format: int32 */
+        RateLimitRemainingCount: number;
+        /**
+         * Format: int32
+         * @description Seconds; the rate-limit window is one minute.
+         */
+        RateLimitSeconds: number;
         Health: {
             ok: boolean;
             /**
@@ -522,33 +625,59 @@ export interface components {
          * @enum {string}
          */
         ResponseMode: "blocking" | "streaming";
+        /**
+         * @description Always `streaming` on the streaming operations.
+         * @enum {string}
+         */
+        StreamingResponseMode: "streaming";
         /** @description Values for the app's input schema, keyed by variable. */
         RunInputs: {
             [key: string]: string | number | null;
         };
         /** @description Accepted for compatibility and ignored; the bearer token is the identity. */
         IgnoredUser: string;
+        ChatQuery: string;
+        /**
+         * Format: uuid
+         * @description Continue this conversation of the caller's; omit to start a new one.
+         */
+        ConversationRef: string;
+        /** @description Available to the prompt template as `query`. */
+        CompletionQuery: string;
         ChatMessageRequest: {
             inputs: components["schemas"]["RunInputs"];
-            query: string;
+            query: components["schemas"]["ChatQuery"];
             response_mode?: components["schemas"]["ResponseMode"];
-            /**
-             * Format: uuid
-             * @description Continue this conversation of the caller's; omit to start a new one.
-             */
-            conversation_id?: string;
+            conversation_id?: components["schemas"]["ConversationRef"];
+            user?: components["schemas"]["IgnoredUser"];
+        };
+        ChatMessageStreamRequest: {
+            inputs: components["schemas"]["RunInputs"];
+            query: components["schemas"]["ChatQuery"];
+            response_mode: components["schemas"]["StreamingResponseMode"];
+            conversation_id?: components["schemas"]["ConversationRef"];
             user?: components["schemas"]["IgnoredUser"];
         };
         CompletionMessageRequest: {
             inputs: components["schemas"]["RunInputs"];
-            /** @description Available to the prompt template as `query`. */
-            query?: string;
+            query?: components["schemas"]["CompletionQuery"];
             response_mode?: components["schemas"]["ResponseMode"];
+            user?: components["schemas"]["IgnoredUser"];
+        };
+        CompletionMessageStreamRequest: {
+            inputs: components["schemas"]["RunInputs"];
+            query?: components["schemas"]["CompletionQuery"];
+            response_mode: components["schemas"]["StreamingResponseMode"];
             user?: components["schemas"]["IgnoredUser"];
         };
         WorkflowRunRequest: {
             inputs: components["schemas"]["RunInputs"];
             response_mode?: components["schemas"]["ResponseMode"];
+            user?: components["schemas"]["IgnoredUser"];
+        };
+        WorkflowRunStreamRequest: {
+            inputs: components["schemas"]["RunInputs"];
+            response_mode: components["schemas"]["StreamingResponseMode"];
             user?: components["schemas"]["IgnoredUser"];
         };
         StopTaskRequest: {
@@ -558,11 +687,17 @@ export interface components {
             /** @enum {string} */
             result: "success";
         };
-        /** @description Seconds since the Unix epoch. */
+        /**
+         * Format: int64
+         * @description Seconds since the Unix epoch.
+         */
         UnixTime: number;
         Usage: {
+            /** Format: int64 */
             prompt_tokens: number;
+            /** Format: int64 */
             completion_tokens: number;
+            /** Format: int64 */
             total_tokens: number;
         };
         UsageMetadata: {
@@ -615,10 +750,15 @@ export interface components {
             error: string | null;
             /** @description Seconds. */
             elapsed_time: number;
+            /** Format: int64 */
             total_tokens: number;
-            /** @description Steps that ran. */
+            /**
+             * Format: int32
+             * @description Steps that ran.
+             */
             total_steps: number;
             created_at: components["schemas"]["UnixTime"];
+            /** Format: int64 */
             finished_at: number | null;
         };
         WorkflowRunResponse: {
@@ -676,7 +816,10 @@ export interface components {
             task_id: string;
             /** Format: uuid */
             message_id?: string;
-            /** @description The HTTP status the same failure gets in blocking mode. */
+            /**
+             * Format: int32
+             * @description The HTTP status the same failure gets in blocking mode.
+             */
             status: number;
             /** @example provider_error */
             code: string;
@@ -724,6 +867,7 @@ export interface components {
                 node_id: string;
                 /** @enum {string} */
                 node_type: "template" | "llm" | "end";
+                /** Format: int32 */
                 index: number;
                 created_at: components["schemas"]["UnixTime"];
             };
@@ -742,6 +886,7 @@ export interface components {
                 node_id: string;
                 /** @enum {string} */
                 node_type: "template" | "llm" | "end";
+                /** Format: int32 */
                 index: number;
                 /** @enum {string} */
                 status: "succeeded" | "failed" | "stopped";
@@ -750,6 +895,7 @@ export interface components {
                 } | null;
                 error: string | null;
                 elapsed_time: number;
+                /** Format: int64 */
                 total_tokens: number;
                 created_at: components["schemas"]["UnixTime"];
                 finished_at: components["schemas"]["UnixTime"];
@@ -798,25 +944,13 @@ export interface components {
         };
     };
     responses: {
-        /** @description The model provider failed, answered with an error, or timed out. */
-        ProviderError: {
-            headers: {
-                [name: string]: unknown;
-            };
-            content: {
-                /**
-                 * @example {
-                 *       "error": "provider_error",
-                 *       "message": "The model provider did not answer in time.",
-                 *       "request_id": "6f1c2d3e-4b5a-4c6d-8e7f-9a0b1c2d3e4f"
-                 *     }
-                 */
-                "application/json": components["schemas"]["ErrorBody"];
-            };
-        };
-        /** @description The request is malformed or fails validation. */
+        /** @description The request is malformed or fails validation (`details` lists at most 20 problems, then one entry counting the rest). */
         BadRequest: {
             headers: {
+                "X-Request-Id": components["headers"]["XRequestId"];
+                "RateLimit-Limit": components["headers"]["RateLimitLimitIfCounted"];
+                "RateLimit-Remaining": components["headers"]["RateLimitRemainingIfCounted"];
+                "RateLimit-Reset": components["headers"]["RateLimitResetIfCounted"];
                 [name: string]: unknown;
             };
             content: {
@@ -839,8 +973,11 @@ export interface components {
         /** @description No token, or the token is unknown, revoked or expired. */
         Unauthorized: {
             headers: {
-                /** @description `Bearer realm="tessera"`, with `error="invalid_token"` when a token was sent. */
-                "WWW-Authenticate"?: string;
+                "X-Request-Id": components["headers"]["XRequestId"];
+                "WWW-Authenticate": components["headers"]["WWWAuthenticate"];
+                "RateLimit-Limit": components["headers"]["RateLimitLimitIfCounted"];
+                "RateLimit-Remaining": components["headers"]["RateLimitRemainingIfCounted"];
+                "RateLimit-Reset": components["headers"]["RateLimitResetIfCounted"];
                 [name: string]: unknown;
             };
             content: {
@@ -857,8 +994,11 @@ export interface components {
         /** @description The token lacks the route's scope, or the caller may not use this app. */
         Forbidden: {
             headers: {
-                /** @description With `insufficient_scope`, `Bearer realm="tessera", error="insufficient_scope", scope="…"`. */
-                "WWW-Authenticate"?: string;
+                "X-Request-Id": components["headers"]["XRequestId"];
+                "WWW-Authenticate": components["headers"]["WWWAuthenticateScope"];
+                "RateLimit-Limit": components["headers"]["RateLimitLimitIfCounted"];
+                "RateLimit-Remaining": components["headers"]["RateLimitRemainingIfCounted"];
+                "RateLimit-Reset": components["headers"]["RateLimitResetIfCounted"];
                 [name: string]: unknown;
             };
             content: {
@@ -875,6 +1015,10 @@ export interface components {
         /** @description No such resource, or it is not visible to the caller. */
         NotFound: {
             headers: {
+                "X-Request-Id": components["headers"]["XRequestId"];
+                "RateLimit-Limit": components["headers"]["RateLimitLimitIfCounted"];
+                "RateLimit-Remaining": components["headers"]["RateLimitRemainingIfCounted"];
+                "RateLimit-Reset": components["headers"]["RateLimitResetIfCounted"];
                 [name: string]: unknown;
             };
             content: {
@@ -888,9 +1032,65 @@ export interface components {
                 "application/json": components["schemas"]["ErrorBody"];
             };
         };
+        /** @description The path exists, but not with this method; `Allow` lists the methods it answers. */
+        MethodNotAllowed: {
+            headers: {
+                "X-Request-Id": components["headers"]["XRequestId"];
+                Allow: components["headers"]["Allow"];
+                [name: string]: unknown;
+            };
+            content: {
+                /**
+                 * @example {
+                 *       "error": "method_not_allowed",
+                 *       "message": "This path does not support PUT; it allows GET, OPTIONS.",
+                 *       "request_id": "6f1c2d3e-4b5a-4c6d-8e7f-9a0b1c2d3e4f"
+                 *     }
+                 */
+                "application/json": components["schemas"]["ErrorBody"];
+            };
+        };
+        /** @description The request body is larger than 1 MB. */
+        PayloadTooLarge: {
+            headers: {
+                "X-Request-Id": components["headers"]["XRequestId"];
+                [name: string]: unknown;
+            };
+            content: {
+                /**
+                 * @example {
+                 *       "error": "payload_too_large",
+                 *       "message": "The request body is too large.",
+                 *       "request_id": "6f1c2d3e-4b5a-4c6d-8e7f-9a0b1c2d3e4f"
+                 *     }
+                 */
+                "application/json": components["schemas"]["ErrorBody"];
+            };
+        };
+        /** @description The body is not `application/json` in UTF-8, or its `Content-Encoding` is not identity, gzip, deflate or br. */
+        UnsupportedMediaType: {
+            headers: {
+                "X-Request-Id": components["headers"]["XRequestId"];
+                "RateLimit-Limit": components["headers"]["RateLimitLimitIfCounted"];
+                "RateLimit-Remaining": components["headers"]["RateLimitRemainingIfCounted"];
+                "RateLimit-Reset": components["headers"]["RateLimitResetIfCounted"];
+                [name: string]: unknown;
+            };
+            content: {
+                /**
+                 * @example {
+                 *       "error": "unsupported_media_type",
+                 *       "message": "Unsupported Content-Encoding; send identity, gzip, deflate or br.",
+                 *       "request_id": "6f1c2d3e-4b5a-4c6d-8e7f-9a0b1c2d3e4f"
+                 *     }
+                 */
+                "application/json": components["schemas"]["ErrorBody"];
+            };
+        };
         /** @description The token's per-minute limit is used up. */
         TooManyRequests: {
             headers: {
+                "X-Request-Id": components["headers"]["XRequestId"];
                 "Retry-After": components["headers"]["RetryAfter"];
                 "RateLimit-Limit": components["headers"]["RateLimitLimit"];
                 "RateLimit-Remaining": components["headers"]["RateLimitRemaining"];
@@ -909,9 +1109,53 @@ export interface components {
                 "application/json": components["schemas"]["ErrorBody"];
             };
         };
+        /** @description Something failed on the server; the body holds no internals, the log has the rest under `request_id`. */
+        InternalError: {
+            headers: {
+                "X-Request-Id": components["headers"]["XRequestId"];
+                "RateLimit-Limit": components["headers"]["RateLimitLimitIfCounted"];
+                "RateLimit-Remaining": components["headers"]["RateLimitRemainingIfCounted"];
+                "RateLimit-Reset": components["headers"]["RateLimitResetIfCounted"];
+                [name: string]: unknown;
+            };
+            content: {
+                /**
+                 * @example {
+                 *       "error": "internal_error",
+                 *       "message": "Something went wrong on our side.",
+                 *       "request_id": "6f1c2d3e-4b5a-4c6d-8e7f-9a0b1c2d3e4f"
+                 *     }
+                 */
+                "application/json": components["schemas"]["ErrorBody"];
+            };
+        };
+        /** @description The model provider failed, answered with an error, or timed out. */
+        ProviderError: {
+            headers: {
+                "X-Request-Id": components["headers"]["XRequestId"];
+                "RateLimit-Limit": components["headers"]["RateLimitLimitIfCounted"];
+                "RateLimit-Remaining": components["headers"]["RateLimitRemainingIfCounted"];
+                "RateLimit-Reset": components["headers"]["RateLimitResetIfCounted"];
+                [name: string]: unknown;
+            };
+            content: {
+                /**
+                 * @example {
+                 *       "error": "provider_error",
+                 *       "message": "The model provider did not answer in time.",
+                 *       "request_id": "6f1c2d3e-4b5a-4c6d-8e7f-9a0b1c2d3e4f"
+                 *     }
+                 */
+                "application/json": components["schemas"]["ErrorBody"];
+            };
+        };
         /** @description Bearer authentication is disabled, or a dependency is down. */
         ServiceUnavailable: {
             headers: {
+                "X-Request-Id": components["headers"]["XRequestId"];
+                "RateLimit-Limit": components["headers"]["RateLimitLimitIfCounted"];
+                "RateLimit-Remaining": components["headers"]["RateLimitRemainingIfCounted"];
+                "RateLimit-Reset": components["headers"]["RateLimitResetIfCounted"];
                 [name: string]: unknown;
             };
             content: {
@@ -935,14 +1179,36 @@ export interface components {
     };
     requestBodies: never;
     headers: {
+        /**
+         * @description The request's id: the caller's own `X-Request-Id` when it is 1–128 letters, digits,
+         *     `_`, `.`, `:` or `-`, otherwise a new UUID. Error bodies repeat it as `request_id`;
+         *     quote it when reporting a problem.
+         */
+        XRequestId: string;
         /** @description Requests allowed per token per sliding minute. */
-        RateLimitLimit: number;
+        RateLimitLimit: components["schemas"]["RateLimitCount"];
         /** @description Requests left in the current window. */
-        RateLimitRemaining: number;
+        RateLimitRemaining: components["schemas"]["RateLimitRemainingCount"];
         /** @description Seconds until a request slot frees up. */
-        RateLimitReset: number;
-        /** @description Seconds to wait before retrying (at least 1). */
-        RetryAfter: number;
+        RateLimitReset: components["schemas"]["RateLimitSeconds"];
+        /** @description Requests allowed per token per sliding minute; sent when the request was counted against a token. */
+        RateLimitLimitIfCounted: components["schemas"]["RateLimitCount"];
+        /** @description Requests left in the current window; sent when the request was counted against a token. */
+        RateLimitRemainingIfCounted: components["schemas"]["RateLimitRemainingCount"];
+        /** @description Seconds until a request slot frees up; sent when the request was counted against a token. */
+        RateLimitResetIfCounted: components["schemas"]["RateLimitSeconds"];
+        /** @description Seconds to wait before retrying (RFC 9110 §10.2.3). */
+        RetryAfter: components["schemas"]["RateLimitSeconds"];
+        /** @description `Bearer realm="tessera"`, with `error="invalid_token"` when a token was sent (RFC 6750 §3). */
+        WWWAuthenticate: string;
+        /** @description With `insufficient_scope`: `Bearer realm="tessera", error="insufficient_scope", scope="…"` (RFC 6750 §3.1). */
+        WWWAuthenticateScope: string;
+        /** @description The methods this path answers (RFC 9110 §10.2.1). */
+        Allow: string;
+        /** @description `no-store` on a `text/event-stream` answer: a run is never cached. */
+        CacheControlStream: "no-store";
+        /** @description `no` on a `text/event-stream` answer, so nginx and similar proxies pass each event on at once. */
+        AccelBufferingStream: "no";
     };
     pathItems: never;
 }
@@ -960,6 +1226,7 @@ export interface operations {
             /** @description Every dependency answers. */
             200: {
                 headers: {
+                    "X-Request-Id": components["headers"]["XRequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -977,9 +1244,12 @@ export interface operations {
                 };
             };
             400: components["responses"]["BadRequest"];
+            405: components["responses"]["MethodNotAllowed"];
+            500: components["responses"]["InternalError"];
             /** @description A dependency does not answer. */
             503: {
                 headers: {
+                    "X-Request-Id": components["headers"]["XRequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -1010,6 +1280,7 @@ export interface operations {
             /** @description The caller. */
             200: {
                 headers: {
+                    "X-Request-Id": components["headers"]["XRequestId"];
                     "RateLimit-Limit": components["headers"]["RateLimitLimit"];
                     "RateLimit-Remaining": components["headers"]["RateLimitRemaining"];
                     "RateLimit-Reset": components["headers"]["RateLimitReset"];
@@ -1036,7 +1307,9 @@ export interface operations {
             };
             400: components["responses"]["BadRequest"];
             401: components["responses"]["Unauthorized"];
+            405: components["responses"]["MethodNotAllowed"];
             429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalError"];
             503: components["responses"]["ServiceUnavailable"];
         };
     };
@@ -1057,6 +1330,10 @@ export interface operations {
             /** @description A page of sessions. */
             200: {
                 headers: {
+                    "X-Request-Id": components["headers"]["XRequestId"];
+                    "RateLimit-Limit": components["headers"]["RateLimitLimit"];
+                    "RateLimit-Remaining": components["headers"]["RateLimitRemaining"];
+                    "RateLimit-Reset": components["headers"]["RateLimitReset"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -1085,7 +1362,9 @@ export interface operations {
             400: components["responses"]["BadRequest"];
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["Forbidden"];
+            405: components["responses"]["MethodNotAllowed"];
             429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalError"];
             503: components["responses"]["ServiceUnavailable"];
         };
     };
@@ -1101,6 +1380,10 @@ export interface operations {
             /** @description Revoked. */
             204: {
                 headers: {
+                    "X-Request-Id": components["headers"]["XRequestId"];
+                    "RateLimit-Limit": components["headers"]["RateLimitLimit"];
+                    "RateLimit-Remaining": components["headers"]["RateLimitRemaining"];
+                    "RateLimit-Reset": components["headers"]["RateLimitReset"];
                     [name: string]: unknown;
                 };
                 content?: never;
@@ -1108,7 +1391,11 @@ export interface operations {
             400: components["responses"]["BadRequest"];
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["Forbidden"];
+            405: components["responses"]["MethodNotAllowed"];
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
             429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalError"];
             503: components["responses"]["ServiceUnavailable"];
         };
     };
@@ -1126,6 +1413,10 @@ export interface operations {
             /** @description Revoked. */
             204: {
                 headers: {
+                    "X-Request-Id": components["headers"]["XRequestId"];
+                    "RateLimit-Limit": components["headers"]["RateLimitLimit"];
+                    "RateLimit-Remaining": components["headers"]["RateLimitRemaining"];
+                    "RateLimit-Reset": components["headers"]["RateLimitReset"];
                     [name: string]: unknown;
                 };
                 content?: never;
@@ -1134,7 +1425,11 @@ export interface operations {
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
+            405: components["responses"]["MethodNotAllowed"];
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
             429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalError"];
             503: components["responses"]["ServiceUnavailable"];
         };
     };
@@ -1155,6 +1450,10 @@ export interface operations {
             /** @description A page of API keys. */
             200: {
                 headers: {
+                    "X-Request-Id": components["headers"]["XRequestId"];
+                    "RateLimit-Limit": components["headers"]["RateLimitLimit"];
+                    "RateLimit-Remaining": components["headers"]["RateLimitRemaining"];
+                    "RateLimit-Reset": components["headers"]["RateLimitReset"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -1185,7 +1484,9 @@ export interface operations {
             400: components["responses"]["BadRequest"];
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["Forbidden"];
+            405: components["responses"]["MethodNotAllowed"];
             429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalError"];
             503: components["responses"]["ServiceUnavailable"];
         };
     };
@@ -1214,6 +1515,10 @@ export interface operations {
             /** @description The new key, shown once. */
             201: {
                 headers: {
+                    "X-Request-Id": components["headers"]["XRequestId"];
+                    "RateLimit-Limit": components["headers"]["RateLimitLimit"];
+                    "RateLimit-Remaining": components["headers"]["RateLimitRemaining"];
+                    "RateLimit-Reset": components["headers"]["RateLimitReset"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -1237,7 +1542,11 @@ export interface operations {
             400: components["responses"]["BadRequest"];
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["Forbidden"];
+            405: components["responses"]["MethodNotAllowed"];
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
             429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalError"];
             503: components["responses"]["ServiceUnavailable"];
         };
     };
@@ -1255,6 +1564,10 @@ export interface operations {
             /** @description Revoked. */
             204: {
                 headers: {
+                    "X-Request-Id": components["headers"]["XRequestId"];
+                    "RateLimit-Limit": components["headers"]["RateLimitLimit"];
+                    "RateLimit-Remaining": components["headers"]["RateLimitRemaining"];
+                    "RateLimit-Reset": components["headers"]["RateLimitReset"];
                     [name: string]: unknown;
                 };
                 content?: never;
@@ -1263,7 +1576,11 @@ export interface operations {
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
+            405: components["responses"]["MethodNotAllowed"];
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
             429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalError"];
             503: components["responses"]["ServiceUnavailable"];
         };
     };
@@ -1279,6 +1596,10 @@ export interface operations {
             /** @description The caller's workspaces. */
             200: {
                 headers: {
+                    "X-Request-Id": components["headers"]["XRequestId"];
+                    "RateLimit-Limit": components["headers"]["RateLimitLimit"];
+                    "RateLimit-Remaining": components["headers"]["RateLimitRemaining"];
+                    "RateLimit-Reset": components["headers"]["RateLimitReset"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -1300,7 +1621,9 @@ export interface operations {
             400: components["responses"]["BadRequest"];
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["Forbidden"];
+            405: components["responses"]["MethodNotAllowed"];
             429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalError"];
             503: components["responses"]["ServiceUnavailable"];
         };
     };
@@ -1327,6 +1650,10 @@ export interface operations {
             /** @description A page of apps. */
             200: {
                 headers: {
+                    "X-Request-Id": components["headers"]["XRequestId"];
+                    "RateLimit-Limit": components["headers"]["RateLimitLimit"];
+                    "RateLimit-Remaining": components["headers"]["RateLimitRemaining"];
+                    "RateLimit-Reset": components["headers"]["RateLimitReset"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -1356,7 +1683,9 @@ export interface operations {
             400: components["responses"]["BadRequest"];
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["Forbidden"];
+            405: components["responses"]["MethodNotAllowed"];
             429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalError"];
             503: components["responses"]["ServiceUnavailable"];
         };
     };
@@ -1380,6 +1709,10 @@ export interface operations {
             /** @description A page of the apps granted to the caller. */
             200: {
                 headers: {
+                    "X-Request-Id": components["headers"]["XRequestId"];
+                    "RateLimit-Limit": components["headers"]["RateLimitLimit"];
+                    "RateLimit-Remaining": components["headers"]["RateLimitRemaining"];
+                    "RateLimit-Reset": components["headers"]["RateLimitReset"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -1410,7 +1743,9 @@ export interface operations {
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
+            405: components["responses"]["MethodNotAllowed"];
             429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalError"];
             503: components["responses"]["ServiceUnavailable"];
         };
     };
@@ -1428,6 +1763,10 @@ export interface operations {
             /** @description The app. */
             200: {
                 headers: {
+                    "X-Request-Id": components["headers"]["XRequestId"];
+                    "RateLimit-Limit": components["headers"]["RateLimitLimit"];
+                    "RateLimit-Remaining": components["headers"]["RateLimitRemaining"];
+                    "RateLimit-Reset": components["headers"]["RateLimitReset"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -1462,7 +1801,9 @@ export interface operations {
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
+            405: components["responses"]["MethodNotAllowed"];
             429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalError"];
             503: components["responses"]["ServiceUnavailable"];
         };
     };
@@ -1493,6 +1834,12 @@ export interface operations {
             /** @description The answer (blocking), or a stream of events (streaming). */
             200: {
                 headers: {
+                    "X-Request-Id": components["headers"]["XRequestId"];
+                    "RateLimit-Limit": components["headers"]["RateLimitLimit"];
+                    "RateLimit-Remaining": components["headers"]["RateLimitRemaining"];
+                    "RateLimit-Reset": components["headers"]["RateLimitReset"];
+                    "Cache-Control": components["headers"]["CacheControlStream"];
+                    "X-Accel-Buffering": components["headers"]["AccelBufferingStream"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -1523,8 +1870,63 @@ export interface operations {
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
+            405: components["responses"]["MethodNotAllowed"];
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
             429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalError"];
             502: components["responses"]["ProviderError"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    streamChatMessage: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                app_id: components["parameters"]["AppId"];
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                /**
+                 * @example {
+                 *       "inputs": {
+                 *         "tone": "friendly"
+                 *       },
+                 *       "query": "What can you do?",
+                 *       "response_mode": "streaming"
+                 *     }
+                 */
+                "application/json": components["schemas"]["ChatMessageStreamRequest"];
+            };
+        };
+        responses: {
+            /** @description A stream of events, one JSON object per `data:` line. */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["XRequestId"];
+                    "RateLimit-Limit": components["headers"]["RateLimitLimit"];
+                    "RateLimit-Remaining": components["headers"]["RateLimitRemaining"];
+                    "RateLimit-Reset": components["headers"]["RateLimitReset"];
+                    "Cache-Control": components["headers"]["CacheControlStream"];
+                    "X-Accel-Buffering": components["headers"]["AccelBufferingStream"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/event-stream": components["schemas"]["ChatStreamEvent"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            405: components["responses"]["MethodNotAllowed"];
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalError"];
             503: components["responses"]["ServiceUnavailable"];
         };
     };
@@ -1544,7 +1946,7 @@ export interface operations {
                  *       "inputs": {
                  *         "topic": "tides"
                  *       },
-                 *       "response_mode": "streaming"
+                 *       "response_mode": "blocking"
                  *     }
                  */
                 "application/json": components["schemas"]["CompletionMessageRequest"];
@@ -1554,6 +1956,12 @@ export interface operations {
             /** @description The answer (blocking), or a stream of events (streaming). */
             200: {
                 headers: {
+                    "X-Request-Id": components["headers"]["XRequestId"];
+                    "RateLimit-Limit": components["headers"]["RateLimitLimit"];
+                    "RateLimit-Remaining": components["headers"]["RateLimitRemaining"];
+                    "RateLimit-Reset": components["headers"]["RateLimitReset"];
+                    "Cache-Control": components["headers"]["CacheControlStream"];
+                    "X-Accel-Buffering": components["headers"]["AccelBufferingStream"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -1576,15 +1984,6 @@ export interface operations {
                      *     }
                      */
                     "application/json": components["schemas"]["CompletionMessageResponse"];
-                    /**
-                     * @example {
-                     *       "event": "message",
-                     *       "task_id": "1c2d3e4f-5a6b-4c7d-8e9f-0a1b2c3d4e5f",
-                     *       "message_id": "2d3e4f5a-6b7c-4d8e-9f0a-1b2c3d4e5f6a",
-                     *       "answer": "Summarise ",
-                     *       "created_at": 1764583200
-                     *     }
-                     */
                     "text/event-stream": components["schemas"]["ChatStreamEvent"];
                 };
             };
@@ -1592,8 +1991,62 @@ export interface operations {
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
+            405: components["responses"]["MethodNotAllowed"];
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
             429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalError"];
             502: components["responses"]["ProviderError"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    streamCompletionMessage: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                app_id: components["parameters"]["AppId"];
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                /**
+                 * @example {
+                 *       "inputs": {
+                 *         "topic": "tides"
+                 *       },
+                 *       "response_mode": "streaming"
+                 *     }
+                 */
+                "application/json": components["schemas"]["CompletionMessageStreamRequest"];
+            };
+        };
+        responses: {
+            /** @description A stream of events, one JSON object per `data:` line. */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["XRequestId"];
+                    "RateLimit-Limit": components["headers"]["RateLimitLimit"];
+                    "RateLimit-Remaining": components["headers"]["RateLimitRemaining"];
+                    "RateLimit-Reset": components["headers"]["RateLimitReset"];
+                    "Cache-Control": components["headers"]["CacheControlStream"];
+                    "X-Accel-Buffering": components["headers"]["AccelBufferingStream"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/event-stream": components["schemas"]["ChatStreamEvent"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            405: components["responses"]["MethodNotAllowed"];
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalError"];
             503: components["responses"]["ServiceUnavailable"];
         };
     };
@@ -1623,6 +2076,12 @@ export interface operations {
             /** @description The finished run (blocking), or a stream of events (streaming). */
             200: {
                 headers: {
+                    "X-Request-Id": components["headers"]["XRequestId"];
+                    "RateLimit-Limit": components["headers"]["RateLimitLimit"];
+                    "RateLimit-Remaining": components["headers"]["RateLimitRemaining"];
+                    "RateLimit-Reset": components["headers"]["RateLimitReset"];
+                    "Cache-Control": components["headers"]["CacheControlStream"];
+                    "X-Accel-Buffering": components["headers"]["AccelBufferingStream"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -1647,19 +2106,6 @@ export interface operations {
                      *     }
                      */
                     "application/json": components["schemas"]["WorkflowRunResponse"];
-                    /**
-                     * @example {
-                     *       "event": "node_started",
-                     *       "task_id": "1c2d3e4f-5a6b-4c7d-8e9f-0a1b2c3d4e5f",
-                     *       "workflow_run_id": "4f5a6b7c-8d9e-4f0a-9b1c-2d3e4f5a6b7c",
-                     *       "data": {
-                     *         "node_id": "greet",
-                     *         "node_type": "template",
-                     *         "index": 1,
-                     *         "created_at": 1764583200
-                     *       }
-                     *     }
-                     */
                     "text/event-stream": components["schemas"]["WorkflowStreamEvent"];
                 };
             };
@@ -1667,8 +2113,62 @@ export interface operations {
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
+            405: components["responses"]["MethodNotAllowed"];
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
             429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalError"];
             502: components["responses"]["ProviderError"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    streamWorkflowRun: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                app_id: components["parameters"]["AppId"];
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                /**
+                 * @example {
+                 *       "inputs": {
+                 *         "name": "Ada"
+                 *       },
+                 *       "response_mode": "streaming"
+                 *     }
+                 */
+                "application/json": components["schemas"]["WorkflowRunStreamRequest"];
+            };
+        };
+        responses: {
+            /** @description A stream of events, one JSON object per `data:` line. */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["XRequestId"];
+                    "RateLimit-Limit": components["headers"]["RateLimitLimit"];
+                    "RateLimit-Remaining": components["headers"]["RateLimitRemaining"];
+                    "RateLimit-Reset": components["headers"]["RateLimitReset"];
+                    "Cache-Control": components["headers"]["CacheControlStream"];
+                    "X-Accel-Buffering": components["headers"]["AccelBufferingStream"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/event-stream": components["schemas"]["WorkflowStreamEvent"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            405: components["responses"]["MethodNotAllowed"];
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalError"];
             503: components["responses"]["ServiceUnavailable"];
         };
     };
@@ -1691,6 +2191,10 @@ export interface operations {
             /** @description A page of conversations. */
             200: {
                 headers: {
+                    "X-Request-Id": components["headers"]["XRequestId"];
+                    "RateLimit-Limit": components["headers"]["RateLimitLimit"];
+                    "RateLimit-Remaining": components["headers"]["RateLimitRemaining"];
+                    "RateLimit-Reset": components["headers"]["RateLimitReset"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -1717,7 +2221,9 @@ export interface operations {
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
+            405: components["responses"]["MethodNotAllowed"];
             429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalError"];
             503: components["responses"]["ServiceUnavailable"];
         };
     };
@@ -1741,6 +2247,10 @@ export interface operations {
             /** @description A page of messages. */
             200: {
                 headers: {
+                    "X-Request-Id": components["headers"]["XRequestId"];
+                    "RateLimit-Limit": components["headers"]["RateLimitLimit"];
+                    "RateLimit-Remaining": components["headers"]["RateLimitRemaining"];
+                    "RateLimit-Reset": components["headers"]["RateLimitReset"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -1779,7 +2289,9 @@ export interface operations {
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
+            405: components["responses"]["MethodNotAllowed"];
             429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalError"];
             503: components["responses"]["ServiceUnavailable"];
         };
     };
@@ -1807,6 +2319,10 @@ export interface operations {
             /** @description The task was told to stop. */
             200: {
                 headers: {
+                    "X-Request-Id": components["headers"]["XRequestId"];
+                    "RateLimit-Limit": components["headers"]["RateLimitLimit"];
+                    "RateLimit-Remaining": components["headers"]["RateLimitRemaining"];
+                    "RateLimit-Reset": components["headers"]["RateLimitReset"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -1822,7 +2338,11 @@ export interface operations {
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
+            405: components["responses"]["MethodNotAllowed"];
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
             429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalError"];
             503: components["responses"]["ServiceUnavailable"];
         };
     };

@@ -1,4 +1,3 @@
-import { readFileSync, existsSync } from 'node:fs';
 import express, { type Express } from 'express';
 import * as OpenApiValidator from 'express-openapi-validator';
 import { parse } from 'yaml';
@@ -19,7 +18,7 @@ import { identityRoutes } from './identity/identity-routes.ts';
 import { sessionRoutes } from './identity/session-routes.ts';
 import { oauthRouter } from './oauth/router.ts';
 import { createServices, type Deps, type Services } from './services.ts';
-import { DOCS_FILE as DOCS } from './server/docs.ts';
+import { mountDocs } from './server/docs.ts';
 import { healthRoutes } from './system/health.ts';
 
 export interface TesseraApp {
@@ -52,10 +51,7 @@ export async function createApp(deps: Deps): Promise<TesseraApp> {
   app.use('/openapi/v1', apiRouter(s));
   app.use(consoleRouter(s));
   const docs = routes.router('page', { base: '', owns: 'routes', head: true });
-  docs.get('/docs', (_req, res) => {
-    if (existsSync(DOCS)) res.type('html').send(readFileSync(DOCS));
-    else res.status(503).type('text').send('The API docs are being built (or run `npm run docs`); retry in a moment.');
-  });
+  mountDocs(docs);
   app.use(docs);
   // Whatever no surface claims is a page that does not exist.
   const pageErrors = pageErrorsFor(s);

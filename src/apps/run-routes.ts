@@ -1,6 +1,6 @@
 import { READ_APP } from '../auth/scopes.ts';
 import { notFound } from '../errors.ts';
-import type { Routes } from '../http/operations.ts';
+import type { AppContext, Routes } from '../http/operations.ts';
 import { page } from '../http/pagination.ts';
 import type { ConversationRow, MessageRow } from '../storage/repos/conversations.ts';
 import type { Services } from '../services.ts';
@@ -9,7 +9,16 @@ import { answerRun, JSON_HEADERS } from './run-http.ts';
 import { subjectOf, unix } from './run-service.ts';
 import { prepareWorkflowRun, workflowData } from './workflow-run.ts';
 
-type RunOps = 'createChatMessage' | 'createCompletionMessage' | 'runWorkflow' | 'listConversations' | 'listConversationMessages' | 'stopTask';
+type RunOps =
+  | 'createChatMessage'
+  | 'streamChatMessage'
+  | 'createCompletionMessage'
+  | 'streamCompletionMessage'
+  | 'runWorkflow'
+  | 'streamWorkflowRun'
+  | 'listConversations'
+  | 'listConversationMessages'
+  | 'stopTask';
 
 function messageBody(o: MessageOutcome) {
   return {
@@ -35,42 +44,34 @@ const historyBody = (m: MessageRow) => ({
   created_at: unix(m.created_at),
 });
 
-/** Chat, completion and workflow runs (docs/apps.md), the caller's chat history, and stopping tasks. */
+/**
+ * Chat, completion and workflow runs (docs/apps.md), the caller's chat history, and stopping tasks.
+ * Each run route has a streaming twin at `…/stream` whose body requires `response_mode:
+ * streaming`, so that generated clients get a typed stream; both call the same run function.
+ */
 export function runRoutes(s: Services): Routes<RunOps> {
+  async function chat({ app, caller, auth, body, req, res }: AppContext<'createChatMessage' | 'streamChatMessage'>) {
+    const run = await prepareMessageRun(s, { app, caller, tokenId: auth.tokenId, inputs: body.inputs, query: body.query, conversationId: body.conversation_id });
+    const o = await answerRun(s, req, res, run, body.response_mode === 'streaming');
+    return o && { ...messageBody(o), mode: 'chat' as const, conversation_id: o.conversationId! };
+  }
+  async function completion({ app, caller, auth, body, req, res }: AppContext<'createCompletionMessage' | 'streamCompletionMessage'>) {
+    const run = await prepareMessageRun(s, { app, caller, tokenId: auth.tokenId, inputs: body.inputs, query: body.query ?? '' });
+    const o = await answerRun(s, req, res, run, body.response_mode === 'streaming');
+    return o && { ...messageBody(o), mode: 'completion' as const };
+  }
+  async function workflow({ app, caller, auth, body, req, res }: AppContext<'runWorkflow' | 'streamWorkflowRun'>) {
+    const run = await prepareWorkflowRun(s, { app, caller, tokenId: auth.tokenId, inputs: body.inputs });
+    const o = await answerRun(s, req, res, run, body.response_mode === 'streaming');
+    return o && { workflow_run_id: o.run.id, task_id: o.taskId, data: workflowData(o.run) };
+  }
   return {
-    createChatMessage: {
-      guard: 'app',
-      scope: 'apps:run',
-      modes: ['chat'],
-      async handler({ app, caller, auth, body, req, res }) {
-        const run = await prepareMessageRun(s, { app, caller, tokenId: auth.tokenId, inputs: body.inputs, query: body.query, conversationId: body.conversation_id });
-        const o = await answerRun(s, req, res, run, body.response_mode === 'streaming');
-        if (!o) return undefined;
-        return { status: 200, headers: JSON_HEADERS, body: { ...messageBody(o), mode: 'chat', conversation_id: o.conversationId! } };
-      },
-    },
-    createCompletionMessage: {
-      guard: 'app',
-      scope: 'apps:run',
-      modes: ['completion'],
-      async handler({ app, caller, auth, body, req, res }) {
-        const run = await prepareMessageRun(s, { app, caller, tokenId: auth.tokenId, inputs: body.inputs, query: body.query ?? '' });
-        const o = await answerRun(s, req, res, run, body.response_mode === 'streaming');
-        if (!o) return undefined;
-        return { status: 200, headers: JSON_HEADERS, body: { ...messageBody(o), mode: 'completion' } };
-      },
-    },
-    runWorkflow: {
-      guard: 'app',
-      scope: 'apps:run',
-      modes: ['workflow'],
-      async handler({ app, caller, auth, body, req, res }) {
-        const run = await prepareWorkflowRun(s, { app, caller, tokenId: auth.tokenId, inputs: body.inputs });
-        const o = await answerRun(s, req, res, run, body.response_mode === 'streaming');
-        if (!o) return undefined;
-        return { status: 200, headers: JSON_HEADERS, body: { workflow_run_id: o.run.id, task_id: o.taskId, data: workflowData(o.run) } };
-      },
-    },
+    createChatMessage: { guard: 'app', scope: 'apps:run', modes: ['chat'], handler: async (ctx) => json(await chat(ctx)) },
+    streamChatMessage: { guard: 'app', scope: 'apps:run', modes: ['chat'], handler: async (ctx) => void (await chat(ctx)) },
+    createCompletionMessage: { guard: 'app', scope: 'apps:run', modes: ['completion'], handler: async (ctx) => json(await completion(ctx)) },
+    streamCompletionMessage: { guard: 'app', scope: 'apps:run', modes: ['completion'], handler: async (ctx) => void (await completion(ctx)) },
+    runWorkflow: { guard: 'app', scope: 'apps:run', modes: ['workflow'], handler: async (ctx) => json(await workflow(ctx)) },
+    streamWorkflowRun: { guard: 'app', scope: 'apps:run', modes: ['workflow'], handler: async (ctx) => void (await workflow(ctx)) },
     listConversations: {
       guard: 'app',
       scope: READ_APP,
@@ -102,4 +103,9 @@ export function runRoutes(s: Services): Routes<RunOps> {
       },
     },
   };
+}
+
+/** A blocking answer; undefined when the run streamed its events itself. */
+function json<B>(body: B | undefined) {
+  return body && { status: 200 as const, headers: JSON_HEADERS, body };
 }

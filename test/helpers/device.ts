@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { createHash } from 'node:crypto';
 import { usedKey } from '../../src/device-flow/device-scripts.ts';
 import type { TestServer } from './server.ts';
@@ -21,8 +22,12 @@ export interface DeviceStart {
   interval: number;
 }
 
-/** A documentation-range client address (loopback proxies are trusted), so tests do not share one per-IP window. */
-export const clientIp = () => ({ 'x-forwarded-for': `198.51.100.${Math.floor(Math.random() * 254) + 1}` });
+/**
+ * A fresh documentation-range client address (loopback proxies are trusted), so tests do not
+ * share one per-IP window: 64 random bits, where a pool of 254 IPv4 addresses let test files
+ * running at the same time collide on a limit.
+ */
+export const clientIp = () => ({ 'x-forwarded-for': `2001:db8:${randomBytes(8).toString('hex').match(/.{4}/g)!.join(':')}::1` });
 
 export async function startFlow(server: TestServer, params: Record<string, string> = {}, headers: Record<string, string> = clientIp()): Promise<DeviceStart> {
   const res = await form(`${server.url}/openapi/v1/oauth/device/code`, { client_id: 'tessera-cli', device_label: 'laptop', ...params }, headers);

@@ -10,6 +10,8 @@ import { createLogger } from '../../src/logger.ts';
 import { Database } from '../../src/storage/db.ts';
 import { MemoryStore, RedisStore, type Store } from '../../src/storage/store/index.ts';
 import { TEST_DATABASE_URL, TEST_REDIS_URL } from './env.ts';
+import { recordResponses } from './response-recorder.ts';
+import { checkResponse } from './spec.ts';
 
 export interface TestServer {
   url: string;
@@ -50,7 +52,8 @@ export async function startServer(opts: TestServerOptions = {}): Promise<TestSer
   const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
   const config = testConfig({ publicUrl: url, ...opts.config, ...(await opts.configFor?.(url)) });
   const app = await createApp({ config, db, store, log });
-  handler = app.express;
+  // Every response on a spec route is checked against openapi.yaml; a test that sees one break it fails.
+  handler = recordResponses(app.express, checkResponse);
   return {
     url,
     app,

@@ -1,0 +1,7 @@
+// `npm run docs`: builds the offline API docs (generated/docs.html) from openapi.yaml.
+import { buildDocs } from '../src/server/docs-build.ts';
+import { DOCS_FILE } from '../src/server/docs.ts';
+
+const out = process.argv[2] ?? DOCS_FILE;
+await buildDocs(out);
+process.stderr.write(`API docs written to ${out}\n`);
