@@ -888,7 +888,7 @@ export interface components {
                 "application/json": components["schemas"]["ErrorBody"];
             };
         };
-        /** @description The token's per-minute limit is used up. */
+        /** @description The token's per-minute limit (a JWT's, its subject's) is used up, or this client address sent too many invalid JWTs. */
         TooManyRequests: {
             headers: {
                 "Retry-After": components["headers"]["RetryAfter"];
@@ -909,7 +909,7 @@ export interface components {
                 "application/json": components["schemas"]["ErrorBody"];
             };
         };
-        /** @description Bearer authentication is disabled, or a dependency is down. */
+        /** @description Bearer authentication is disabled, or a dependency is down (for a JWT, its issuer's keys cannot be fetched). */
         ServiceUnavailable: {
             headers: {
                 [name: string]: unknown;
