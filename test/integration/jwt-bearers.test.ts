@@ -138,6 +138,21 @@ describe('federated JWTs: the rights of a tse_ token', () => {
     expectMatchesSpec(method, path, 403, body);
   });
 
+  it('when a federated token lists device sessions, then it sees the same person\'s tse_ logins (none of them current), and signing itself out is 403', async () => {
+    const p = person();
+    const login = await server.app.services.tokens.mintExternalToken({ subject: { issuer: IDP, sub: p.sub, email: p.email, name: 'Ada' }, clientId: 'tessera-cli', deviceLabel: 'laptop' });
+    const token = await mk.federated({ sub: p.sub, email: p.email });
+    const res = await get(server, '/me/sessions', token);
+    expect(res.status).toBe(200);
+    const list = await res.json();
+    expectMatchesSpec('get', '/me/sessions', 200, list);
+    expect(list.data).toEqual([expect.objectContaining({ id: login.id, device_label: 'laptop', current: false })]);
+    const self = await fetch(`${server.url}/openapi/v1/me/sessions/self`, { method: 'DELETE', headers: bearer(token) });
+    expect(self.status).toBe(403);
+    expect((await self.json()).error).toBe('wrong_subject');
+    expect((await get(server, '/me', login.token)).status).toBe(200);
+  });
+
   it('when two subjects of one granted domain chat, then each run belongs to its (issuer, sub) and history is confined to it', async () => {
     const domain = `team-${uniq()}.example`;
     const ada = person(domain);
