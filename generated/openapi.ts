@@ -1087,7 +1087,7 @@ export interface components {
                 "application/json": components["schemas"]["ErrorBody"];
             };
         };
-        /** @description The token's per-minute limit is used up. */
+        /** @description The token's per-minute limit (a JWT's, its subject's) is used up, or this client address sent too many invalid JWTs. */
         TooManyRequests: {
             headers: {
                 "X-Request-Id": components["headers"]["XRequestId"];
@@ -1149,13 +1149,14 @@ export interface components {
                 "application/json": components["schemas"]["ErrorBody"];
             };
         };
-        /** @description Bearer authentication is disabled, or a dependency is down. */
+        /** @description Bearer authentication is disabled, or a dependency is down (for a JWT, its issuer's keys cannot be fetched; then `Retry-After` says when to try again). */
         ServiceUnavailable: {
             headers: {
                 "X-Request-Id": components["headers"]["XRequestId"];
                 "RateLimit-Limit": components["headers"]["RateLimitLimitIfCounted"];
                 "RateLimit-Remaining": components["headers"]["RateLimitRemainingIfCounted"];
                 "RateLimit-Reset": components["headers"]["RateLimitResetIfCounted"];
+                "Retry-After": components["headers"]["RetryAfterIfSent"];
                 [name: string]: unknown;
             };
             content: {
@@ -1199,6 +1200,8 @@ export interface components {
         RateLimitResetIfCounted: components["schemas"]["RateLimitSeconds"];
         /** @description Seconds to wait before retrying (RFC 9110 §10.2.3). */
         RetryAfter: components["schemas"]["RateLimitSeconds"];
+        /** @description Seconds to wait before retrying (RFC 9110 §10.2.3); sent when the server knows when to retry. */
+        RetryAfterIfSent: components["schemas"]["RateLimitSeconds"];
         /** @description `Bearer realm="tessera"`, with `error="invalid_token"` when a token was sent (RFC 6750 §3). */
         WWWAuthenticate: string;
         /** @description With `insufficient_scope`: `Bearer realm="tessera", error="insufficient_scope", scope="…"` (RFC 6750 §3.1). */

@@ -1,16 +1,22 @@
 /**
  * npm run bench — the bearer path against a bare express route, side by side:
- *  (a) bare express 5 route with /me's JSON body, (b) GET /openapi/v1/me, (c) GET /apps/{id}/info.
+ *  (a) bare express 5 route with /me's JSON body, (b) GET /openapi/v1/me, (c) GET /apps/{id}/info,
+ *  (d) GET /openapi/v1/me with a warm federated JWT (RS256, enterprise edition).
  * Starts its own Redis (so counts are this run's only) and uses a dedicated Postgres
  * database, runs Tessera in a child process as in production, then counts per warm
  * request, over COUNT_REQUESTS sequential requests: Redis round trips (commands sent
  * by clients, seen with MONITOR), Redis commands executed including those inside
  * scripts (INFO commandstats), and Postgres transactions (pg_stat_database).
+ * Finally (b) and (d) run in BENCH_ROUNDS interleaved rounds, alternating which goes
+ * first, and the median of the per-round ratios d/b is reported: on a shared, noisy
+ * machine a ratio of neighbouring runs is steadier than either figure alone.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createServer } from 'node:net';
+import { cpus, loadavg } from 'node:os';
 import autocannon from 'autocannon';
 import { Redis } from 'ioredis';
+import { exportJWK, generateKeyPair, SignJWT } from 'jose';
 import pg from 'pg';
 import { createApp as insertApp } from '../src/admin/apps-admin.ts';
 import { generateToken, hashToken } from '../src/auth/token-kinds.ts';
@@ -23,6 +29,10 @@ const DB_NAME = 'tessera_bench';
 const DURATION = Number(process.env.BENCH_SECONDS ?? 8);
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 50);
 const COUNT_REQUESTS = 200;
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5);
+const ROUND_SECONDS = Number(process.env.BENCH_ROUND_SECONDS ?? 5);
+const JWT_ISSUER = 'https://idp.bench.example';
+const JWT_AUDIENCE = 'https://tessera.bench.example';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const children: ChildProcess[] = [];
@@ -113,12 +123,43 @@ async function count(dbUrl: string, redis: Redis, url: string, headers: Record<s
   return { roundTrips: roundTrips / COUNT_REQUESTS, commands: (c1 - c0) / COUNT_REQUESTS, pgQueries: (pg1 - pg0 - 1) / COUNT_REQUESTS };
 }
 
-async function run(title: string, url: string, headers: Record<string, string> = {}) {
-  await autocannon({ url, connections: CONNECTIONS, duration: 1, headers }); // warm-up
-  const r = await autocannon({ url, connections: CONNECTIONS, duration: DURATION, headers });
+async function run(title: string, url: string, headers: Record<string, string> = {}, seconds = DURATION, warmUp = true) {
+  if (warmUp) await autocannon({ url, connections: CONNECTIONS, duration: 1, headers });
+  const r = await autocannon({ url, connections: CONNECTIONS, duration: seconds, headers });
   if (r.non2xx > 0 || r.errors > 0) throw new Error(`${title}: ${r.non2xx} non-2xx, ${r.errors} errors`);
   return { title, rps: r.requests.average, p99: r.latency.p99, total: r.requests.total } as Result;
 }
+
+/** A trusted issuer with inline keys (no JWKS endpoint to measure) and one federated token of it. */
+async function jwtIssuer(): Promise<{ issuers: string; token: string }> {
+  const { privateKey, publicKey } = await generateKeyPair('RS256');
+  const jwk = { ...(await exportJWK(publicKey)), kid: 'bench-1', alg: 'RS256', use: 'sig' };
+  const issuers = JSON.stringify([
+    { issuer: JWT_ISSUER, kind: 'federated', jwks: { keys: [jwk] }, audience: JWT_AUDIENCE, allowed_scopes: ['apps:run', 'apps:read:permitted'] },
+  ]);
+  // Shaped like an IdP access token: a name, groups, the usual registered claims.
+  const token = await new SignJWT({
+    email: 'bench.user@bench.example',
+    name: 'Bench User',
+    scope: 'openid email profile apps:run apps:read:permitted',
+    groups: ['engineering', 'bench'],
+  })
+    .setProtectedHeader({ alg: 'RS256', kid: 'bench-1', typ: 'at+jwt' })
+    .setIssuer(JWT_ISSUER)
+    .setAudience(JWT_AUDIENCE)
+    .setSubject('00u1bench0user0id')
+    .setJti(`bench-${Date.now()}`)
+    .setIssuedAt()
+    .setExpirationTime('1h')
+    .sign(privateKey);
+  return { issuers, token };
+}
+
+const median = (xs: number[]) => {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = Math.floor(s.length / 2);
+  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
+};
 
 async function main() {
   const dbUrl = await benchDatabase();
@@ -141,6 +182,7 @@ async function main() {
   await start('redis-server', ['--port', String(redisPort), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], {}, /Ready to accept/);
   const redis = new Redis({ port: redisPort, host: '127.0.0.1' });
 
+  const jwt = await jwtIssuer();
   const port = await freePort();
   await start(process.execPath, ['--import', 'tsx', 'src/main.ts', 'start'], {
     PORT: String(port),
@@ -150,9 +192,13 @@ async function main() {
     SECRET_KEY: 'bench-secret-bench-secret-bench-secret-0123',
     OPENAPI_RATE_LIMIT_PER_TOKEN: '1000000',
     LOG_LEVEL: 'warn',
+    EDITION: 'enterprise',
+    TRUSTED_JWT_ISSUERS: jwt.issuers,
   }, /Tessera is running/);
   const base = `http://127.0.0.1:${port}`;
   const auth = { Authorization: `Bearer ${token}` };
+  const jwtAuth = { Authorization: `Bearer ${jwt.token}` };
+  const loadBefore = loadavg();
   const meBody = await (await fetch(`${base}/openapi/v1/me`, { headers: auth })).text();
 
   const barePort = await freePort();
@@ -160,14 +206,28 @@ async function main() {
 
   const a = await run('(a) bare express route', `http://127.0.0.1:${barePort}/bare`);
   const results: Result[] = [a];
-  for (const [title, path] of [
-    ['(b) GET /openapi/v1/me', '/openapi/v1/me'],
-    ['(c) GET /apps/{id}/info', `/openapi/v1/apps/${app.id}/info`],
+  for (const [title, path, headers] of [
+    ['(b) GET /openapi/v1/me', '/openapi/v1/me', auth],
+    ['(c) GET /apps/{id}/info', `/openapi/v1/apps/${app.id}/info`, auth],
+    ['(d) GET /me, JWT (warm)', '/openapi/v1/me', jwtAuth],
   ] as const) {
-    const r = await run(title, base + path, auth);
-    results.push({ ...r, ...(await count(dbUrl, redis, base + path, auth)) });
+    const r = await run(title, base + path, headers);
+    results.push({ ...r, ...(await count(dbUrl, redis, base + path, headers)) });
+  }
+
+  // Interleaved rounds of (b) and (d): each ratio compares neighbours in time.
+  const rounds: { opaque: number; jwt: number }[] = [];
+  for (let i = 0; i < ROUNDS; i++) {
+    const order = i % 2 === 0 ? (['opaque', 'jwt'] as const) : (['jwt', 'opaque'] as const);
+    const round = { opaque: 0, jwt: 0 };
+    for (const which of order) {
+      const r = await run(which, `${base}/openapi/v1/me`, which === 'jwt' ? jwtAuth : auth, ROUND_SECONDS, false);
+      round[which] = r.rps;
+    }
+    rounds.push(round);
   }
   redis.disconnect();
+  const loadAfter = loadavg();
 
   console.log(`\nTessera bench: ${CONNECTIONS} connections, ${DURATION}s per target, Node ${process.version}\n`);
   console.log('target                       req/s   p99 ms   redis round trips/req   redis cmds run/req   pg queries/req');
@@ -180,6 +240,13 @@ async function main() {
   console.log('(redis cmds run counts the commands inside the rate-limit script too; it is one round trip)');
   console.log(`\nratio b/a = ${(results[1]!.rps / a.rps).toFixed(2)} (target >= 0.6)`);
   console.log(`ratio c/a = ${(results[2]!.rps / a.rps).toFixed(2)}`);
+  console.log(`ratio d/b = ${(results[3]!.rps / results[1]!.rps).toFixed(2)} (single run)`);
+
+  console.log(`\nJWT vs opaque /me, ${ROUNDS} interleaved rounds of ${ROUND_SECONDS}s each (req/s):`);
+  console.log('round   opaque      jwt   jwt/opaque');
+  rounds.forEach((r, i) => console.log(`${String(i + 1).padStart(5)} ${r.opaque.toFixed(0).padStart(8)} ${r.jwt.toFixed(0).padStart(8)} ${(r.jwt / r.opaque).toFixed(2).padStart(12)}`));
+  console.log(`median jwt/opaque = ${median(rounds.map((r) => r.jwt / r.opaque)).toFixed(2)} (target >= 0.9)`);
+  console.log(`machine: ${cpus().length} CPUs, load average (1/5/15 min) ${loadBefore.map((l) => l.toFixed(2)).join('/')} before, ${loadAfter.map((l) => l.toFixed(2)).join('/')} after`);
   process.exit(0);
 }
 

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { JWKS_DEFAULTS, type JwksOptions } from './auth/jwt/key-source.ts';
 import { loadTrustedIssuers, TrustedIssuersError, type TrustedIssuer } from './auth/jwt/trusted-issuers.ts';
 
 export class ConfigError extends Error {
@@ -126,6 +127,8 @@ export interface Config {
   readonly ssoAllowInsecureHttp: boolean;
   /** Issuers whose JWTs are accepted as bearers (enterprise edition). */
   readonly trustedJwtIssuers: readonly TrustedIssuer[];
+  /** How JWT bearers are verified and bounded (not settings: fixed values, tests shorten or lower them). */
+  readonly jwtBearers: JwtBearersConfig;
   /** argon2id parameters for console passwords; production never goes below OWASP's floor. */
   readonly passwordHash: { readonly memoryCost: number; readonly timeCost: number };
   /** `auto`: readable lines on a terminal outside production, JSON otherwise. */
@@ -139,6 +142,14 @@ export interface Config {
   readonly sseStallTimeoutMs: number;
   readonly runHeartbeatMs: number;
   readonly runSweepIntervalMs: number;
+}
+
+export interface JwtBearersConfig {
+  /** JWKS cache, cooldown, timeout and failure back-off (docs/enterprise.md, "Keys"). */
+  readonly keys: Required<JwksOptions>;
+  /** Invalid JWTs one client address may send per window before its cold JWTs are refused (per replica). */
+  readonly invalidPerAddress: number;
+  readonly invalidWindowMs: number;
 }
 
 export interface SsoConfig {
@@ -202,6 +213,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     logLevel: r.LOG_LEVEL,
     ssoAllowInsecureHttp: r.SSO_ALLOW_INSECURE_HTTP,
     trustedJwtIssuers,
+    jwtBearers: Object.freeze({ keys: Object.freeze({ ...JWKS_DEFAULTS }), invalidPerAddress: 120, invalidWindowMs: 60_000 }),
     passwordHash: Object.freeze({ memoryCost: r.PASSWORD_HASH_MEMORY_KIB, timeCost: r.PASSWORD_HASH_TIME_COST }),
     logFormat: r.LOG_FORMAT,
     consoleSignin: Object.freeze({ attempts: r.CONSOLE_SIGNIN_ATTEMPTS, attemptsPerIp: r.CONSOLE_SIGNIN_ATTEMPTS_PER_IP }),

@@ -4,6 +4,7 @@ import { RunLiveness } from './apps/run-sweeper.ts';
 import { TaskRegistry } from './apps/tasks.ts';
 import { BearerAuthenticator, type AuditSink } from './auth/bearer-authenticator.ts';
 import { APPS_CHANNEL, InvalidatingCache } from './auth/invalidating-cache.ts';
+import { jwtBearersFor, type JwtBearerStrategy } from './auth/strategies/jwt-bearers.ts';
 import { GrantVerdicts } from './auth/tenancy/external-grants.ts';
 import { TokenService } from './auth/token-service.ts';
 import type { Config } from './config.ts';
@@ -33,6 +34,8 @@ export interface Services extends Deps {
   apiKeys: ApiKeyRepo;
   tokenRepo: TokenRepo;
   authenticator: BearerAuthenticator;
+  /** JWT bearers from trusted issuers, one of the authenticator's strategies; null in the community edition. */
+  jwtBearers: JwtBearerStrategy | null;
   appCache: InvalidatingCache<AppRecord>;
   /** Grants of apps to external subjects, and their cached verdicts (invalidated on every replica). */
   grants: GrantRepo;
@@ -56,6 +59,11 @@ export async function createServices(deps: Deps): Promise<Services> {
   const audit: AuditSink = (event, fields) => log.info({ audit: true, event, ...fields }, event);
   const tokenRepo = new TokenRepo(db);
   const authenticator = new BearerAuthenticator(config, tokenRepo, store, log, audit);
+  // Enterprise only: in the community edition no verifier is built and a dotted bearer is
+  // claimed by no strategy (401 invalid_token, no I/O).
+  const jwtBearers = jwtBearersFor(config, log);
+  if (jwtBearers) authenticator.use(jwtBearers);
+  else if (config.trustedJwtIssuers.length > 0) log.warn('TRUSTED_JWT_ISSUERS is set, but JWT bearers need EDITION=enterprise: they are refused');
   const appCache = new InvalidatingCache<AppRecord>(store, log, 30_000, APPS_CHANNEL);
   const grants = new GrantRepo(db);
   const grantVerdicts = new GrantVerdicts(store, log, grants);
@@ -78,6 +86,7 @@ export async function createServices(deps: Deps): Promise<Services> {
     apiKeys: new ApiKeyRepo(db),
     tokenRepo,
     authenticator,
+    jwtBearers,
     appCache,
     grants,
     grantVerdicts,

@@ -58,12 +58,15 @@ export interface BearerStrategy {
    * First phase: the key the rate limit counts. An opaque token is keyed by its hash before
    * anything is looked up (so unknown tokens are limited too); a JWT may verify first and key
    * by `(iss, sub)`. Throws ApiError 401 `invalid_token` for a token it refuses.
+   * `clientAddress` is the request's address (express `req.ip`), for limits on bad tokens.
    */
-  identify(token: string, tokenHash: string): Promise<Identified> | Identified;
+  identify(token: string, tokenHash: string, clientAddress: string): Promise<Identified> | Identified;
 }
 
 export interface Identified {
   rateLimitKey: string;
+  /** The rate-limit window's namespace (`rl:<namespace>:{<key>}`); `token` when unset. */
+  rateLimitNamespace?: string;
   /** Second phase, after the rate limit admitted the request: cached context, else storage. */
   resolve(): Promise<AuthContext>;
   /** Called when the resolved context has expired (before answering 401 token_expired). */

@@ -64,7 +64,8 @@ export class BearerAuthenticator {
     await this.lastUsed.stop();
   }
 
-  async authenticate(authorization: string | undefined): Promise<Authenticated> {
+  /** `clientAddress`: the caller's address (express `req.ip`), for strategies that limit bad tokens per client. */
+  async authenticate(authorization: string | undefined, clientAddress = ''): Promise<Authenticated> {
     if (!this.config.enableOauthBearer) {
       throw new ApiError(503, 'bearer_auth_disabled', 'Bearer authentication is disabled on this server.');
     }
@@ -74,8 +75,8 @@ export class BearerAuthenticator {
     const strategy = this.strategies.find((s) => s.claims(token));
     if (!strategy) throw unauthorized('invalid_token');
 
-    const identified = await strategy.identify(token, hashToken(token));
-    const rate = await this.limiter.hit('token', identified.rateLimitKey);
+    const identified = await strategy.identify(token, hashToken(token), clientAddress);
+    const rate = await this.limiter.hit(identified.rateLimitNamespace ?? 'token', identified.rateLimitKey);
     const headers = rateLimitHeaders(rate);
     if (!rate.allowed) {
       const seconds = Math.max(1, Math.ceil(rate.resetMs / 1000));

@@ -65,6 +65,12 @@ export class ExpiredToken extends OAuthError {
     super('expired_token', 'The device code has expired; start a new device authorization.');
   }
 }
+/** RFC 7009 §2.2.1: the server cannot revoke this kind of token (a JWT: its issuer is not Tessera). */
+export class UnsupportedTokenType extends OAuthError {
+  constructor(d: string) {
+    super('unsupported_token_type', d);
+  }
+}
 /** 429 for the per-IP and per-session limits (docs/device-flow.md, Limits). */
 export class TooManyRequests extends OAuthError {
   override status = 429;

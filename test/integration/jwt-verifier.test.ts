@@ -1,22 +1,18 @@
-import { createPublicKey } from 'node:crypto';
 import { Writable } from 'node:stream';
-import { exportSPKI, SignJWT, type JWTPayload } from 'jose';
+import type { JWTPayload } from 'jose';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
-import { JWT_LIMITS } from '../../src/auth/jwt/compact-shape.ts';
-import { validateTrustedIssuers, type TrustedIssuer } from '../../src/auth/jwt/trusted-issuers.ts';
+import type { TrustedIssuer } from '../../src/auth/jwt/trusted-issuers.ts';
 import { JwtVerifier, type JwtVerification, type JwtVerifierOptions } from '../../src/auth/jwt/verifier.ts';
 import { createLogger } from '../../src/logger.ts';
-import { b64json, jwksOf, makeKey, mint, startJwksServer, type JwksServer, type TestKey } from '../helpers/jwks.ts';
+import { AIRGAP, AUD, claimsFor, GATEWAY, IDP, jwtAttacks, makeKit, trustedIssuers, type JwtKit } from '../helpers/jwt-attacks.ts';
+import { b64json, jwksOf, mint, startJwksServer, type JwksServer, type TestKey } from '../helpers/jwks.ts';
 
-// Real keys, real HTTP JWKS endpoints, the verifier as phase 2 will use it.
-const IDP = 'https://idp.test/realms/acme';
-const GATEWAY = 'https://gateway.acme.test';
-const AIRGAP = 'urn:acme:airgapped-gateway';
-const AUD = 'https://tessera.acme.test';
+// Real keys, real HTTP JWKS endpoints, the verifier as the bearer pipeline uses it.
 const WORKSPACE = '0b6c2a4e-2f0e-4b8e-9c3a-6f1d2e3a4b5c';
 const NOW = Date.UTC(2030, 0, 1, 12, 0, 0);
 const nowSec = Math.floor(NOW / 1000);
 
+let kit: JwtKit;
 let rsa: TestKey; // IdP, RS256
 let ec: TestKey; // IdP, ES256
 let rotated: TestKey; // IdP, published mid-test
@@ -28,14 +24,8 @@ let gatewayJwks: JwksServer;
 let issuers: readonly TrustedIssuer[];
 
 beforeAll(async () => {
-  [rsa, ec, rotated, ed, air, attacker] = await Promise.all([
-    makeKey('RS256', 'idp-rsa-1'),
-    makeKey('ES256', 'idp-ec-1'),
-    makeKey('RS256', 'idp-rsa-2'),
-    makeKey('EdDSA', 'gw-ed-1'),
-    makeKey('ES256', 'air-1'),
-    makeKey('RS256', 'idp-rsa-1'),
-  ]);
+  kit = await makeKit();
+  ({ rsa, ec, rotated, ed, air, attacker } = kit);
   idpJwks = await startJwksServer(jwksOf(rsa, ec));
   gatewayJwks = await startJwksServer(jwksOf(ed));
   issuers = trusted(idpJwks.url, gatewayJwks.url);
@@ -53,16 +43,7 @@ afterEach(() => {
   vi.useRealTimers();
 });
 
-function trusted(idpUri: string, gatewayUri: string): readonly TrustedIssuer[] {
-  return validateTrustedIssuers(
-    [
-      { issuer: IDP, kind: 'federated', jwks_uri: idpUri, audience: AUD, algorithms: ['RS256', 'ES256'], allowed_scopes: ['apps:run', 'apps:read:permitted'], max_lifetime_seconds: 3600 },
-      { issuer: GATEWAY, kind: 'gateway', jwks_uri: gatewayUri, audience: AUD, algorithms: ['EdDSA'], subject_claim: 'client_id', allowed_scopes: ['apps:read', 'apps:run'], max_lifetime_seconds: 300 },
-      { issuer: AIRGAP, kind: 'gateway', jwks: jwksOf(air), audience: AUD, algorithms: ['ES256'], workspace_claim: 'ws', allowed_scopes: ['apps:run'] },
-    ],
-    { allowInsecureHttp: true },
-  );
-}
+const trusted = (idpUri: string, gatewayUri: string) => trustedIssuers(kit, idpUri, gatewayUri);
 
 /** A verifier with a fresh JWKS cache and a log we can read back. */
 function verifier(opts: JwtVerifierOptions & { issuers?: readonly TrustedIssuer[] } = {}) {
@@ -77,26 +58,9 @@ function verifier(opts: JwtVerifierOptions & { issuers?: readonly TrustedIssuer[
   return { v, lines };
 }
 
-const idpClaims = (over: JWTPayload = {}): JWTPayload => ({
-  iss: IDP,
-  aud: AUD,
-  sub: 'u-123',
-  email: 'Ada@Acme.test',
-  scope: 'openid apps:run apps:read full apps:read:permitted',
-  iat: nowSec - 60,
-  exp: nowSec + 600,
-  ...over,
-});
-const gatewayClaims = (over: JWTPayload = {}): JWTPayload => ({
-  iss: GATEWAY,
-  aud: [AUD, 'other-api'],
-  client_id: 'billing-service',
-  scope: ['apps:run', 'apps:read:permitted'],
-  tessera_workspace: WORKSPACE,
-  iat: nowSec,
-  exp: nowSec + 120,
-  ...over,
-});
+const claims = claimsFor(() => nowSec, () => WORKSPACE);
+const idpClaims = claims.idp;
+const gatewayClaims = claims.gateway;
 
 function expectInvalid(result: JwtVerification, reason: string): void {
   expect(result.ok).toBe(false);
@@ -130,6 +94,7 @@ describe('JWT verifier: tokens that verify', () => {
           workspaceId: null,
           issuedAtMs: (nowSec - 60) * 1000,
           expiresAtMs: (nowSec + 600) * 1000,
+          jti: null,
           rateLimitKey: expect.stringMatching(/^[0-9a-f]{64}$/),
         },
       });
@@ -181,87 +146,7 @@ describe('JWT verifier: tokens that verify', () => {
 });
 
 describe('JWT verifier: attacks are invalid, logged with a reason and without the token', () => {
-  // Each case: a token builder and the reason the log must show.
-  const cases: [string, () => Promise<string>, string][] = [
-    ['alg none with an empty signature', async () => `${b64json({ alg: 'none', typ: 'JWT' })}.${b64json(idpClaims())}.`, 'alg_not_allowed'],
-    ['alg none with a signature', async () => `${b64json({ alg: 'none' })}.${b64json(idpClaims())}.${b64json('sig')}`, 'alg_not_allowed'],
-    ['alg "None" (case variant)', async () => `${b64json({ alg: 'None', kid: rsa.kid })}.${b64json(idpClaims())}.`, 'alg_not_allowed'],
-    [
-      'HS256 signed with the issuer public key (PEM)',
-      async () => new SignJWT(idpClaims()).setProtectedHeader({ alg: 'HS256', kid: rsa.kid }).sign(new TextEncoder().encode(await exportSPKI(rsa.publicKey))),
-      'alg_not_allowed',
-    ],
-    [
-      'HS256 signed with the issuer public key (DER)',
-      async () =>
-        new SignJWT(idpClaims())
-          .setProtectedHeader({ alg: 'HS256', kid: rsa.kid })
-          .sign(new Uint8Array(createPublicKey(await exportSPKI(rsa.publicKey)).export({ type: 'spki', format: 'der' }))),
-      'alg_not_allowed',
-    ],
-    ['an algorithm trusted for another issuer only', () => mint(rsa, gatewayClaims()), 'alg_not_allowed'],
-    ['an unknown iss', () => mint(attacker, idpClaims({ iss: 'https://evil.test' })), 'unknown_issuer'],
-    ['no iss', () => mint(rsa, idpClaims({ iss: undefined })), 'unknown_issuer'],
-    ['an iss that is a prefix of a trusted one', () => mint(rsa, idpClaims({ iss: 'https://idp.test/realms/acm' })), 'unknown_issuer'],
-    ['an iss that is the host of a trusted one', () => mint(rsa, idpClaims({ iss: 'https://idp.test' })), 'unknown_issuer'],
-    ['an iss with a trailing slash', () => mint(rsa, idpClaims({ iss: `${IDP}/` })), 'unknown_issuer'],
-    ['an iss that extends a trusted one', () => mint(rsa, idpClaims({ iss: `${IDP}/../evil` })), 'unknown_issuer'],
-    ['an iss in another case', () => mint(rsa, idpClaims({ iss: IDP.toUpperCase() })), 'unknown_issuer'],
-    ['an iss that is not a string', () => mint(rsa, idpClaims({ iss: [IDP] as unknown as string })), 'unknown_issuer'],
-    ['the wrong aud', () => mint(rsa, idpClaims({ aud: 'https://other.acme.test' })), 'wrong_audience'],
-    ['an aud list without ours', () => mint(rsa, idpClaims({ aud: ['a', `${AUD}/`] })), 'wrong_audience'],
-    ['no aud', () => mint(rsa, idpClaims({ aud: undefined })), 'missing_claim'],
-    ['no exp', () => mint(rsa, idpClaims({ exp: undefined })), 'missing_claim'],
-    ['no iat', () => mint(rsa, idpClaims({ iat: undefined })), 'missing_claim'],
-    ['an exp that is not a number', () => mint(rsa, idpClaims({ exp: String(nowSec + 600) as unknown as number })), 'bad_claim'],
-    ['exp in the past beyond the skew', () => mint(rsa, idpClaims({ iat: nowSec - 600, exp: nowSec - 31 })), 'expired'],
-    ['nbf in the future beyond the skew', () => mint(rsa, idpClaims({ nbf: nowSec + 31 })), 'not_yet_valid'],
-    ['iat in the future beyond the skew (stretching the cap)', () => mint(rsa, idpClaims({ iat: nowSec + 3000, exp: nowSec + 6000 })), 'issued_in_future'],
-    ['a lifetime over the cap', () => mint(rsa, idpClaims({ iat: nowSec - 10, exp: nowSec - 10 + 3601 })), 'lifetime_exceeded'],
-    ['a lifetime over a short gateway cap', () => mint(ed, gatewayClaims({ exp: nowSec + 301 })), 'lifetime_exceeded'],
-    [
-      'a bad signature (one character changed)',
-      async () => {
-        const t = await mint(rsa, idpClaims());
-        const sig = t.split('.')[2]!;
-        return t.slice(0, -sig.length) + (sig[0] === 'A' ? 'B' : 'A') + sig.slice(1);
-      },
-      'bad_signature',
-    ],
-    ['a signature by another key under a trusted kid', () => mint(attacker, idpClaims()), 'bad_signature'],
-    [
-      'claims swapped under a valid signature',
-      async () => {
-        const [h, , s] = (await mint(rsa, idpClaims())).split('.');
-        return `${h}.${b64json(idpClaims({ sub: 'admin' }))}.${s}`;
-      },
-      'bad_signature',
-    ],
-    ['a signature and kid of another trusted issuer (iss relabelled to the IdP)', () => mint(air, idpClaims()), 'unknown_key'],
-    ['a signature and kid of the IdP (iss relabelled to the inline-keys gateway)', () => mint(ec, { ...idpClaims({ iss: AIRGAP }), ws: WORKSPACE }), 'unknown_key'],
-    ['an unknown kid', () => mint(rsa, idpClaims(), { kid: 'never-published' }), 'unknown_key'],
-    ['a key embedded in the header (jwk)', () => mint(attacker, idpClaims(), { kid: 'embedded', jwk: attacker.publicJwk }), 'unknown_key'],
-    ['a subject claim that is missing', () => mint(rsa, idpClaims({ sub: undefined })), 'bad_subject'],
-    ['a federated token without an email', () => mint(rsa, idpClaims({ email: undefined })), 'bad_email'],
-    ['a gateway token without a workspace', () => mint(ed, gatewayClaims({ tessera_workspace: undefined })), 'bad_workspace'],
-    ['a gateway token with a workspace that is not an id', () => mint(ed, gatewayClaims({ tessera_workspace: "' OR 1=1 --" })), 'bad_workspace'],
-    ['a scope claim of the wrong type', () => mint(rsa, idpClaims({ scope: { all: true } as unknown as string })), 'bad_scope'],
-    ['a huge token (10 MiB)', async () => `${b64json({ alg: 'RS256' })}.${'A'.repeat(10 * 1024 * 1024)}.sig`, 'too_large'],
-    [
-      'segments each within their cap but too long together',
-      async () => `${b64json({ alg: 'RS256', x: 'h'.repeat(2900) })}.${b64json({ ...idpClaims(), x: 'p'.repeat(5800) })}.${'s'.repeat(2000)}`,
-      'too_large',
-    ],
-    ['a huge header', async () => `${b64json({ alg: 'RS256', kid: 'k'.repeat(JWT_LIMITS.header) })}.${b64json(idpClaims())}.c2ln`, 'too_large'],
-    ['a huge payload', () => mint(rsa, idpClaims({ groups: Array.from({ length: 800 }, (_, i) => `group-${i}`) })), 'too_large'],
-    ['a header that is not JSON', async () => `${b64json('{alg: RS256')}.${b64json(idpClaims())}.c2ln`, 'malformed'],
-    ['a payload that is not JSON', async () => `${b64json({ alg: 'RS256', kid: rsa.kid })}.${b64json('not json')}.c2ln`, 'malformed'],
-    ['a payload that is a JSON array', async () => `${b64json({ alg: 'RS256', kid: rsa.kid })}.${b64json([IDP])}.c2ln`, 'malformed'],
-    ['a segment that is not base64url', async () => `${b64json({ alg: 'RS256' })}.${b64json(idpClaims())}=.c2ln`, 'malformed'],
-    ['four segments', async () => `${await mint(rsa, idpClaims())}.c2ln`, 'malformed'],
-    ['two segments', async () => `${b64json({ alg: 'RS256' })}.${b64json(idpClaims())}`, 'malformed'],
-    ['five segments (JWE shape)', async () => `${b64json({ alg: 'RSA-OAEP', enc: 'A256GCM' })}.a.b.c.d`, 'malformed'],
-  ];
+  const cases = jwtAttacks(() => kit, () => nowSec, () => WORKSPACE).map((a) => [a.name, a.build, a.reason] as const);
 
   it.each(cases)('when the token has %s, then it is invalid', async (_name, build, reason) => {
     const { v, lines } = verifier({ jwks: { cooldownMs: 0 } });

@@ -90,6 +90,18 @@ describe('JWT claims → identity', () => {
     expect(identityFromClaims(entry, { ...base, ...claims } as never)).toMatchObject({ reason });
   });
 
+  it('when a token carries a jti, then the identity keeps it for audit lines; an empty, overlong or non-string one is dropped', () => {
+    const jti = (value: unknown) => {
+      const id = identityFromClaims(federated, { ...base, sub: 's', email: 'a@b.test', jti: value } as never);
+      return 'reason' in id ? id : id.jti;
+    };
+    expect(jti('req-42')).toBe('req-42');
+    expect(jti(undefined)).toBeNull();
+    expect(jti('')).toBeNull();
+    expect(jti('j'.repeat(256))).toBeNull();
+    expect(jti(42)).toBeNull();
+  });
+
   it('when (iss, sub) pairs differ only in where they split, then their rate-limit keys differ', () => {
     expect(rateLimitKey('https://a', 'bc')).not.toBe(rateLimitKey('https://ab', 'c'));
     expect(rateLimitKey('iss', 'sub')).toBe(rateLimitKey('iss', 'sub'));

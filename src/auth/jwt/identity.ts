@@ -24,6 +24,8 @@ export interface JwtIdentity {
   readonly workspaceId: string | null;
   readonly issuedAtMs: number;
   readonly expiresAtMs: number;
+  /** The issuer's id for this token (`jti`, 1–255 characters), when it sends one: audit lines carry it. */
+  readonly jti: string | null;
   /** sha256 hex of `(iss, sub)`: every token of one subject shares one rate-limit window. */
   readonly rateLimitKey: string;
 }
@@ -71,6 +73,7 @@ export function identityFromClaims(entry: TrustedIssuer, payload: JWTPayload): J
     }
     workspaceId = ws.toLowerCase();
   }
+  const jti = typeof payload.jti === 'string' && payload.jti.length > 0 && payload.jti.length <= 255 ? payload.jti : null;
   const name = typeof payload.name === 'string' && payload.name.trim() ? payload.name.trim().slice(0, 200) : null;
   return {
     issuer: entry.issuer,
@@ -83,6 +86,7 @@ export function identityFromClaims(entry: TrustedIssuer, payload: JWTPayload): J
     workspaceId,
     issuedAtMs: payload.iat! * 1000,
     expiresAtMs: payload.exp! * 1000,
+    jti,
     rateLimitKey: rateLimitKey(entry.issuer, subject),
   };
 }

@@ -11,7 +11,7 @@ export function bearerCheck(authenticator: BearerAuthenticator): Step {
     provides: ['auth'],
     async run(req, res) {
       try {
-        const { auth, rate } = await authenticator.authenticate(req.get('authorization'));
+        const { auth, rate } = await authenticator.authenticate(req.get('authorization'), req.ip);
         req.tessera.auth = auth;
         req.tessera.rate = rate;
         res.set(rateLimitHeaders(rate));
