@@ -1,5 +1,5 @@
 import { createHash, createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
-import { parse, serialize } from 'cookie';
+import { serialize } from 'cookie';
 import type { Request, Response } from 'express';
 import { errors as joseErrors, jwtVerify, SignJWT } from 'jose';
 import type { Logger } from 'pino';
@@ -7,7 +7,9 @@ import type { Config } from '../config.ts';
 import { perServices } from '../services.ts';
 import { ConsoleSessionRepo } from '../storage/repos/console-sessions.ts';
 import { MemoryStore, StoreUnavailableError, type Store } from '../storage/store/index.ts';
+import { cookieName, singleCookie } from './cookies.ts';
 
+/** The session cookie's name on http; on https it is `__Host-tessera_session` (see cookieName). */
 export const SESSION_COOKIE = 'tessera_session';
 const SESSION_TTL_SECONDS = 12 * 3600;
 const ISSUER = 'tessera:console';
@@ -38,6 +40,7 @@ export class ConsoleSessions {
   private readonly key: Uint8Array;
   private readonly csrfKey: Buffer;
   private readonly secure: boolean;
+  private readonly name: string;
   private readonly cachesLive: boolean;
 
   constructor(
@@ -50,6 +53,7 @@ export class ConsoleSessions {
     this.key = createHash('sha256').update(`cookie:${config.secretKey}`).digest();
     this.csrfKey = createHash('sha256').update(`csrf:${config.secretKey}`).digest();
     this.secure = config.publicUrl.startsWith('https:');
+    this.name = cookieName(SESSION_COOKIE, this.secure, '__Host-');
     // The in-process store is this process's alone: it would never hear of a session ended by
     // another process (`admin reset-password`), so it caches only `revoked` verdicts and a live
     // session is asked of Postgres on every read (one replica, and no hot path, so that is cheap).
@@ -73,11 +77,9 @@ export class ConsoleSessions {
     return { accountId, sid, expiresAtMs };
   }
 
-  /** The caller's live session, or null (no cookie, bad signature, expired or signed out). */
+  /** The caller's live session, or null (no cookie or two of them, bad signature, expired or signed out). */
   async read(req: Request): Promise<ConsoleSession | null> {
-    const header = req.get('cookie');
-    if (!header) return null;
-    const jws = parse(header)[SESSION_COOKIE];
+    const jws = singleCookie(req.get('cookie'), this.name);
     if (!jws || jws.length > 2048) return null;
     let payload;
     try {
@@ -143,7 +145,8 @@ export class ConsoleSessions {
   }
 
   private cookie(value: string, maxAge: number): string {
-    return serialize(SESSION_COOKIE, value, { httpOnly: true, sameSite: 'lax', secure: this.secure, path: '/', maxAge });
+    // No Domain, Path=/ and Secure on https: what the `__Host-` prefix requires.
+    return serialize(this.name, value, { httpOnly: true, sameSite: 'lax', secure: this.secure, path: '/', maxAge });
   }
 }
 
