@@ -12,6 +12,7 @@ import { AccountRepo, type Role } from '../storage/repos/accounts.ts';
 import { ApiKeyRepo } from '../storage/repos/api-keys.ts';
 import type { AccessMode, AppMode } from '../storage/repos/apps.ts';
 import { createStore } from '../storage/store/index.ts';
+import { resetPassword } from './accounts-admin.ts';
 import { createApp } from './apps-admin.ts';
 import { registerGrantCommands } from './grant-commands.ts';
 
@@ -44,15 +45,20 @@ export function registerAdminCommands(admin: Command, withDatabase: WithDatabase
     );
   admin
     .command('reset-password')
-    .description('Set a new generated password for an account and print it once (e.g. a lost demo password)')
+    .description('Set a new generated password for an account, print it once, and sign the account out of every browser')
     .requiredOption('--email <email>')
     .option('--json', 'JSON output')
     .action((o: { email: string; json?: boolean }) =>
-      withDatabase(async ({ db, cfg }) => {
-        const account = await accountByEmail(db, o.email);
-        const password = randomBytes(12).toString('base64url');
-        await new AccountRepo(db).setPassword(account.id, await hashPassword(cfg, password));
-        output(!!o.json, { id: account.id, email: account.email, password }, `new password for ${account.email}: ${password}`);
+      withDatabase(async ({ db, cfg, log }) => {
+        // Redis holds the running servers' cached session verdicts; the in-process store caches none worth clearing.
+        const store = cfg.redisUrl ? await createStore(cfg.redisUrl, log) : null;
+        try {
+          const r = await resetPassword(db, cfg, store, log, o.email);
+          const ended = `${r.console_sessions_ended} console session${r.console_sessions_ended === 1 ? '' : 's'} signed out`;
+          output(!!o.json, { ...r }, `new password for ${r.email}: ${r.password} (${ended})`);
+        } finally {
+          await store?.close();
+        }
       }),
     );
   admin

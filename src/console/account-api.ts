@@ -41,7 +41,7 @@ type Authed = Request & { consoleSession?: ConsoleSession };
 
 /**
  * The account page's API (first party, cookie session, not in openapi.yaml): the
- * devices logged in to the account and its personal API keys. Every state change
+ * devices logged in to the account, its personal API keys, and signing out everywhere. Every state change
  * needs the session's X-CSRF-Token (compared in constant time) and counts toward a
  * per-session limit. Revocations reach every replica through the identity cache's
  * pub/sub, so a revoked token is refused everywhere at once. The routes are declared on
@@ -88,8 +88,13 @@ export function accountApi(s: Services, router: Router): void {
     const { rows, total } = await devices.list(account(req), q.limit, (q.page - 1) * q.limit);
     res.json(envelope(rows.map(sessionView), total, q.page, q.limit));
   });
+  // Sign out everywhere: every device token, and every console session but this browser's.
   router.delete('/devices', change, async (req: Authed, res) => {
-    res.json({ revoked: await devices.signOutAll(account(req)) });
+    const session = req.consoleSession!;
+    const revoked = await devices.signOutAll(session.accountId);
+    const browsers = await sessions.revokeOthers(session);
+    if (browsers > 0) s.audit('console.sessions_revoked', { subject: session.accountId, count: browsers, reason: 'signed_out_everywhere' });
+    res.json({ revoked, browsers_signed_out: browsers });
   });
   router.delete('/devices/:id', change, async (req: Authed, res) => {
     if (!(await devices.signOut(account(req), id(req)))) throw notFound('Device');

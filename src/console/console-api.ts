@@ -38,7 +38,7 @@ export function consoleApi(s: Services): Router {
       const details = parsed.error.issues.map((i) => ({ path: `/body/${i.path.join('/')}`, message: i.message }));
       throw new ApiError(400, 'invalid_request', 'email and password are required.', { details });
     }
-    const result = await signins.signin(req.ip ?? 'unknown', parsed.data.email, parsed.data.password);
+    const result = await signins.signin(req.ip, parsed.data.email, parsed.data.password);
     if (!result.ok && result.reason === 'rate_limited') {
       throw new ApiError(429, 'rate_limited', 'Too many sign-in attempts; wait and try again.', {
         retryAfterMs: result.retryAfterMs,

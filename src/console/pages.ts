@@ -155,7 +155,7 @@ export function pages(s: Services): Router {
     const typed = [...code].slice(0, 20).join('');
     const malformed = codeMessage(code);
     if (malformed) return render(res, 200, 'device', { ...base, typed, message: malformed });
-    const limit = await flow.hitLookupLimit(req.ip ?? 'unknown');
+    const limit = await flow.hitLookupLimit(req.ip);
     if (!limit.allowed) {
       res.set('Retry-After', String(limit.retryAfterSeconds));
       const minutes = Math.max(1, Math.ceil(limit.retryAfterSeconds / 60));

@@ -1,13 +1,15 @@
 import { createHash, createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
-import { parse, serialize } from 'cookie';
+import { serialize } from 'cookie';
 import type { Request, Response } from 'express';
 import { errors as joseErrors, jwtVerify, SignJWT } from 'jose';
 import type { Logger } from 'pino';
 import type { Config } from '../config.ts';
 import { perServices } from '../services.ts';
 import { ConsoleSessionRepo } from '../storage/repos/console-sessions.ts';
-import { StoreUnavailableError, type Store } from '../storage/store/index.ts';
+import { MemoryStore, StoreUnavailableError, type Store } from '../storage/store/index.ts';
+import { cookieName, singleCookie } from './cookies.ts';
 
+/** The session cookie's name on http; on https it is `__Host-tessera_session` (see cookieName). */
 export const SESSION_COOKIE = 'tessera_session';
 const SESSION_TTL_SECONDS = 12 * 3600;
 const ISSUER = 'tessera:console';
@@ -38,6 +40,8 @@ export class ConsoleSessions {
   private readonly key: Uint8Array;
   private readonly csrfKey: Buffer;
   private readonly secure: boolean;
+  private readonly name: string;
+  private readonly cachesLive: boolean;
 
   constructor(
     config: Config,
@@ -49,6 +53,11 @@ export class ConsoleSessions {
     this.key = createHash('sha256').update(`cookie:${config.secretKey}`).digest();
     this.csrfKey = createHash('sha256').update(`csrf:${config.secretKey}`).digest();
     this.secure = config.publicUrl.startsWith('https:');
+    this.name = cookieName(SESSION_COOKIE, this.secure, '__Host-');
+    // The in-process store is this process's alone: it would never hear of a session ended by
+    // another process (`admin reset-password`), so it caches only `revoked` verdicts and a live
+    // session is asked of Postgres on every read (one replica, and no hot path, so that is cheap).
+    this.cachesLive = !(store instanceof MemoryStore);
   }
 
   async issue(res: Response, accountId: string): Promise<ConsoleSession> {
@@ -56,7 +65,7 @@ export class ConsoleSessions {
     const expiresAtMs = Date.now() + SESSION_TTL_SECONDS * 1000;
     const hash = idHash(sid);
     await this.repo.create(hash, accountId, new Date(expiresAtMs));
-    await this.store.set(cacheKey(hash), LIVE, LIVE_CACHE_MS).catch(() => undefined);
+    if (this.cachesLive) await this.store.set(cacheKey(hash), LIVE, LIVE_CACHE_MS).catch(() => undefined);
     const jws = await new SignJWT({ sid })
       .setProtectedHeader({ alg: 'HS256' })
       .setIssuer(ISSUER)
@@ -68,11 +77,9 @@ export class ConsoleSessions {
     return { accountId, sid, expiresAtMs };
   }
 
-  /** The caller's live session, or null (no cookie, bad signature, expired or signed out). */
+  /** The caller's live session, or null (no cookie or two of them, bad signature, expired or signed out). */
   async read(req: Request): Promise<ConsoleSession | null> {
-    const header = req.get('cookie');
-    if (!header) return null;
-    const jws = parse(header)[SESSION_COOKIE];
+    const jws = singleCookie(req.get('cookie'), this.name);
     if (!jws || jws.length > 2048) return null;
     let payload;
     try {
@@ -93,12 +100,18 @@ export class ConsoleSessions {
     if (session) {
       const hash = idHash(session.sid);
       await this.repo.revoke(hash);
-      await this.store.set(cacheKey(hash), REVOKED, Math.max(1_000, session.expiresAtMs - Date.now())).catch((err: unknown) => {
-        // Postgres has it; a cached `live` verdict, if the store kept one, lapses within LIVE_CACHE_MS.
-        this.log.warn({ err: String(err) }, 'console sign-out not cached in the store; Postgres has it');
-      });
+      await cacheRevoked(this.store, this.log, [{ id: hash, expires_at: new Date(session.expiresAtMs) }]);
     }
     res.append('Set-Cookie', this.cookie('', 0));
+  }
+
+  /**
+   * "Sign out everywhere": ends every other console session of the account, on every
+   * replica at once. The browser that asks stays signed in (it has its own sign-out
+   * button, and a user who just pressed this wants to see the result). Returns how many ended.
+   */
+  async revokeOthers(keep: ConsoleSession): Promise<number> {
+    return endConsoleSessions(this.repo, this.store, this.log, keep.accountId, idHash(keep.sid));
   }
 
   csrfToken(session: ConsoleSession): string {
@@ -123,7 +136,7 @@ export class ConsoleSessions {
     }
     if (cached === LIVE || cached === REVOKED) return cached === LIVE;
     const live = await this.repo.isLive(hash);
-    if (storeUp) {
+    if (storeUp && (this.cachesLive || !live)) {
       // Only if absent: a sign-out written meanwhile must not be overwritten by this older answer.
       const ttl = live ? Math.min(LIVE_CACHE_MS, expiresAtMs - Date.now()) : expiresAtMs - Date.now();
       await this.store.setIfAbsent(cacheKey(hash), live ? LIVE : REVOKED, Math.max(1_000, ttl)).catch(() => undefined);
@@ -132,8 +145,34 @@ export class ConsoleSessions {
   }
 
   private cookie(value: string, maxAge: number): string {
-    return serialize(SESSION_COOKIE, value, { httpOnly: true, sameSite: 'lax', secure: this.secure, path: '/', maxAge });
+    // No Domain, Path=/ and Secure on https: what the `__Host-` prefix requires.
+    return serialize(this.name, value, { httpOnly: true, sameSite: 'lax', secure: this.secure, path: '/', maxAge });
   }
+}
+
+/** Writes `revoked` over any cached `live` verdict of these sessions, for as long as each could live. */
+async function cacheRevoked(store: Store | null, log: Logger, ended: { id: string; expires_at: Date }[]): Promise<void> {
+  if (!store) return;
+  const now = Date.now();
+  const results = await Promise.allSettled(ended.map((e) => store.set(cacheKey(e.id), REVOKED, Math.max(1_000, e.expires_at.getTime() - now))));
+  const failed = results.find((r) => r.status === 'rejected');
+  if (failed) {
+    // Postgres has it; a cached `live` verdict, if the store kept one, lapses within LIVE_CACHE_MS.
+    log.warn({ err: String(failed.reason), sessions: ended.length }, 'console sign-out not cached in the store; Postgres has it');
+  }
+}
+
+/**
+ * Ends the account's live console sessions, all of them or all but `keepIdHash`: Postgres
+ * first (a failure there throws and nothing is claimed), then a `revoked` verdict in the
+ * store for each, so every replica refuses them at once, as a sign-out does. Needs no
+ * SECRET_KEY, so `admin reset-password` calls it with its own connection to the store
+ * (none without REDIS_URL: servers on the in-process store do not cache live verdicts).
+ */
+export async function endConsoleSessions(repo: ConsoleSessionRepo, store: Store | null, log: Logger, accountId: string, keepIdHash: string | null = null): Promise<number> {
+  const ended = await repo.revokeAllOf(accountId, keepIdHash);
+  await cacheRevoked(store, log, ended);
+  return ended.length;
 }
 
 /** One instance per app (shared by the console router and the approve/deny endpoints). */

@@ -1,11 +1,12 @@
 import argon2 from 'argon2';
 import { RateLimiter } from '../auth/rate-limit.ts';
 import type { Config } from '../config.ts';
+import { clientKey } from '../limits/client-key.ts';
 import type { Services } from '../services.ts';
 
 // Attempts per window come from config (CONSOLE_SIGNIN_ATTEMPTS, default 10 per client address and
 // email; CONSOLE_SIGNIN_ATTEMPTS_PER_IP, default 50 across emails, so one address cannot spray
-// passwords over many accounts or keep argon2 busy).
+// passwords over many accounts or keep argon2 busy). An IPv6 client counts as its /64 (clientKey).
 const WINDOW_MS = 15 * 60_000;
 
 export type SigninResult =
@@ -38,8 +39,10 @@ export class SigninService {
     this.limiter = new RateLimiter(s.store, s.config.consoleSignin.attempts);
   }
 
-  async signin(ip: string, email: string, password: string): Promise<SigninResult> {
+  /** `clientAddress` is the request's (express `req.ip`). */
+  async signin(clientAddress: string | undefined, email: string, password: string): Promise<SigninResult> {
     const normalized = email.trim().toLowerCase();
+    const ip = clientKey(clientAddress);
     const perIp = await this.limiter.hitKey('console-signin-ip', ip, this.s.config.consoleSignin.attemptsPerIp, WINDOW_MS);
     if (!perIp.allowed) return { ok: false, reason: 'rate_limited', retryAfterMs: Math.max(1_000, perIp.resetMs) };
     const limit = await this.limiter.hitKey('console-signin', `${ip}\n${normalized}`, this.s.config.consoleSignin.attempts, WINDOW_MS);

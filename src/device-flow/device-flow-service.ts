@@ -2,6 +2,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { RateLimiter } from '../auth/rate-limit.ts';
 import { kindByPrefix } from '../auth/token-kinds.ts';
 import type { ExternalSubject, MintedToken, MintHooks } from '../auth/token-service.ts';
+import { clientKey } from '../limits/client-key.ts';
 import { perServices, type Services } from '../services.ts';
 import { DeviceGrantRepo, type DeviceGrant } from '../storage/repos/device-grants.ts';
 import {
@@ -191,14 +192,18 @@ export class DeviceFlowService {
     return result;
   }
 
-  /** Lookups and wrong user codes share one per-IP window: 60 per 5 minutes. */
-  async hitLookupLimit(ip: string): Promise<{ allowed: boolean; retryAfterSeconds: number }> {
-    const r = await this.limiter.hitKey('device-lookup', ip, 60, 5 * 60_000);
+  /**
+   * Lookups, SSO starts and wrong user codes share one per-client window: 60 per 5
+   * minutes. `clientAddress` is the request's (express `req.ip`); an IPv6 client counts as its /64.
+   */
+  async hitLookupLimit(clientAddress: string | undefined): Promise<{ allowed: boolean; retryAfterSeconds: number }> {
+    const r = await this.limiter.hitKey('device-lookup', clientKey(clientAddress), 60, 5 * 60_000);
     return { allowed: r.allowed, retryAfterSeconds: Math.ceil(r.resetMs / 1000) };
   }
 
-  async hitIssuanceLimit(ip: string): Promise<{ allowed: boolean; retryAfterSeconds: number }> {
-    const r = await this.limiter.hitKey('device-code', ip, 60, 3600_000);
+  /** Device codes: 60 per hour per client (an IPv6 client is its /64). */
+  async hitIssuanceLimit(clientAddress: string | undefined): Promise<{ allowed: boolean; retryAfterSeconds: number }> {
+    const r = await this.limiter.hitKey('device-code', clientKey(clientAddress), 60, 3600_000);
     return { allowed: r.allowed, retryAfterSeconds: Math.ceil(r.resetMs / 1000) };
   }
 

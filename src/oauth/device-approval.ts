@@ -29,7 +29,7 @@ export function deviceApproval(s: Services, decision: 'approve' | 'deny'): Reque
     const result = decision === 'approve' ? await flow.approve(userCode, account) : await flow.deny(userCode, account);
     if (result === 'not_found') {
       // A wrong code is a guess: it counts toward the same per-IP window as lookups.
-      const ipLimit = await flow.hitLookupLimit(req.ip ?? 'unknown');
+      const ipLimit = await flow.hitLookupLimit(req.ip);
       if (!ipLimit.allowed) throw new TooManyRequests(ipLimit.retryAfterSeconds);
       throw new NotFound();
     }

@@ -31,7 +31,7 @@ export function deviceAuthorization(s: Services): RequestHandler {
     const requested = (p.scope ?? '').split(' ').filter(Boolean);
     const unknown = requested.find((x) => !GRANTABLE.includes(x));
     if (unknown) throw new InvalidScope(`Unknown scope ${unknown}.`);
-    const limit = await flow.hitIssuanceLimit(req.ip ?? 'unknown');
+    const limit = await flow.hitIssuanceLimit(req.ip);
     if (!limit.allowed) throw new TooManyRequests(limit.retryAfterSeconds);
 
     const started = await flow.start(clientId, 'full', (p.device_label ?? '').trim() || 'default');

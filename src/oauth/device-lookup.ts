@@ -12,7 +12,7 @@ export function deviceLookup(s: Services): RequestHandler {
     if (Array.isArray(code)) throw new InvalidRequest('user_code is repeated.');
     if (typeof code !== 'string' || code.length === 0 || code.length > 20) throw new InvalidRequest('user_code is required.');
     // Every lookup counts toward the per-IP limit, so guessing codes is bounded.
-    const limit = await flow.hitLookupLimit(req.ip ?? 'unknown');
+    const limit = await flow.hitLookupLimit(req.ip);
     if (!limit.allowed) throw new TooManyRequests(limit.retryAfterSeconds);
     res.set('Cache-Control', 'no-store');
     res.json(await flow.lookup(code));

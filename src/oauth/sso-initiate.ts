@@ -14,7 +14,7 @@ export function ssoInitiate(s: Services): RequestHandler {
     const code = req.query.user_code;
     if (typeof code !== 'string' || code.length === 0 || code.length > 20) throw new InvalidRequest('user_code is required.');
     // Like a lookup: every start counts toward the per-IP window, so it cannot be used to guess codes.
-    const limit = await flow.hitLookupLimit(req.ip ?? 'unknown');
+    const limit = await flow.hitLookupLimit(req.ip);
     if (!limit.allowed) throw new TooManyRequests(limit.retryAfterSeconds);
     const found = await flow.findPending(code);
     if (!found) throw new NotFound();

@@ -1,13 +1,15 @@
 // The approval grant of the external-SSO branch: after the IdP vouched for a subject, the
 // browser holds a short-lived, one-time JWS cookie that lets it approve or deny one device code.
 import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
-import { parse, serialize } from 'cookie';
+import { serialize } from 'cookie';
 import type { Request, Response } from 'express';
 import { errors as joseErrors, jwtVerify, SignJWT } from 'jose';
 import type { ExternalSubject } from '../auth/token-service.ts';
+import { cookieName, singleCookie } from '../console/cookies.ts';
 import type { Store } from '../storage/store/index.ts';
 import { derivedKey } from './keys.ts';
 
+/** The cookie's name on http; on https `__Secure-tessera_approval_grant` (path-scoped, so `__Host-` is not possible). */
 export const GRANT_COOKIE = 'tessera_approval_grant';
 export const GRANT_PATH = '/openapi/v1/oauth/device';
 const GRANT_TTL_SECONDS = 5 * 60;
@@ -27,17 +29,19 @@ const usedKey = (jti: string) => `sso:grant-used:{${jti}}`;
 export class ApprovalGrants {
   private readonly key: Uint8Array;
   private readonly csrfKey: Buffer;
+  private readonly name: string;
 
   constructor(
     secret: string,
     private readonly store: Store,
     private readonly secure: boolean,
   ) {
+    this.name = cookieName(GRANT_COOKIE, secure, '__Secure-');
     this.key = derivedKey(secret, 'approval-grant');
     this.csrfKey = derivedKey(secret, 'approval-grant-csrf');
   }
 
-  /** Sets the cookie (HttpOnly, SameSite=Lax, Secure on https, 5 minutes, only sent to the device endpoints). */
+  /** Sets the cookie (HttpOnly, SameSite=Lax, Secure and `__Secure-` on https, 5 minutes, only sent to the device endpoints). */
   async issue(res: Response, grant: Omit<ApprovalGrant, 'jti'>): Promise<void> {
     const s = grant.subject;
     const jws = await new SignJWT({ dch: grant.deviceHash, uc: grant.userCode, s_iss: s.issuer, s_sub: s.sub, email: s.email, name: s.name })
@@ -50,10 +54,9 @@ export class ApprovalGrants {
     res.append('Set-Cookie', this.cookie(jws, GRANT_TTL_SECONDS));
   }
 
-  /** The grant in the request's cookie, if it verifies, is unexpired and was not used yet. */
+  /** The grant in the request's cookie (one of that name), if it verifies, is unexpired and was not used yet. */
   async read(req: Request): Promise<ApprovalGrant | null> {
-    const header = req.get('cookie');
-    const jws = header ? parse(header)[GRANT_COOKIE] : undefined;
+    const jws = singleCookie(req.get('cookie'), this.name);
     if (!jws || jws.length > 4096) return null;
     let p;
     try {
@@ -95,6 +98,6 @@ export class ApprovalGrants {
   }
 
   private cookie(value: string, maxAge: number): string {
-    return serialize(GRANT_COOKIE, value, { httpOnly: true, sameSite: 'lax', secure: this.secure, path: GRANT_PATH, maxAge });
+    return serialize(this.name, value, { httpOnly: true, sameSite: 'lax', secure: this.secure, path: GRANT_PATH, maxAge });
   }
 }

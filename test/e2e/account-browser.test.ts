@@ -64,7 +64,7 @@ describe('the landing page in a real browser', () => {
 });
 
 describe('the account page in a real browser', () => {
-  it('when the user signs a lost device out, then that token gets 401 on /me and the other device keeps working', async () => {
+  it('when the user signs a lost device out, then that token gets 401 on /me and the other device keeps working; signing out everywhere ends the other devices and browsers but not this one', async () => {
     const account = await createAccount(server.db);
     const lost = await mintToken(server, account, 'lost laptop');
     const desk = await mintToken(server, account, 'desk');
@@ -81,11 +81,21 @@ describe('the account page in a real browser', () => {
     expect((await me(lost)).status).toBe(401);
     expect((await me(desk)).status).toBe(200);
 
+    // Another browser signed in to the same account: "sign out everywhere" ends it, not this one.
+    const { page: elsewhere, ctx: elsewhereCtx } = await newPage();
+    await signIn(elsewhere, account);
     await page.reload();
     await expect.poll(() => devices.count()).toBe(1);
+    expect(await page.locator('.hint', { hasText: 'Sign out everywhere' }).textContent()).toContain('every other browser signed in to your account; this browser stays signed in');
     await page.getByRole('button', { name: 'Sign out everywhere' }).click();
     await expect.poll(() => page.locator('#devices-empty').isVisible()).toBe(true);
+    expect(await page.locator('#account-status').textContent()).toBe('Signed out everywhere: 1 device and 1 other browser. This browser is still signed in.');
     expect((await me(desk)).status).toBe(401);
+    await page.reload();
+    expect(new URL(page.url()).pathname).toBe('/account');
+    await elsewhere.reload();
+    expect(new URL(elsewhere.url()).pathname).toBe('/signin');
+    await elsewhereCtx.close();
     await ctx.close();
   });
 

@@ -2,7 +2,9 @@ import { execFile } from 'node:child_process';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TEST_DATABASE_URL, TEST_REDIS_URL } from '../helpers/env.ts';
-import { uniq } from '../helpers/fixtures.ts';
+import { consoleSignin, signinRequest } from '../helpers/console.ts';
+import { clientIp } from '../helpers/device.ts';
+import { createAccount, uniq } from '../helpers/fixtures.ts';
 import { startServer, type TestServer } from '../helpers/server.ts';
 
 const ROOT = path.resolve(import.meta.dirname, '../..');
@@ -44,6 +46,30 @@ describe('tessera-server admin', () => {
     const key = JSON.parse((await admin('create-api-key', '--email', email, '--name', 'ci', '--scopes', 'apps:read', '--json')).stdout);
     const me = await fetch(`${server.url}/openapi/v1/me`, { headers: { Authorization: `Bearer ${key.key}` } });
     expect(await me.json()).toMatchObject({ prefix: 'tsk_', scopes: ['apps:read'] });
+  });
+
+  it('when a password is reset, then every console session of the account ends on every replica at once, other accounts’ do not, and only the new password signs in', async () => {
+    const other = await startServer();
+    try {
+      const account = await createAccount(server.db);
+      const bystander = await createAccount(server.db);
+      const logins = [await consoleSignin(server, account), await consoleSignin(other, account)];
+      const theirs = await consoleSignin(server, bystander);
+      const session = (url: string, cookie: string) => fetch(`${url}/console/api/session`, { headers: { cookie } });
+      // Both replicas have seen (and cached) the sessions live.
+      for (const { cookie } of logins) for (const url of [server.url, other.url]) expect((await session(url, cookie)).status).toBe(200);
+
+      const reset = await admin('reset-password', '--email', account.email, '--json');
+      expect(reset.code).toBe(0);
+      const body = JSON.parse(reset.stdout);
+      expect(body).toMatchObject({ id: account.id, email: account.email, password: expect.any(String), console_sessions_ended: 2 });
+      for (const { cookie } of logins) for (const url of [server.url, other.url]) expect((await session(url, cookie)).status).toBe(401);
+      expect((await session(other.url, theirs.cookie)).status).toBe(200);
+      expect((await signinRequest(server, account.email, account.password, clientIp())).status).toBe(401);
+      expect((await signinRequest(server, account.email, body.password, clientIp())).status).toBe(200);
+    } finally {
+      await other.close();
+    }
   });
 
   it('when an app config is invalid for its mode, then the command fails with a clear message and creates nothing', async () => {

@@ -121,7 +121,10 @@ describe('npm start with no environment', () => {
     expect(docs).toBe(200);
     const signin = (pw: string) =>
       fetch(`${base}/console/api/signin`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ email: 'demo@tessera.local', password: pw }) });
-    expect((await signin(password)).status).toBe(200);
+    const signedIn = await signin(password);
+    expect(signedIn.status).toBe(200);
+    const session = () => fetch(`${base}/console/api/session`, { headers: { cookie: signedIn.headers.get('set-cookie')!.split(';')[0]! } });
+    expect((await session()).status).toBe(200);
 
     // Admin commands work next to the running server, on its embedded database; logs go to stderr only.
     const created = await admin({ ...env, LOG_LEVEL: 'info' }, 'create-account', '--email', 'ops@example.test', '--name', 'Ops', '--json');
@@ -134,6 +137,8 @@ describe('npm start with no environment', () => {
     const fresh = JSON.parse(reset.stdout) as { password: string };
     expect((await signin(password)).status).toBe(401);
     expect((await signin(fresh.password)).status).toBe(200);
+    // The reset ended the browser session too, though the server's store is in-process and the command another process.
+    expect((await session()).status).toBe(401);
 
     // A second server on the same data refuses, naming the directory and what to do.
     const second = spawnStart({ ...env, PORT: String(await freePort()) });

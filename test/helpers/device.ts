@@ -24,10 +24,19 @@ export interface DeviceStart {
 
 /**
  * A fresh documentation-range client address (loopback proxies are trusted), so tests do not
- * share one per-IP window: 64 random bits, where a pool of 254 IPv4 addresses let test files
- * running at the same time collide on a limit.
+ * share one per-client window. Per-IP limits count an IPv6 client as its /64, so the random
+ * bits are in the prefix: groups 3 and 4, the 32 bits that 2001:db8::/32 leaves free (a pool
+ * of 254 IPv4 addresses used to let test files running at the same time collide on a limit).
  */
-export const clientIp = () => ({ 'x-forwarded-for': `2001:db8:${randomBytes(8).toString('hex').match(/.{4}/g)!.join(':')}::1` });
+export const clientIp = () => ({ 'x-forwarded-for': `${randomPrefix()}::1` });
+
+/** Addresses in one fresh /64: each call of the returned function gives another host of it. */
+export function clientNetwork(): () => Record<'x-forwarded-for', string> {
+  const prefix = randomPrefix();
+  return () => ({ 'x-forwarded-for': `${prefix}:${randomBytes(8).toString('hex').match(/.{4}/g)!.join(':')}` });
+}
+
+const randomPrefix = () => `2001:db8:${randomBytes(4).toString('hex').match(/.{4}/g)!.join(':')}`;
 
 export async function startFlow(server: TestServer, params: Record<string, string> = {}, headers: Record<string, string> = clientIp()): Promise<DeviceStart> {
   const res = await form(`${server.url}/openapi/v1/oauth/device/code`, { client_id: 'tessera-cli', device_label: 'laptop', ...params }, headers);

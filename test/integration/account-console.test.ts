@@ -39,14 +39,25 @@ function call(who: Signed | null, method: string, path: string, opts: { body?: u
 
 const me = (url: string, token: string) => fetch(`${url}/openapi/v1/me`, { headers: { Authorization: `Bearer ${token}` } });
 
-/** Polls the other replica until it refuses the token; the contract is one second. */
+/** Polls the other replica until it refuses the token: a revocation reaches every replica within one second (docs/console.md). */
 async function refusedWithinOneSecond(token: string): Promise<void> {
+  await within1s(() => me(other.url, token), 'token still accepted on the other replica after 1 s');
+}
+
+const sessionAt = (url: string, login: ConsoleLogin) => fetch(`${url}/console/api/session`, { headers: { cookie: login.cookie } });
+
+/** The same for a console session cookie, on /console/api/session of the other replica. */
+async function sessionEndedWithinOneSecond(login: ConsoleLogin): Promise<void> {
+  await within1s(() => sessionAt(other.url, login), 'console session still live on the other replica after 1 s');
+}
+
+async function within1s(request: () => Promise<Response>, failure: string): Promise<void> {
   const start = Date.now();
   while (Date.now() - start < 1_000) {
-    if ((await me(other.url, token)).status === 401) return;
+    if ((await request()).status === 401) return;
     await new Promise((r) => setTimeout(r, 20));
   }
-  throw new Error('token still accepted on the other replica after 1 s');
+  throw new Error(failure);
 }
 
 function expectErrorShape(body: Record<string, unknown>, code: string) {
@@ -95,10 +106,35 @@ describe('the account page API: devices', () => {
     const key = await (await call(a, 'POST', '/api-keys', { body: { name: 'ci', scopes: ['apps:read'] } })).json();
     const res = await call(a, 'DELETE', '/devices');
     expect(res.status).toBe(200);
-    expect(await res.json()).toEqual({ revoked: 2 });
+    expect(await res.json()).toEqual({ revoked: 2, browsers_signed_out: 0 });
     for (const t of tokens) await refusedWithinOneSecond(t);
     expect((await me(other.url, key.key)).status).toBe(200);
     expect((await (await call(a, 'GET', '/devices')).json()).total).toBe(0);
+  });
+
+  it('when signing out everywhere from one browser, then the account’s other browsers get 401 on every replica within a second, while this browser and other accounts stay signed in', async () => {
+    const a = await signedIn();
+    const stolen = { account: a.account, login: await consoleSignin(server, a.account) };
+    const elsewhere = await consoleSignin(other, a.account);
+    const bystander = await signedIn();
+    // Both replicas have seen (and cached) every session live.
+    for (const login of [stolen.login, elsewhere, bystander.login]) {
+      for (const url of [server.url, other.url]) expect((await sessionAt(url, login)).status).toBe(200);
+    }
+    const res = await call(a, 'DELETE', '/devices');
+    expect(res.status).toBe(200);
+    expect(await res.json()).toEqual({ revoked: 0, browsers_signed_out: 2 });
+    await sessionEndedWithinOneSecond(stolen.login);
+    await sessionEndedWithinOneSecond(elsewhere);
+    expect((await sessionAt(server.url, stolen.login)).status).toBe(401);
+    // The ended cookie can no longer create a key or approve anything.
+    expect((await call(stolen, 'POST', '/api-keys', { body: { name: 'backdoor', scopes: ['apps:read'] } })).status).toBe(401);
+    for (const url of [server.url, other.url]) {
+      expect((await sessionAt(url, a.login)).status).toBe(200);
+      expect((await sessionAt(url, bystander.login)).status).toBe(200);
+    }
+    const rows = await server.db.query<{ live: number }>('SELECT count(*)::int AS live FROM console_sessions WHERE account_id = $1 AND revoked_at IS NULL', [a.account.id]);
+    expect(rows[0]!.live).toBe(1);
   });
 
   it('when the device id is another account’s, unknown or not an id, then 404 and nothing changes', async () => {

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { Request } from 'express';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ConsoleSessions } from '../../src/console/session.ts';
+import { ConsoleSessions, endConsoleSessions } from '../../src/console/session.ts';
 import { ConsoleSessionRepo } from '../../src/storage/repos/console-sessions.ts';
 import { Database } from '../../src/storage/db.ts';
 import { countingStore } from '../helpers/counting-store.ts';
@@ -150,6 +150,22 @@ describe('console session', () => {
     const rows = await server.db.query<{ id: string; revoked: boolean }>('SELECT id, revoked_at IS NOT NULL AS revoked FROM console_sessions WHERE account_id = $1', [account.id]);
     expect(rows.find((r) => cacheKey({ cookie: gone.cookie }).includes(r.id))!.revoked).toBe(true);
     expect(rows.every((r) => /^[0-9a-f]{64}$/.test(r.id))).toBe(true);
+  });
+
+  it('when the store is in-process and another process ends the account’s sessions (admin reset-password), then the server refuses the cookie at once', async () => {
+    const solo = await startServer({ store: 'memory' });
+    try {
+      const mine = await createAccount(solo.db);
+      const login = await consoleSignin(solo, mine, ip());
+      const at = () => fetch(`${solo.url}/console/api/session`, { headers: { cookie: login.cookie } });
+      expect((await at()).status).toBe(200);
+      expect((await at()).status).toBe(200);
+      // What the admin command does without REDIS_URL: Postgres only, no store of the server's to write to.
+      expect(await endConsoleSessions(new ConsoleSessionRepo(solo.db), null, solo.app.services.log, mine.id)).toBe(1);
+      expect((await at()).status).toBe(401);
+    } finally {
+      await solo.close();
+    }
   });
 
   it('when a session is read warm, then it costs one store round trip and no Postgres query; cold, one query, and the verdict is cached', async () => {

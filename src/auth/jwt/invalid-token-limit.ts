@@ -1,3 +1,5 @@
+import { clientKey } from '../../limits/client-key.ts';
+
 /**
  * The bound on unverifiable JWT traffic from one client address, per replica and in
  * memory (docs/enterprise.md, "Bounding invalid JWTs"). The per-(iss, sub) rate limit
@@ -10,6 +12,9 @@
  * key fetches, and counting in the shared store would add a round trip to every garbage
  * request. A fixed window is enough for a CPU bound (at most twice the limit across a
  * window boundary).
+ *
+ * Addresses are counted by their limit key (an IPv6 client is its /64, see clientKey),
+ * here rather than by the caller, so no caller can count full IPv6 addresses by mistake.
  */
 export class InvalidTokenLimit {
   private readonly windows = new Map<string, { count: number; resetAt: number }>();
@@ -22,7 +27,8 @@ export class InvalidTokenLimit {
   ) {}
 
   /** Milliseconds until this address may send cold JWTs again; 0 when it may now. */
-  blockedFor(address: string): number {
+  blockedFor(clientAddress: string | undefined): number {
+    const address = clientKey(clientAddress);
     const w = this.windows.get(address);
     if (!w) return 0;
     const left = w.resetAt - this.now();
@@ -34,7 +40,8 @@ export class InvalidTokenLimit {
   }
 
   /** Counts one invalid JWT; true when this one reached the limit (worth one log line). */
-  record(address: string): boolean {
+  record(clientAddress: string | undefined): boolean {
+    const address = clientKey(clientAddress);
     const now = this.now();
     let w = this.windows.get(address);
     if (!w || w.resetAt <= now) {

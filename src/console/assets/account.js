@@ -42,23 +42,25 @@
       await call('DELETE', `/console/api/devices/${button.dataset.revokeDevice}`);
       button.closest('li').remove();
       syncEmpty('devices');
-      everywhere.disabled = devices.children.length === 0;
       say('The device is signed out. Its token no longer works.');
     } catch (err) {
       button.disabled = false;
       say(err.message, true);
     }
   });
+  // Other browsers signed in to the account are signed out too; this one stays signed in.
+  const count = (n, one, many) => `${n} ${n === 1 ? one : many}`;
   everywhere.addEventListener('click', async () => {
     everywhere.disabled = true;
     try {
-      const { revoked } = await call('DELETE', '/console/api/devices');
+      const { revoked, browsers_signed_out: browsers } = await call('DELETE', '/console/api/devices');
       devices.replaceChildren();
       syncEmpty('devices');
-      say(`Signed out everywhere: ${revoked} device${revoked === 1 ? '' : 's'}.`);
+      say(`Signed out everywhere: ${count(revoked, 'device', 'devices')} and ${count(browsers, 'other browser', 'other browsers')}. This browser is still signed in.`);
     } catch (err) {
-      everywhere.disabled = false;
       say(err.message, true);
+    } finally {
+      everywhere.disabled = false;
     }
   });
 

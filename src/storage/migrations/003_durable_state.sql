@@ -4,7 +4,7 @@
 -- this row is what sign-out changes, so a signed-out cookie stays dead even when the
 -- store comes back empty. The store only caches the row's verdict.
 CREATE TABLE console_sessions (
-  -- the cookie's `sid` (128 random bits)
+  -- SHA-256 (hex) of the cookie's `sid` (128 random bits); the sid itself is never stored
   id text PRIMARY KEY,
   account_id uuid NOT NULL REFERENCES accounts (id) ON DELETE CASCADE,
   created_at timestamptz NOT NULL DEFAULT now(),

@@ -17,4 +17,14 @@ export class ConsoleSessionRepo {
   async revoke(idHash: string): Promise<void> {
     await this.db.query('UPDATE console_sessions SET revoked_at = coalesce(revoked_at, now()) WHERE id = $1', [idHash]);
   }
+
+  /** Ends every live session of the account except `keepIdHash` (null: all of them); returns the ended ones. */
+  async revokeAllOf(accountId: string, keepIdHash: string | null): Promise<{ id: string; expires_at: Date }[]> {
+    return this.db.query<{ id: string; expires_at: Date }>(
+      `UPDATE console_sessions SET revoked_at = now()
+        WHERE account_id = $1 AND revoked_at IS NULL AND expires_at > now() AND ($2::text IS NULL OR id <> $2)
+        RETURNING id, expires_at`,
+      [accountId, keepIdHash],
+    );
+  }
 }
