@@ -281,19 +281,21 @@ describe('hostile input on every route', () => {
     await walkEveryRoute(walk, 'community');
   }, 120_000);
 
-  it('when routes are declared on any surface, then the manifest lists them with their full paths', () => {
-    const routes = walk.server.app.routes.routes.map((r) => `${r.surface} ${r.method} ${r.path}`);
-    expect(routes).toEqual(
-      expect.arrayContaining([
-        'api get /openapi/v1/me',
-        'api post /openapi/v1/apps/:app_id/chat-messages',
-        'oauth post /openapi/v1/oauth/token',
-        'oauth get /.well-known/oauth-authorization-server',
-        'console-api post /console/api/signin',
-        'page get /signin',
-        'page get /device',
-      ]),
-    );
+  describe('the route manifest', () => {
+    it('when routes are declared on any surface, then the manifest lists them with their full paths', () => {
+      const routes = walk.server.app.routes.routes.map((r) => `${r.surface} ${r.method} ${r.path}`);
+      expect(routes).toEqual(
+        expect.arrayContaining([
+          'api get /openapi/v1/me',
+          'api post /openapi/v1/apps/:app_id/chat-messages',
+          'oauth post /openapi/v1/oauth/token',
+          'oauth get /.well-known/oauth-authorization-server',
+          'console-api post /console/api/signin',
+          'page get /signin',
+          'page get /device',
+        ]),
+      );
+    });
   });
 });
 
