@@ -140,6 +140,7 @@ async function jwtIssuer(): Promise<{ issuers: string; token: string }> {
   // Shaped like an IdP access token: a name, groups, the usual registered claims.
   const token = await new SignJWT({
     email: 'bench.user@bench.example',
+    email_verified: true,
     name: 'Bench User',
     scope: 'openid email profile apps:run apps:read:permitted',
     groups: ['engineering', 'bench'],

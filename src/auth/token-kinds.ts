@@ -16,13 +16,23 @@ export interface TokenKind {
   readonly table: 'oauth_access_tokens' | 'api_keys';
   /** Scopes stamped from the kind; null means "stored with the token". */
   readonly scopes: readonly Scope[] | null;
+  /**
+   * The edition that accepts it as a bearer. External subjects exist only in the enterprise
+   * edition: a `tse_` token minted there is refused by a community server on the same database.
+   */
+  readonly edition: 'community' | 'enterprise';
 }
 
 const KINDS: readonly TokenKind[] = [
-  { prefix: 'tsa_', kind: 'account', subject: 'account', table: 'oauth_access_tokens', scopes: ['full'] },
-  { prefix: 'tse_', kind: 'external', subject: 'external', table: 'oauth_access_tokens', scopes: ['apps:run', 'apps:read:permitted'] },
-  { prefix: 'tsk_', kind: 'api_key', subject: 'account', table: 'api_keys', scopes: null },
+  { prefix: 'tsa_', kind: 'account', subject: 'account', table: 'oauth_access_tokens', scopes: ['full'], edition: 'community' },
+  { prefix: 'tse_', kind: 'external', subject: 'external', table: 'oauth_access_tokens', scopes: ['apps:run', 'apps:read:permitted'], edition: 'enterprise' },
+  { prefix: 'tsk_', kind: 'api_key', subject: 'account', table: 'api_keys', scopes: null, edition: 'community' },
 ];
+
+/** The kinds every edition accepts (`tsa_`, `tsk_`). */
+export const COMMUNITY_KINDS: readonly TokenKind[] = KINDS.filter((k) => k.edition === 'community');
+/** The kinds only the enterprise edition adds (`tse_`), as a token source of their own. */
+export const ENTERPRISE_KINDS: readonly TokenKind[] = KINDS.filter((k) => k.edition === 'enterprise');
 
 const B62 = '0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz';
 const BODY = /^[A-Za-z0-9_-]{43}$/;

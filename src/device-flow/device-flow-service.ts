@@ -36,6 +36,17 @@ const DEVICE_CODE = /^[A-Za-z0-9_-]{43}$/;
 
 export type Approved = Extract<PollResult, { r: 'approved' }>;
 
+/**
+ * An approval from the external-SSO branch, collected on a server in the community
+ * edition (it was given while the server ran the enterprise edition, and written through
+ * to Postgres): external subjects do not exist here, so no `tse_` token is minted.
+ */
+export class ExternalApprovalRefused extends Error {
+  constructor() {
+    super('external-SSO approvals are not collected in the community edition');
+  }
+}
+
 export interface DeviceLookup {
   valid: boolean;
   client_id?: string;
@@ -228,9 +239,11 @@ export class DeviceFlowService {
    * update of its grant row lets exactly one collector through, whether it came by the
    * store's lease or by the Postgres fallback. Throws AlreadyCollected otherwise. An
    * approval without an account was given in the external-SSO branch: a tse_ token for
-   * the IdP's subject, with the scopes of its kind.
+   * the IdP's subject, with the scopes of its kind — in the enterprise edition only
+   * (ExternalApprovalRefused otherwise, before anything is read or written).
    */
   async collect(deviceCode: string, clientId: string, a: Approved): Promise<{ minted: MintedToken; scope: string }> {
+    if (!a.account_id && this.s.config.edition !== 'enterprise') throw new ExternalApprovalRefused();
     const hash = sha256(deviceCode);
     const subject = a.account_id ? null : await this.externalSubject(deviceCode);
     if (!a.account_id && !subject) throw new Error('external approval without its subject');

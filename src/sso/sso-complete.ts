@@ -2,8 +2,10 @@
 // (token request, ID token validation): the IdP's redirect back to Tessera.
 import type { ErrorRequestHandler, Request, Response, Router } from 'express';
 import { Liquid } from 'liquidjs';
+import { pageErrorsFor } from '../console/page-errors.ts';
 import { PAGE_HEADERS, TEMPLATES_DIR } from '../console/pages.ts';
 import { deviceFlowFor } from '../device-flow/device-flow-service.ts';
+import { asRequestProblem } from '../http/request-problem.ts';
 import { routeManifestFor } from '../http/route-manifest.ts';
 import type { Services } from '../services.ts';
 import { SsoVerificationError } from './oidc-rp.ts';
@@ -76,6 +78,9 @@ export function ssoPages(s: Services): Router {
 
   router.use(((err, req, res, next) => {
     if (res.headersSent) return next(err);
+    // A problem with the request itself (another method: 405 with Allow; a malformed path)
+    // is answered like on every page, not as trouble on Tessera's side.
+    if (asRequestProblem(err)) return pageErrorsFor(s).handler(err, req, res, next);
     s.log.error({ err, request_id: req.id }, 'error on the single sign-on callback');
     fail(res, 503, 'Tessera is having trouble right now. Please try again in a moment.').catch(next);
   }) as ErrorRequestHandler);

@@ -229,7 +229,8 @@ describe('single sign-on logins (tse_)', () => {
   });
 
   it('when a tse_ login asks who it is, then whoami shows the issuer it signed in through, and workspaces explains there are none', async () => {
-    const env = { TESSERA_CONFIG_DIR: await configDir(), TESSERA_HOST: server.url, TESSERA_TOKEN: await externalToken('https://idp.example.test') };
+    // tse_ tokens work only in the enterprise edition (docs/enterprise.md).
+    const env = { TESSERA_CONFIG_DIR: await configDir(), TESSERA_HOST: enterprise.url, TESSERA_TOKEN: await externalToken('https://idp.example.test', enterprise) };
     const who = await cli(['whoami'], env).done;
     expect(who.code).toBe(0);
     expect(who.stdout).toContain('Token: tse_ device login (single sign-on) from TESSERA_TOKEN');

@@ -54,6 +54,50 @@ export function authorizationShapes(valid: string): (string | string[])[] {
   ];
 }
 
+/**
+ * JWT-shaped Authorization headers around `jwt`, a valid compact JWS of a trusted issuer
+ * (enterprise edition): the valid one, and garbage that only looks like it — forged,
+ * relabelled, truncated, oversized, mis-encoded. Any answer but a 5xx.
+ */
+export function jwtAuthorizationShapes(jwt: string): string[] {
+  const [h = '', p = '', sig = ''] = jwt.split('.');
+  const b64 = (v: unknown) => Buffer.from(typeof v === 'string' ? v : JSON.stringify(v)).toString('base64url');
+  const claims = JSON.parse(Buffer.from(p, 'base64url').toString('utf8')) as Record<string, unknown>;
+  const header = JSON.parse(Buffer.from(h, 'base64url').toString('utf8')) as Record<string, unknown>;
+  const relabel = (over: Record<string, unknown>) => `Bearer ${h}.${b64({ ...claims, ...over })}.${sig}`;
+  const latin1 = (s: string) => Buffer.from(s, 'utf8').toString('latin1');
+  return [
+    `Bearer ${jwt}`,
+    `bearer ${jwt}`,
+    `Bearer ${h}.${p}.${sig.slice(0, -2)}${sig.endsWith('AA') ? 'BB' : 'AA'}`,
+    `Bearer ${h}.${p}.`,
+    `Bearer ${b64({ alg: 'none', typ: 'JWT' })}.${p}.`,
+    `Bearer ${b64({ ...header, alg: 'HS256' })}.${p}.${sig}`,
+    `Bearer ${b64({ ...header, kid: 'never-published' })}.${p}.${sig}`,
+    `Bearer ${b64({ ...header, jku: 'http://127.0.0.1:1/jwks.json', jwk: { kty: 'oct', k: 'c2VjcmV0' } })}.${p}.${sig}`,
+    `Bearer ${b64({ ...header, crit: ['exp'] })}.${p}.${sig}`,
+    relabel({ iss: 'https://evil.example' }),
+    relabel({ email: 'someone-else@example.test' }),
+    relabel({ email_verified: false }),
+    relabel({ exp: 1, iat: 0 }),
+    relabel({ iat: 'yesterday', exp: null }),
+    relabel({ aud: [] }),
+    relabel({ sub: { $ne: null } }),
+    relabel({ tessera_workspace: '00000000-0000-0000-0000-000000000000', scope: 'full apps:read apps:run' }),
+    `Bearer ${h}.${b64('not an object')}.${sig}`,
+    `Bearer ${b64([1, 2])}.${p}.${sig}`,
+    `Bearer ${h}.${p}=.${sig}`,
+    `Bearer ${h}.${p}.${sig}.${sig}`,
+    `Bearer ${h}..${sig}`,
+    `Bearer ${h}.${p}`,
+    `Bearer ${h}.${'A'.repeat(9000)}.${sig}`,
+    `Bearer ${b64({ ...header, kid: 'k'.repeat(5000) })}.${p}.${sig}`,
+    `Bearer ${jwt} ${jwt}`,
+    `Bearer ${jwt}, Bearer ${generateToken('tsa_')}`,
+    latin1(`Bearer ${h}.${p}.${sig}é`),
+  ];
+}
+
 export interface BodyVariant {
   name: string;
   headers: Record<string, string>;

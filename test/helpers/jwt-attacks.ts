@@ -6,13 +6,17 @@ import { b64json, jwksOf, makeKey, mint, type TestKey } from './jwks.ts';
 
 /**
  * The issue's attack list as token builders, shared by the verifier's own tests and the
- * end-to-end tests through the HTTP API. Three issuers: an IdP (federated, RS256 and ES256,
- * remote JWKS), a gateway (EdDSA, remote JWKS, a 300 s lifetime cap) and an air-gapped
- * gateway (ES256, inline keys).
+ * end-to-end tests through the HTTP API. Four issuers: an IdP (federated, RS256 and ES256,
+ * remote JWKS), a gateway (EdDSA, remote JWKS, a 300 s lifetime cap, no workspaces list),
+ * an air-gapped gateway (ES256, inline keys) and a gateway confined to one listed
+ * workspace (EdDSA, inline keys).
  */
 export const IDP = 'https://idp.test/realms/acme';
 export const GATEWAY = 'https://gateway.acme.test';
 export const AIRGAP = 'urn:acme:airgapped-gateway';
+export const LISTED = 'https://gateway.listed.test';
+/** The one workspace LISTED's tokens may name (no test creates it: tokens naming it pass identity, then find no app). */
+export const LISTED_WORKSPACE = '5e0c1a7b-3d9f-4c2e-8b6a-1f2d3c4b5a69';
 export const AUD = 'https://tessera.acme.test';
 
 export interface JwtKit {
@@ -52,6 +56,16 @@ export function issuerEntries(kit: JwtKit, idpJwksUri: string, gatewayJwksUri: s
       max_lifetime_seconds: 300,
     },
     { issuer: AIRGAP, kind: 'gateway', jwks: jwksOf(kit.air), audience: AUD, algorithms: ['ES256'], workspace_claim: 'ws', allowed_scopes: ['apps:run'] },
+    {
+      issuer: LISTED,
+      kind: 'gateway',
+      jwks: jwksOf(kit.ed),
+      audience: AUD,
+      algorithms: ['EdDSA'],
+      subject_claim: 'client_id',
+      workspaces: [LISTED_WORKSPACE],
+      allowed_scopes: ['apps:read', 'apps:run'],
+    },
   ];
 }
 
@@ -67,6 +81,7 @@ export function claimsFor(nowSec: () => number, workspace: () => string) {
       aud: AUD,
       sub: 'u-123',
       email: 'Ada@Acme.test',
+      email_verified: true,
       scope: 'openid apps:run apps:read full apps:read:permitted',
       iat: nowSec() - 60,
       exp: nowSec() + 600,
@@ -157,6 +172,11 @@ export function jwtAttacks(kit: () => JwtKit, nowSec: () => number, workspace: (
     at('a key embedded in the header (jwk)', () => mint(k().attacker, c.idp(), { kid: 'embedded', jwk: k().attacker.publicJwk }), 'unknown_key'),
     at('a subject claim that is missing', () => mint(k().rsa, c.idp({ sub: undefined })), 'bad_subject'),
     at('a federated token without an email', () => mint(k().rsa, c.idp({ email: undefined })), 'bad_email'),
+    // Grants and sessions are keyed by email: an address the IdP has not verified could be anyone's.
+    at('a federated token without email_verified', () => mint(k().rsa, c.idp({ email_verified: undefined })), 'email_not_verified'),
+    at('a federated token with email_verified false', () => mint(k().rsa, c.idp({ email_verified: false })), 'email_not_verified'),
+    at('a federated token with email_verified "true" (a string)', () => mint(k().rsa, c.idp({ email_verified: 'true' })), 'email_not_verified'),
+    at('a gateway token naming a workspace its issuer does not list', () => mint(k().ed, c.gateway({ iss: LISTED })), 'bad_workspace'),
     at('a gateway token without a workspace', () => mint(k().ed, c.gateway({ tessera_workspace: undefined })), 'bad_workspace'),
     at('a gateway token with a workspace that is not an id', () => mint(k().ed, c.gateway({ tessera_workspace: "' OR 1=1 --" })), 'bad_workspace'),
     at('a scope claim of the wrong type', () => mint(k().rsa, c.idp({ scope: { all: true } as unknown as string })), 'bad_scope'),

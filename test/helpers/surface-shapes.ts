@@ -4,7 +4,10 @@ import { DOCS_FILE } from '../../src/server/docs.ts';
 import type { RawResponse } from './raw-http.ts';
 import { errorBodyProblems } from './spec.ts';
 
-/** The error codes of RFC 6749 §5.2, RFC 8628 §3.5 and RFC 7009 §2.2.1, plus the console's login_required. */
+/**
+ * The error codes of RFC 6749 §5.2, RFC 8628 §3.5 and RFC 7009 §2.2.1, plus the console's
+ * login_required and the approval-grant endpoints' no_session (enterprise edition).
+ */
 const RFC_ERRORS = new Set([
   'invalid_request',
   'invalid_client',
@@ -18,6 +21,7 @@ const RFC_ERRORS = new Set([
   'expired_token',
   'unsupported_token_type',
   'login_required',
+  'no_session',
   'temporarily_unavailable',
 ]);
 

@@ -15,7 +15,8 @@ import { TcpProxy } from '../helpers/tcp-proxy.ts';
 let redis: RedisProcess;
 let a: TestServer;
 let b: TestServer;
-const config = { rateLimitPerToken: 1_000_000 };
+// Enterprise: one test collects an external-SSO approval, whose tse_ token exists only in that edition.
+const config = { rateLimitPerToken: 1_000_000, edition: 'enterprise' as const };
 
 beforeAll(async () => {
   redis = await RedisProcess.start();

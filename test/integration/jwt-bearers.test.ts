@@ -4,7 +4,7 @@ import { RedisStore } from '../../src/storage/store/index.ts';
 import { countingStore } from '../helpers/counting-store.ts';
 import { TEST_REDIS_URL } from '../helpers/env.ts';
 import { createTestApp, createWorkspace, member, uniq } from '../helpers/fixtures.ts';
-import { AIRGAP, AUD, GATEWAY, IDP } from '../helpers/jwt-attacks.ts';
+import { AIRGAP, AUD, GATEWAY, IDP, LISTED, LISTED_WORKSPACE } from '../helpers/jwt-attacks.ts';
 import { jwtServerConfig, minters, nowSec, startJwtIssuers, type JwtIssuers } from '../helpers/jwt-server.ts';
 import { mint } from '../helpers/jwks.ts';
 import { get, post } from '../helpers/runs.ts';
@@ -119,6 +119,22 @@ describe('federated JWTs: the rights of a tse_ token', () => {
       expectMatchesSpec('get', '/apps/{app_id}/info', 404, await res.json());
       expect((await chat(token, id)).status).toBe(404);
     }
+  });
+
+  it("when a federated token carries someone's email without email_verified=true, then it gets neither their grants nor their sessions: 401 invalid_token", async () => {
+    const victim = person();
+    const app = await createTestApp(server.db, wsB, { accessMode: 'external' });
+    await grants().grant(app, { issuer: IDP, email: victim.email });
+    // An IdP that lets its users type any address into their profile.
+    for (const email_verified of [undefined, false, 'true']) {
+      const token = await mk.federated({ sub: `u-${uniq()}`, email: victim.email, email_verified });
+      for (const res of [await get(server, `/apps/${app}/info`, token), await chat(token, app), await get(server, '/me/sessions', token)]) {
+        expect(res.status).toBe(401);
+        expect((await res.json()).error).toBe('invalid_token');
+      }
+    }
+    // The victim's own, verified token works.
+    expect((await get(server, `/apps/${app}/info`, await mk.federated({ sub: victim.sub, email: victim.email }))).status).toBe(200);
   });
 
   it.each([
@@ -266,6 +282,33 @@ describe('gateway JWTs: a service account confined to its workspace', () => {
     expect(me.status).toBe(200);
     expect((await me.json()).scopes).toEqual([]);
     expect((await chat(bare, app)).status).toBe(403);
+  });
+});
+
+describe("gateway JWTs: the issuer's workspaces list", () => {
+  it('when a gateway issuer lists workspaces, then its tokens reach a listed workspace, and a token naming any other is 401 invalid_token, even where apps exist', async () => {
+    // The listed workspace has a fixed id (the issuer entry is static); the database outlives test runs.
+    await server.db.query("INSERT INTO workspaces (id, name) VALUES ($1, 'listed-gateway') ON CONFLICT (id) DO NOTHING", [LISTED_WORKSPACE]);
+    const listedApp = await createTestApp(server.db, LISTED_WORKSPACE);
+    const inA = await createTestApp(server.db, wsA);
+    const allowed = await mk.gateway({ iss: LISTED, client_id: `svc-${uniq()}`, tessera_workspace: LISTED_WORKSPACE.toUpperCase() });
+    expect((await get(server, `/apps/${listedApp}/info`, allowed)).status).toBe(200);
+    expect((await chat(allowed, listedApp)).status).toBe(200);
+
+    // The same gateway naming workspace A, whose apps exist: refused as a token, not as an app.
+    const elsewhere = await mk.gateway({ iss: LISTED, client_id: `svc-${uniq()}`, tessera_workspace: wsA });
+    for (const res of [await get(server, '/me', elsewhere), await get(server, `/apps/${inA}/info`, elsewhere), await chat(elsewhere, inA)]) {
+      expect(res.status).toBe(401);
+      expect(res.headers.get('www-authenticate')).toBe('Bearer realm="tessera", error="invalid_token"');
+      expect((await res.json()).error).toBe('invalid_token');
+    }
+  });
+
+  it('when a gateway issuer lists no workspaces, then (for compatibility) its tokens may still name any workspace', async () => {
+    for (const ws of [wsA, wsB]) {
+      const app = await createTestApp(server.db, ws);
+      expect((await get(server, `/apps/${app}/info`, await mk.gateway({ tessera_workspace: ws }))).status).toBe(200);
+    }
   });
 });
 

@@ -44,15 +44,21 @@ describe('JWT shape check (no decoding)', () => {
   });
 });
 
-const [federated, gateway] = validateTrustedIssuers(
+const WS = '0B6C2A4E-2F0E-4B8E-9C3A-6F1D2E3A4B5C';
+const OTHER_WS = '7d1e0c52-95d7-4e8b-a0a3-5d2c7b9e8f10';
+const [federated, gateway, listedGateway, unverifiedIdp, customVerifiedIdp] = validateTrustedIssuers(
   [
     { issuer: 'https://idp.test', kind: 'federated', jwks_uri: 'https://idp.test/jwks', audience: 'tessera', allowed_scopes: ['apps:read:permitted', 'apps:run'] },
     { issuer: 'gw', kind: 'gateway', jwks_uri: 'https://gw.test/jwks', audience: 'tessera', subject_claim: 'client_id', scope_claim: 'scp', allowed_scopes: ['apps:read', 'apps:run'] },
+    { issuer: 'gw-listed', kind: 'gateway', jwks_uri: 'https://gw.test/jwks', audience: 'tessera', workspaces: [WS], allowed_scopes: ['apps:run'] },
+    { issuer: 'https://idp.verified-only', kind: 'federated', jwks_uri: 'https://idp.test/jwks', audience: 'tessera', email_verified_claim: null, allowed_scopes: ['apps:run'] },
+    { issuer: 'https://idp.custom', kind: 'federated', jwks_uri: 'https://idp.test/jwks', audience: 'tessera', email_verified_claim: 'mail_ok', allowed_scopes: ['apps:run'] },
   ],
   { allowInsecureHttp: false },
-) as [never, never];
-const WS = '0B6C2A4E-2F0E-4B8E-9C3A-6F1D2E3A4B5C';
+) as [never, never, never, never, never];
 const base = { iat: 1_900_000_000, exp: 1_900_000_600 };
+/** A federated token's email, verified by the IdP. */
+const mail = (email: string) => ({ email, email_verified: true });
 
 describe('JWT claims → identity', () => {
   it.each([
@@ -61,12 +67,12 @@ describe('JWT claims → identity', () => {
     ['no scope claim', undefined, []],
     ['only foreign scopes', 'openid profile full', []],
   ])('when the federated scope claim is %s, then scopes are its intersection with allowed_scopes', (_name, scope, expected) => {
-    const id = identityFromClaims(federated, { ...base, sub: 's', email: 'a@b.test', scope });
+    const id = identityFromClaims(federated, { ...base, sub: 's', ...mail('a@b.test'), scope });
     expect('reason' in id ? id : id.scopes).toEqual(expected);
   });
 
   it('when a federated token carries an email and a name, then the email is lower-cased and the name is displayed', () => {
-    const id = identityFromClaims(federated, { ...base, sub: 's-1', email: ' Ada@Example.COM ', name: 'Ada' });
+    const id = identityFromClaims(federated, { ...base, sub: 's-1', ...mail(' Ada@Example.COM '), name: 'Ada' });
     expect(id).toMatchObject({ principalType: 'user', email: 'ada@example.com', displayName: 'Ada', workspaceId: null, expiresAtMs: base.exp * 1000, issuedAtMs: base.iat * 1000 });
   });
 
@@ -76,23 +82,40 @@ describe('JWT claims → identity', () => {
   });
 
   it.each([
-    ['a numeric subject', federated, { sub: 42, email: 'a@b.test' }, 'bad_subject'],
-    ['an empty subject', federated, { sub: '', email: 'a@b.test' }, 'bad_subject'],
-    ['an overlong subject', federated, { sub: 's'.repeat(256), email: 'a@b.test' }, 'bad_subject'],
-    ['no email on a federated token', federated, { sub: 's' }, 'bad_email'],
-    ['an email that is not one', federated, { sub: 's', email: 'not-an-email' }, 'bad_email'],
+    ['a numeric subject', federated, { sub: 42, ...mail('a@b.test') }, 'bad_subject'],
+    ['an empty subject', federated, { sub: '', ...mail('a@b.test') }, 'bad_subject'],
+    ['an overlong subject', federated, { sub: 's'.repeat(256), ...mail('a@b.test') }, 'bad_subject'],
+    ['no email on a federated token', federated, { sub: 's', email_verified: true }, 'bad_email'],
+    ['an email that is not one', federated, { sub: 's', email: 'not-an-email', email_verified: true }, 'bad_email'],
+    ['a federated email without email_verified', federated, { sub: 's', email: 'a@b.test' }, 'email_not_verified'],
+    ['a federated email with email_verified false', federated, { sub: 's', email: 'a@b.test', email_verified: false }, 'email_not_verified'],
+    ['a federated email with email_verified "true" (a string)', federated, { sub: 's', email: 'a@b.test', email_verified: 'true' }, 'email_not_verified'],
+    ['a federated email with email_verified 1', federated, { sub: 's', email: 'a@b.test', email_verified: 1 }, 'email_not_verified'],
+    ['a custom verified claim that is missing (the standard one is not read)', customVerifiedIdp, { sub: 's', email: 'a@b.test', email_verified: true }, 'email_not_verified'],
     ['a gateway token whose email claim is not a string', gateway, { client_id: 's', email: ['a@b.test'], tessera_workspace: WS }, 'bad_email'],
-    ['a scope claim that is a number', federated, { sub: 's', email: 'a@b.test', scope: 7 }, 'bad_scope'],
+    ['a scope claim that is a number', federated, { sub: 's', ...mail('a@b.test'), scope: 7 }, 'bad_scope'],
     ['a scope array with a non-string', gateway, { client_id: 's', scp: ['apps:run', 1], tessera_workspace: WS }, 'bad_scope'],
     ['a gateway token without a workspace', gateway, { client_id: 's' }, 'bad_workspace'],
     ['a gateway workspace that is not a UUID', gateway, { client_id: 's', tessera_workspace: 'acme' }, 'bad_workspace'],
+    ['a gateway workspace that is not in the issuer\'s workspaces', listedGateway, { sub: 's', tessera_workspace: OTHER_WS }, 'bad_workspace'],
   ])('when a token has %s, then the identity is refused', (_name, entry, claims, reason) => {
     expect(identityFromClaims(entry, { ...base, ...claims } as never)).toMatchObject({ reason });
   });
 
+  it('when a gateway issuer lists workspaces, then a token naming one of them (in any case) is confined to it', () => {
+    const id = identityFromClaims(listedGateway, { ...base, sub: 'svc', tessera_workspace: WS.toUpperCase() });
+    expect(id).toMatchObject({ kind: 'gateway', workspaceId: WS.toLowerCase() });
+  });
+
+  it('when a federated issuer names its own verified claim, or opts out with null, then that is what decides', () => {
+    expect(identityFromClaims(customVerifiedIdp, { ...base, sub: 's', email: 'a@b.test', mail_ok: true })).toMatchObject({ email: 'a@b.test' });
+    expect(identityFromClaims(unverifiedIdp, { ...base, sub: 's', email: 'a@b.test' })).toMatchObject({ email: 'a@b.test' });
+    expect(identityFromClaims(unverifiedIdp, { ...base, sub: 's', email: 'a@b.test', email_verified: false })).toMatchObject({ email: 'a@b.test' });
+  });
+
   it('when a token carries a jti, then the identity keeps it for audit lines; an empty, overlong or non-string one is dropped', () => {
     const jti = (value: unknown) => {
-      const id = identityFromClaims(federated, { ...base, sub: 's', email: 'a@b.test', jti: value } as never);
+      const id = identityFromClaims(federated, { ...base, sub: 's', ...mail('a@b.test'), jti: value } as never);
       return 'reason' in id ? id : id.jti;
     };
     expect(jti('req-42')).toBe('req-42');

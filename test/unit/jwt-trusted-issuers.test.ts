@@ -1,9 +1,12 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { Writable } from 'node:stream';
 import { afterAll, describe, expect, it } from 'vitest';
 import { loadTrustedIssuers, TrustedIssuersError } from '../../src/auth/jwt/trusted-issuers.ts';
-import { ConfigError, loadConfig } from '../../src/config.ts';
+import { jwtBearersFor } from '../../src/auth/strategies/jwt-bearers.ts';
+import { ConfigError, loadConfig, testConfig } from '../../src/config.ts';
+import { createLogger } from '../../src/logger.ts';
 
 const RSA_PUBLIC = { kty: 'RSA', kid: 'k1', alg: 'RS256', n: 'sXchDaQebHnPiGvyDOAT4saGEUetSyo9MKLOoWFsueri23bOdgWp4Dy1WlUzewbgBHod5pcM9H95GQRV3JDXboIRROSBigeC5yjU1hGzHHyXss8UDprecbAYxknTcQkhslANGRUZmdTOQ5qTRsLAt6BTYuyvVRdhS8exSZEy_c4gs_7svlJJQ4H9_NxsiIoLwAEk7-Q3UXERGYw_75IDrGA84-lA_-Ct4eTlXHBIY2EaV7t7LjJaynVJCpkv4LKjTTAumiGUIuQhrNhZLuF_RJLqHpM2kgWFLU7-VTdL1VbC2tejvcI2BlMkEpk1BzBZI0KQB0GaDWFLN-aEAw3vRw', e: 'AQAB' };
 const EC_PUBLIC = { kty: 'EC', crv: 'P-256', kid: 'e1', x: 'f83OJ3D2xF1Bg8vub9tLe1gHMzV76e8Tus9uPHvRVEU', y: 'x_FEzRu9m36HLN_tue659LNpXW6pCyStikYjKIWI5a0' };
@@ -59,10 +62,20 @@ describe('TRUSTED_JWT_ISSUERS: good entries', () => {
       emailClaim: 'email',
       scopeClaim: 'scope',
       workspaceClaim: null,
+      workspaces: null,
+      emailVerifiedClaim: 'email_verified',
       allowedScopes: ['apps:run', 'apps:read:permitted'],
       maxLifetimeSeconds: 3600,
     });
-    expect(g).toMatchObject({ kind: 'gateway', jwksUri: null, jwks: { keys: [EC_PUBLIC] }, workspaceClaim: 'tessera_workspace', maxLifetimeSeconds: 300 });
+    expect(g).toMatchObject({
+      kind: 'gateway',
+      jwksUri: null,
+      jwks: { keys: [EC_PUBLIC] },
+      workspaceClaim: 'tessera_workspace',
+      workspaces: null,
+      emailVerifiedClaim: null,
+      maxLifetimeSeconds: 300,
+    });
     expect(Object.isFrozen(f)).toBe(true);
   });
 
@@ -81,6 +94,21 @@ describe('TRUSTED_JWT_ISSUERS: good entries', () => {
       },
     ]);
     expect(e).toMatchObject({ algorithms: ['RS256', 'ES256'], subjectClaim: 'client_id', emailClaim: 'upn', scopeClaim: 'scp', workspaceClaim: 'https://tessera.example.com/workspace', allowedScopes: ['apps:run'] });
+  });
+
+  it('when a gateway lists workspaces, then they are kept lower-case and without duplicates', () => {
+    const ws = '0B6C2A4E-2F0E-4B8E-9C3A-6F1D2E3A4B5C';
+    const [g] = load([{ ...gateway, workspaces: [ws, ws.toLowerCase(), '7d1e0c52-95d7-4e8b-a0a3-5d2c7b9e8f10'] }]);
+    expect([...g!.workspaces!]).toEqual([ws.toLowerCase(), '7d1e0c52-95d7-4e8b-a0a3-5d2c7b9e8f10']);
+  });
+
+  it('when a federated issuer names its email_verified claim, or opts out with null, then that is kept', () => {
+    const [custom, none] = load([
+      { ...federated, email_verified_claim: 'mail_verified' },
+      { ...federated, issuer: 'https://idp.example.com/verified-only', email_verified_claim: null },
+    ]);
+    expect(custom!.emailVerifiedClaim).toBe('mail_verified');
+    expect(none!.emailVerifiedClaim).toBeNull();
   });
 
   it('when SSO_ALLOW_INSECURE_HTTP=true, then an http jwks_uri is accepted (and only then)', () => {
@@ -123,6 +151,9 @@ describe('TRUSTED_JWT_ISSUERS: a bad entry names the entry and the field', () =>
     ['a fractional lifetime', { max_lifetime_seconds: 600.5 }, /max_lifetime_seconds: must be a whole number of seconds$/],
     ['a lifetime given as a string', { max_lifetime_seconds: '600' }, /max_lifetime_seconds: must be a whole number of seconds$/],
     ['an unknown field (a typo)', { jwks_url: 'https://idp.example.com/certs' }, /jwks_url: unknown field$/],
+    ['a workspaces list (gateways only)', { workspaces: ['7d1e0c52-95d7-4e8b-a0a3-5d2c7b9e8f10'] }, /workspaces: only gateway issuers are confined to workspaces/],
+    ['an empty email_verified_claim', { email_verified_claim: '' }, /email_verified_claim: must be a non-empty claim name$/],
+    ['an email_verified_claim that is not a string', { email_verified_claim: false }, /email_verified_claim: must be a claim name$/],
   ])('when the second entry has %s, then it is refused', (_name, change, expected) => {
     const entry = Object.fromEntries(Object.entries({ ...federated, ...change }).filter(([, v]) => v !== undefined));
     const message = problem([gateway, entry]);
@@ -139,6 +170,10 @@ describe('TRUSTED_JWT_ISSUERS: a bad entry names the entry and the field', () =>
     ['a private key', { jwks: { keys: [{ ...EC_PUBLIC, d: 'jpsQnnGQmL-YBIffH1136cspYG6-0iY7X1fCE9-E9LI' }] } }, /jwks\.keys\.0: must be a public key \(has the private member "d"\)$/],
     ['an incomplete key', { jwks: { keys: [{ kty: 'EC', crv: 'P-256', x: 'abc' }] } }, /jwks\.keys\.0: an EC key needs "y"$/],
     ['a key whose alg is not allowed', { jwks: { keys: [RSA_PUBLIC] } }, /jwks: keys\[0\]\.alg "RS256" is not in algorithms$/],
+    ['an empty workspaces list', { workspaces: [] }, /workspaces: must list at least one workspace id/],
+    ['workspaces that is not a list', { workspaces: '7d1e0c52-95d7-4e8b-a0a3-5d2c7b9e8f10' }, /workspaces: must be an array of workspace ids$/],
+    ['a workspace that is not an id', { workspaces: ['7d1e0c52-95d7-4e8b-a0a3-5d2c7b9e8f10', 'acme'] }, /workspaces\.1: must be a workspace id \(UUID\)$/],
+    ['an email_verified_claim (federated only)', { email_verified_claim: 'email_verified' }, /email_verified_claim: only federated issuers are checked for a verified email/],
   ])('when a gateway entry has %s, then it is refused', (_name, change, expected) => {
     expect(problem([{ ...gateway, ...change }])).toMatch(expected);
   });
@@ -161,6 +196,36 @@ describe('TRUSTED_JWT_ISSUERS: a bad entry names the entry and the field', () =>
   ])('when the value is %s, then the process stops with one line naming TRUSTED_JWT_ISSUERS', (_name, value, expected) => {
     expect(() => loadConfig({ TRUSTED_JWT_ISSUERS: value })).toThrow(ConfigError);
     expect(() => loadConfig({ TRUSTED_JWT_ISSUERS: value })).toThrow(expected);
+  });
+});
+
+describe('TRUSTED_JWT_ISSUERS: the start-up warning about gateways without workspaces', () => {
+  /** The log lines of building the JWT source for these entries in an edition. */
+  function startLines(entries: unknown, edition: 'community' | 'enterprise' = 'enterprise') {
+    const lines: { level: number; msg: string; jwt_issuer?: string }[] = [];
+    const sink = new Writable({
+      write(chunk: Buffer, _enc, done) {
+        for (const line of chunk.toString('utf8').split('\n')) if (line) lines.push(JSON.parse(line));
+        done();
+      },
+    });
+    jwtBearersFor(testConfig({ edition, trustedJwtIssuers: load(entries) }), createLogger('info', sink));
+    return lines;
+  }
+
+  it('when a gateway entry has no workspaces list, then one warning names the issuer and says what to set', () => {
+    const lines = startLines([federated, gateway, { ...gateway, issuer: 'listed-gateway', workspaces: ['7d1e0c52-95d7-4e8b-a0a3-5d2c7b9e8f10'] }]);
+    expect(lines).toEqual([
+      expect.objectContaining({
+        level: 40,
+        jwt_issuer: 'kong-gateway',
+        msg: 'TRUSTED_JWT_ISSUERS: gateway issuer "kong-gateway" has no workspaces list: this gateway may name any workspace; set workspaces',
+      }),
+    ]);
+  });
+
+  it('when the edition is community, then no JWT source is built and nothing is said about gateways', () => {
+    expect(startLines([gateway], 'community')).toEqual([]);
   });
 });
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { checksum, generateToken, hashToken, parseToken } from '../../src/auth/token-kinds.ts';
+import { checksum, COMMUNITY_KINDS, ENTERPRISE_KINDS, generateToken, hashToken, parseToken } from '../../src/auth/token-kinds.ts';
 import { hasScope } from '../../src/auth/scopes.ts';
 import { buildPipeline, type Step } from '../../src/auth/pipeline.ts';
 
@@ -22,6 +22,12 @@ describe('token kinds', () => {
     expect(parseToken('tsx_' + t.slice(4, 47) + checksum('tsx_' + t.slice(4, 47)))).toBeNull();
     expect(parseToken(t + 'a')).toBeNull();
     expect(parseToken('app-abc')).toBeNull();
+  });
+
+  it('when the registry is split by edition, then tse_ (external subjects) is the enterprise edition\'s alone and every kind is in exactly one part', () => {
+    expect(COMMUNITY_KINDS.map((k) => k.prefix)).toEqual(['tsa_', 'tsk_']);
+    expect(ENTERPRISE_KINDS.map((k) => k.prefix)).toEqual(['tse_']);
+    expect(ENTERPRISE_KINDS.every((k) => k.subject === 'external')).toBe(true);
   });
 
   it('then tokens are random and hashed with sha256 hex', () => {

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { JWTPayload } from 'jose';
 import type { Scope } from '../scopes.ts';
-import type { TrustedIssuer } from './trusted-issuers.ts';
+import { WORKSPACE_ID, type TrustedIssuer } from './trusted-issuers.ts';
 
 /**
  * Who a verified JWT speaks for: a plain descriptor the bearer pipeline turns into its
@@ -30,9 +30,8 @@ export interface JwtIdentity {
   readonly rateLimitKey: string;
 }
 
-export type IdentityProblem = { reason: 'bad_subject' | 'bad_email' | 'bad_scope' | 'bad_workspace'; detail: string };
+export type IdentityProblem = { reason: 'bad_subject' | 'bad_email' | 'email_not_verified' | 'bad_scope' | 'bad_workspace'; detail: string };
 
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const EMAIL = /^[^\s@]+@[^\s@]+$/;
 
 export function rateLimitKey(issuer: string, subject: string): string {
@@ -62,16 +61,25 @@ export function identityFromClaims(entry: TrustedIssuer, payload: JWTPayload): J
   } else if (entry.kind === 'federated') {
     return { reason: 'bad_email', detail: `claim "${entry.emailClaim}" is required for federated tokens` };
   }
+  // Grants and device sessions are keyed by email: an address the IdP has not verified could
+  // be anyone's. Only the JSON boolean true counts, as in the SSO branch of the device flow.
+  if (entry.emailVerifiedClaim !== null && payload[entry.emailVerifiedClaim] !== true) {
+    return { reason: 'email_not_verified', detail: `claim "${entry.emailVerifiedClaim}" must be true` };
+  }
   const requested = tokenScopes(payload[entry.scopeClaim]);
   if (requested === null) return { reason: 'bad_scope', detail: `claim "${entry.scopeClaim}" must be a space-separated string or an array of strings` };
   const scopes = entry.allowedScopes.filter((s) => requested.includes(s));
   let workspaceId: string | null = null;
   if (entry.kind === 'gateway') {
     const ws = payload[entry.workspaceClaim!];
-    if (typeof ws !== 'string' || !UUID.test(ws)) {
+    if (typeof ws !== 'string' || !WORKSPACE_ID.test(ws)) {
       return { reason: 'bad_workspace', detail: `claim "${entry.workspaceClaim}" must be a workspace id (UUID)` };
     }
     workspaceId = ws.toLowerCase();
+    // The entry's own list confines what its tokens may name; without one, any workspace (legacy).
+    if (entry.workspaces !== null && !entry.workspaces.has(workspaceId)) {
+      return { reason: 'bad_workspace', detail: `workspace ${workspaceId} is not in this issuer's workspaces` };
+    }
   }
   const jti = typeof payload.jti === 'string' && payload.jti.length > 0 && payload.jti.length <= 255 ? payload.jti : null;
   const name = typeof payload.name === 'string' && payload.name.trim() ? payload.name.trim().slice(0, 200) : null;

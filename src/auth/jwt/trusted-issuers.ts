@@ -19,6 +19,16 @@ export interface TrustedIssuer {
   readonly scopeClaim: string;
   /** Always set for gateway issuers; ignored for federated ones. */
   readonly workspaceClaim: string | null;
+  /**
+   * Gateway issuers: the workspaces (lower-case ids) their tokens may name; null = any
+   * (a start-up warning says so). Always null for federated issuers.
+   */
+  readonly workspaces: ReadonlySet<string> | null;
+  /**
+   * Federated issuers: the claim that must be the boolean `true` for the email to be
+   * trusted (grants and sessions are keyed by email); null = not checked. Always null for gateways.
+   */
+  readonly emailVerifiedClaim: string | null;
   readonly allowedScopes: readonly Scope[];
   readonly maxLifetimeSeconds: number;
 }
@@ -40,6 +50,11 @@ const required = (what: string) => ({
 });
 const text = (what: string) => z.string(required(what)).min(1, `must be ${what}`).max(2048, 'is too long');
 const claimName = z.string(required('a claim name')).trim().min(1, 'must be a non-empty claim name').max(256, 'is too long');
+
+/** A workspace id as claims and `workspaces` carry it (any case; compared lower-case). */
+export const WORKSPACE_ID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+/** The default of `email_verified_claim`: the OpenID Connect standard claim. */
+export const EMAIL_VERIFIED_CLAIM = 'email_verified';
 
 const PRIVATE_MEMBERS = ['d', 'p', 'q', 'dp', 'dq', 'qi', 'oth', 'k'];
 const PUBLIC_MEMBERS: Record<string, readonly string[]> = { RSA: ['n', 'e'], EC: ['crv', 'x', 'y'], OKP: ['crv', 'x'] };
@@ -72,6 +87,12 @@ function entrySchema(allowInsecureHttp: boolean) {
       email_claim: claimName.default('email'),
       scope_claim: claimName.default('scope'),
       workspace_claim: claimName.nullable().default('tessera_workspace'),
+      workspaces: z
+        .array(z.string().regex(WORKSPACE_ID, 'must be a workspace id (UUID)'), required('an array of workspace ids'))
+        .min(1, 'must list at least one workspace id (leave it out to allow any, which is unsafe on a server shared by several customers)')
+        .max(10_000, 'is too long')
+        .optional(),
+      email_verified_claim: claimName.nullable().optional(),
       allowed_scopes: z.array(z.string(), required('an array of scopes')).min(1, 'must list at least one scope'),
       max_lifetime_seconds: z
         .number(required('a whole number of seconds'))
@@ -102,6 +123,12 @@ function entrySchema(allowInsecureHttp: boolean) {
         else if (!allowed.includes(scope as Scope)) fail('allowed_scopes', `"${scope}" cannot be given to ${e.kind} tokens (allowed: ${allowed.join(', ')})`);
       }
       if (e.kind === 'gateway' && e.workspace_claim === null) fail('workspace_claim', 'a gateway issuer needs the claim that names the workspace');
+      if (e.kind === 'federated' && e.workspaces !== undefined) {
+        fail('workspaces', 'only gateway issuers are confined to workspaces (a federated subject reaches the apps granted to it)');
+      }
+      if (e.kind === 'gateway' && e.email_verified_claim !== undefined) {
+        fail('email_verified_claim', "only federated issuers are checked for a verified email (a gateway's email is not used for grants or sessions)");
+      }
     });
 }
 
@@ -132,6 +159,8 @@ function normalise(e: Entry): TrustedIssuer {
     emailClaim: e.email_claim,
     scopeClaim: e.scope_claim,
     workspaceClaim: e.kind === 'gateway' ? e.workspace_claim : null,
+    workspaces: e.workspaces ? new Set(e.workspaces.map((w) => w.toLowerCase())) : null,
+    emailVerifiedClaim: e.kind === 'federated' ? (e.email_verified_claim === undefined ? EMAIL_VERIFIED_CLAIM : e.email_verified_claim) : null,
     allowedScopes: Object.freeze([...new Set(e.allowed_scopes as Scope[])]),
     maxLifetimeSeconds: e.max_lifetime_seconds,
   });

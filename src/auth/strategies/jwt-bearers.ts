@@ -92,6 +92,14 @@ export class JwtBearerStrategy implements BearerStrategy {
 /** The strategy for the enterprise edition; null in the community edition, where no verifier exists at all. */
 export function jwtBearersFor(config: Config, log: Logger): JwtBearerStrategy | null {
   if (config.edition !== 'enterprise') return null;
+  for (const entry of config.trustedJwtIssuers) {
+    if (entry.kind === 'gateway' && entry.workspaces === null) {
+      log.warn(
+        { jwt_issuer: entry.issuer },
+        `TRUSTED_JWT_ISSUERS: gateway issuer ${JSON.stringify(entry.issuer)} has no workspaces list: this gateway may name any workspace; set workspaces`,
+      );
+    }
+  }
   const verifier = new JwtVerifier(config.trustedJwtIssuers, { jwks: config.jwtBearers.keys, log });
   return new JwtBearerStrategy(verifier, config.jwtBearers, log);
 }

@@ -1,5 +1,5 @@
 // RFC 8628 §3.4 (Device Access Token Request) and §3.5 (Device Access Token Response).
-import { deviceFlowFor } from '../../device-flow/device-flow-service.ts';
+import { deviceFlowFor, ExternalApprovalRefused } from '../../device-flow/device-flow-service.ts';
 import type { Services } from '../../services.ts';
 import { AlreadyCollected } from '../../storage/repos/device-grants.ts';
 import { AccessDenied, AuthorizationPending, ExpiredToken, InvalidGrant, InvalidRequest, SlowDown } from '../errors.ts';
@@ -51,6 +51,12 @@ export async function deviceCodeGrant(s: Services, params: Record<string, string
           return replayed(s, err.tokenId, err.inGrace);
         }
         await flow.release(deviceCode).catch(() => undefined);
+        // An SSO approval on a community server: the grant cannot be honoured here (RFC 6749
+        // §5.2, invalid_grant), and the CLI shows this description. The approval is left as it
+        // was, so nothing is minted now and nothing is lost if the enterprise edition returns.
+        if (err instanceof ExternalApprovalRefused) {
+          throw new InvalidGrant('This login was approved through single sign-on, which needs the enterprise edition; this server runs the community edition.');
+        }
         throw err;
       }
       // The token is committed: a store that fails now must not cost the client its answer
