@@ -1,5 +1,6 @@
 // RFC 8628 §3.1–3.5 from the client side: start, show the code, poll politely.
-import { CliError, EXIT, network } from './errors.ts';
+import { CliError, EXIT, isConnectTimeout, network } from './errors.ts';
+import { cliFetch } from './http.ts';
 import type { Spinner } from './spinner.ts';
 
 export const CLIENT_ID = 'tessera-cli';
@@ -28,7 +29,7 @@ interface FormResult {
 }
 
 async function postForm(url: string, params: Record<string, string>, signal: AbortSignal): Promise<FormResult> {
-  const res = await fetch(url, {
+  const res = await cliFetch(url, {
     method: 'POST',
     headers: { 'content-type': 'application/x-www-form-urlencoded', accept: 'application/json' },
     body: new URLSearchParams(params).toString(),
@@ -69,8 +70,9 @@ export async function startDeviceFlow(host: string, deviceLabel: string, signal:
       r = await postForm(`${host}/openapi/v1/oauth/device/code`, { client_id: CLIENT_ID, device_label: deviceLabel }, signal);
     } catch (err) {
       // A server restarting answers again within a second; one that is down never does,
-      // and the user should hear so at once rather than after seconds of backoff.
-      const wait = CONNECT_RETRIES_MS[connectFailures++];
+      // and the user should hear so at once rather than after seconds of backoff. A host
+      // that let the connect time out has already had its chance: no second try.
+      const wait = isConnectTimeout(err) ? undefined : CONNECT_RETRIES_MS[connectFailures++];
       if (signal.aborted || wait === undefined) throw signal.aborted ? err : network(host, err);
       await sleep(wait, signal);
       continue;

@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DEMO_APPS } from '../../src/admin/seed.ts';
-import { cli, closedPortUrl } from '../helpers/cli.ts';
+import { cli, closedPortUrl, hangingConnectUrl } from '../helpers/cli.ts';
 import { createAccount, createTestApp, createWorkspace, mintToken, type TestAccount } from '../helpers/fixtures.ts';
 import { startServer, type TestServer } from '../helpers/server.ts';
 
@@ -77,6 +77,40 @@ describe('hints that name the fix', () => {
     for (const res of [who, login]) {
       expect(res.code).toBe(4);
       expect(res.stderr).toBe(`tessera: Could not reach ${dead}: ECONNREFUSED\nIs the server running at ${dead}?\n`);
+    }
+  });
+
+  it('when the host never completes a connection (packets dropped), then whoami and login give up on the connect and ask whether the server is running, with exit 4', async () => {
+    const hanging = await hangingConnectUrl();
+    try {
+      const env = { TESSERA_CONFIG_DIR: await tmp(), TESSERA_HOST: hanging.url };
+      // Both at once: each only waits on its connect.
+      const results = await Promise.all([cli(['whoami'], { ...env, TESSERA_TOKEN: 'tsa_x' }).done, cli(['login', '--no-browser'], env).done]);
+      for (const res of results) {
+        expect(res.code).toBe(4);
+        expect(res.stderr).toBe(`tessera: Could not reach ${hanging.url}: ETIMEDOUT (no answer within 2.5 s)\nIs the server running at ${hanging.url}?\n`);
+      }
+    } finally {
+      hanging.close();
+    }
+  });
+
+  it('when a connected server takes longer than the connect timeout to answer, then the CLI waits for the answer', async () => {
+    // Only the connect is bounded: a slow answer (a long run) must still arrive.
+    const me = { sub: 'u-1', email: 'slow@example.test', display_name: 'Slow', scopes: ['full'], expires_at: null, subject_issuer: 'tessera:account', default_workspace_id: null };
+    const slow = createServer((_req, res) => {
+      setTimeout(() => res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(me)), 3_500);
+    });
+    slow.listen(0, '127.0.0.1');
+    await new Promise<void>((r) => slow.once('listening', r));
+    try {
+      const url = `http://127.0.0.1:${(slow.address() as AddressInfo).port}`;
+      const res = await cli(['whoami', '--json'], { TESSERA_CONFIG_DIR: await tmp(), TESSERA_HOST: url, TESSERA_TOKEN: 'tsa_x' }).done;
+      expect(res.code).toBe(0);
+      expect(JSON.parse(res.stdout)).toMatchObject({ host: url, email: 'slow@example.test' });
+    } finally {
+      slow.closeAllConnections();
+      slow.close();
     }
   });
 

@@ -1,7 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { chmod, mkdir, mkdtemp, readFile, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { connect, type AddressInfo, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { stripVTControlCharacters } from 'node:util';
@@ -209,4 +209,42 @@ export async function closedPortUrl(): Promise<string> {
   const url = `http://127.0.0.1:${(closed.address() as AddressInfo).port}`;
   await new Promise<void>((r) => closed.close(() => r()));
   return url;
+}
+
+/**
+ * A loopback URL whose TCP connect never completes, as with a host that drops packets.
+ * A child process listens with a backlog of 1 and then blocks its event loop, so it
+ * never accepts; two connections fill its accept queue (Linux holds backlog + 1), and
+ * from then on the kernel drops every SYN to that port: connect() hangs until the
+ * client gives up. A child, because a Node server in this process would accept.
+ */
+export async function hangingConnectUrl(): Promise<{ url: string; close(): void }> {
+  const child = spawn(
+    process.execPath,
+    [
+      '-e',
+      `const s = require('node:net').createServer().listen({ port: 0, host: '127.0.0.1', backlog: 1 }, () => {
+        process.stdout.write(s.address().port + '\\n');
+        Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0);
+      });`,
+    ],
+    { stdio: ['ignore', 'pipe', 'inherit'] },
+  );
+  const port = Number(await new Promise<string>((resolve, reject) => {
+    child.stdout!.once('data', (d: Buffer) => resolve(d.toString('utf8').trim()));
+    child.once('exit', (code) => reject(new Error(`the listener exited (${code})`)));
+  }));
+  const fillers: Socket[] = [];
+  for (let i = 0; i < 2; i++) {
+    const s = connect({ host: '127.0.0.1', port });
+    fillers.push(s);
+    await new Promise<void>((resolve, reject) => s.once('connect', resolve).once('error', reject));
+  }
+  return {
+    url: `http://127.0.0.1:${port}`,
+    close: () => {
+      for (const s of fillers) s.destroy();
+      child.kill('SIGKILL');
+    },
+  };
 }
