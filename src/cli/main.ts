@@ -8,7 +8,7 @@ import { version } from './commands/version.ts';
 import { listWorkspaces } from './commands/workspaces.ts';
 import { CliError, EXIT } from './errors.ts';
 import { CliContext, programName, type GlobalOptions } from './session.ts';
-import { err } from './term.ts';
+import { err, terminalLine, terminalText } from './term.ts';
 
 const collect = (value: string, previous: string[] | undefined) => [...(previous ?? []), value];
 
@@ -128,10 +128,11 @@ export async function main(argv: string[]): Promise<number> {
     return EXIT.ok;
   } catch (e) {
     if (e instanceof CliError) {
-      process.stderr.write(`${err.red('tessera:')} ${e.message}\n${e.hint ? `${e.hint}\n` : ''}`);
+      // Messages quote the server (error descriptions, app names): no control character of its reaches the terminal.
+      process.stderr.write(`${err.red('tessera:')} ${terminalLine(e.message)}\n${e.hint ? `${terminalText(e.hint)}\n` : ''}`);
       return e.exitCode;
     }
-    process.stderr.write(`tessera: unexpected error: ${(e as Error)?.message ?? String(e)}\n`);
+    process.stderr.write(`tessera: unexpected error: ${terminalLine((e as Error)?.message ?? String(e))}\n`);
     return EXIT.usage;
   }
 }

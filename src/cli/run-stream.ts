@@ -3,6 +3,7 @@ import type { components } from '../../generated/openapi.ts';
 import { call, type Caller } from './api.ts';
 import { CliError, EXIT } from './errors.ts';
 import type { CliContext } from './session.ts';
+import { terminalLine, terminalText } from './term.ts';
 
 type AppMode = components['schemas']['AppMode'];
 type StreamEvent = { event: string; task_id: string; [k: string]: unknown };
@@ -98,19 +99,19 @@ export async function readRunStream(
         if (typeof ev.status === 'number') error.status = ev.status;
         failed = failure(EXIT.api, `Error ${error.status ? `${error.status} ` : ''}${error.code}: ${error.message}`, error);
       }
-      if (ev.event === 'message') human(String(ev.answer));
+      if (ev.event === 'message') human(terminalText(String(ev.answer)));
       if (ev.event === 'message_end') {
         finished = true;
         human('\n');
         if (typeof ev.conversation_id === 'string') conversation = ev.conversation_id;
       }
-      if (ev.event === 'node_started') human(`▸ ${String((ev.data as { node_id?: string }).node_id)}\n`, process.stderr);
+      if (ev.event === 'node_started') human(`▸ ${terminalLine(String((ev.data as { node_id?: string }).node_id))}\n`, process.stderr);
       if (ev.event === 'workflow_finished') {
         finished = true;
         const data = ev.data as RunData;
         const details = data.error ?? 'no details';
         if (data.status !== 'succeeded') failed = failure(EXIT.api, `The workflow ${data.status}: ${details}`, { code: `workflow_${data.status}`, message: details });
-        else human(`${formatOutputs(data.outputs)}\n`);
+        else human(`${terminalText(formatOutputs(data.outputs))}\n`);
       }
     },
   });

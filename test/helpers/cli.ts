@@ -248,3 +248,40 @@ export async function hangingConnectUrl(): Promise<{ url: string; close(): void 
     },
   };
 }
+
+/** Any C0 control but tab and newline, DEL, or any C1 control: what must never reach the terminal from a server. */
+export const TERMINAL_CONTROL = /(?![\t\n])\p{Cc}/u;
+
+export interface HostileAnswers {
+  /** The body of `POST /oauth/device/code`. */
+  deviceStart?: Record<string, unknown>;
+  /** Status and body of `POST /oauth/token`. */
+  token?: { status: number; body: Record<string, unknown> };
+  /** Status and body of a `GET /openapi/v1/<key>` (the key is the path without that prefix and without the query). */
+  get?: Record<string, { status: number; body: unknown }>;
+}
+
+/** A stand-in for a Tessera host that answers whatever the test sets in `answers`, to see what the CLI does with hostile values. */
+export async function hostileHost(): Promise<{ url: string; answers: HostileAnswers; close(): Promise<void> }> {
+  const answers: HostileAnswers = {};
+  const server = createServer(async (req, res) => {
+    for await (const chunk of req) void chunk;
+    const json = (status: number, body: unknown) => res.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify(body));
+    const route = (req.url ?? '/').replace(/^\/openapi\/v1/, '').replace(/\?.*$/, '');
+    if (route === '/oauth/device/code' && answers.deviceStart) return json(200, answers.deviceStart);
+    if (route === '/oauth/token' && answers.token) return json(answers.token.status, answers.token.body);
+    const get = answers.get?.[route];
+    if (req.method === 'GET' && get) return json(get.status, get.body);
+    json(404, { error: 'not_found', message: 'Nothing here.' });
+  });
+  server.listen(0, '127.0.0.1');
+  await new Promise<void>((r) => server.once('listening', r));
+  return {
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    answers,
+    close: () => {
+      server.closeAllConnections();
+      return new Promise<void>((r) => server.close(() => r()));
+    },
+  };
+}

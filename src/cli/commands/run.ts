@@ -5,7 +5,7 @@ import { collectInputs } from '../inputs.ts';
 import { readStdin } from '../prompt.ts';
 import { formatOutputs, readRunStream } from '../run-stream.ts';
 import type { CliContext } from '../session.ts';
-import { err } from '../term.ts';
+import { err, terminalLine, terminalText } from '../term.ts';
 import { describeInputs } from './apps.ts';
 
 export interface RunOptions {
@@ -30,7 +30,7 @@ function inputsHint(ctx: CliContext, app: AppInfo, query: string | undefined): s
     ...(app.mode === 'chat' ? ['--query', query ?? '…'] : []),
     ...app.input_schema.filter((f) => f.required).flatMap((f) => ['--input', `${f.variable}=…`]),
   );
-  return [`${app.name} takes these inputs:`, ...describeInputs(app.input_schema), `For example: ${example}`].join('\n');
+  return [`${terminalLine(app.name)} takes these inputs:`, ...describeInputs(app.input_schema), `For example: ${terminalLine(example)}`].join('\n');
 }
 
 export async function run(ctx: CliContext, appId: string, opts: RunOptions): Promise<void> {
@@ -82,15 +82,15 @@ export async function run(ctx: CliContext, appId: string, opts: RunOptions): Pro
   if (info.mode === 'workflow') {
     const res = answer as Schemas['WorkflowRunResponse'];
     // --json still prints the run (scripts want its details), but the exit code tells failure either way.
-    if (ctx.json || res.data.status === 'succeeded') ctx.print(formatOutputs(res.data.outputs), res);
+    if (ctx.json || res.data.status === 'succeeded') ctx.print(terminalText(formatOutputs(res.data.outputs)), res);
     if (res.data.status !== 'succeeded') throw new CliError(EXIT.api, `The workflow ${res.data.status}: ${res.data.error ?? 'no details'}`);
     return;
   }
   const res = answer as Schemas['ChatMessageResponse'] | Schemas['CompletionMessageResponse'];
-  ctx.print(res.answer, res);
+  ctx.print(terminalText(res.answer), res);
   if (!ctx.json && 'conversation_id' in res) hintConversation(ctx, appId, res.conversation_id);
 }
 
 /** On stderr, so stdout stays the answer alone. */
 const hintConversation = (ctx: CliContext, appId: string, id: string) =>
-  process.stderr.write(`${err.dim(`To continue this conversation: ${ctx.cmd('run', appId, '--conversation', id, '--query', '…')}`)}\n`);
+  process.stderr.write(`${err.dim(`To continue this conversation: ${ctx.cmd('run', appId, '--conversation', terminalLine(id), '--query', '…')}`)}\n`);
