@@ -73,10 +73,11 @@ export function buildProgram(): Command {
   examples(logoutCmd, ['logout', 'logout --host https://tessera.example.com']);
 
   const auth = program.command('auth').description('inspect your logins');
+  examples(auth, ['auth status', 'auth status --json']);
   const statusAction = (_o: unknown, cmd: Command) => authStatus(ctx(cmd));
   const statusHelp = 'show every stored login: user, token kind, expiry, and whether the server accepts it now';
   examples(auth.command('status').description(statusHelp).action(statusAction), ['auth status', 'auth status --json']);
-  examples(program.command('status').description(`${statusHelp} (same as auth status)`).action(statusAction), ['status']);
+  examples(program.command('status').description(`${statusHelp} (same as auth status)`).action(statusAction), ['status', 'status --json']);
 
   const versionCmd = program.command('version').description("print the CLI's version, and the server's when logged in or with --host").action((_o, cmd: Command) => version(ctx(cmd)));
   examples(versionCmd, ['version', 'version --host http://localhost:8080 --json']);
@@ -85,6 +86,7 @@ export function buildProgram(): Command {
   examples(workspacesCmd, ['workspaces', 'workspaces --json']);
 
   const apps = program.command('apps').description('list and inspect apps');
+  examples(apps, ['apps list', 'apps list --mode chat --json', 'apps info APP_ID']);
   const appsList = apps
     .command('list')
     .description('list the apps you can use (a single sign-on login lists the apps granted to it)')
@@ -98,7 +100,7 @@ export function buildProgram(): Command {
     .argument('<app_id>')
     .description("show an app's mode and inputs")
     .action((appId: string, _o, cmd: Command) => appInfo(ctx(cmd), appId));
-  examples(appsInfo, ['apps info APP_ID']);
+  examples(appsInfo, ['apps info APP_ID', 'apps info APP_ID --json']);
 
   const runCmd = program
     .command('run')

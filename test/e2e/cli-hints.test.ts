@@ -3,8 +3,10 @@ import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import type { Command } from 'commander';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DEMO_APPS } from '../../src/admin/seed.ts';
+import { buildProgram } from '../../src/cli/program.ts';
 import { cli, closedPortUrl, hangingConnectUrl } from '../helpers/cli.ts';
 import { createAccount, createTestApp, createWorkspace, mintToken, type TestAccount } from '../helpers/fixtures.ts';
 import { startServer, type TestServer } from '../helpers/server.ts';
@@ -27,14 +29,19 @@ const tmp = () => mkdtemp(path.join(tmpdir(), 'tessera-cli-'));
 const withToken = async () => ({ TESSERA_CONFIG_DIR: await tmp(), TESSERA_HOST: server.url, TESSERA_TOKEN: await mintToken(server, account) });
 
 describe('help', () => {
-  it('when any command is asked for help, then it shows --host and --json and examples, and no "(default: [])" noise', async () => {
-    const commands = [['login'], ['whoami'], ['logout'], ['auth', 'status'], ['status'], ['version'], ['workspaces'], ['apps', 'list'], ['apps', 'info'], ['run']];
-    // One after another: ten Node processes at once would only crowd the other suites' CPU.
+  it('when any command or group is asked for help, then it shows --host and --json and two or three examples, and no "(default: [])" noise', async () => {
+    // Every command and group of the real command tree, so a command added later is covered too.
+    const walk = (cmd: Command, path: string[]): string[][] => cmd.commands.flatMap((c) => [[...path, c.name()], ...walk(c, [...path, c.name()])]);
+    const commands = walk(buildProgram(), []);
+    expect(commands).toEqual(expect.arrayContaining([['auth'], ['auth', 'status'], ['apps'], ['apps', 'list'], ['apps', 'info'], ['run'], ['login']]));
+    // One after another: a dozen Node processes at once would only crowd the other suites' CPU.
     for (const c of commands) {
       const h = await cli([...c, '--help'], {}).done;
       expect(h.code, c.join(' ')).toBe(0);
-      expect(h.stdout).toMatch(/Global Options:\n\s+--host <url>[\s\S]*--json/);
-      expect(h.stdout).toMatch(/Examples:\n\s+\$ tessera /);
+      expect(h.stdout, c.join(' ')).toMatch(/Global Options:\n\s+--host <url>[\s\S]*--json/);
+      const examples = h.stdout.match(/Examples:\n((?: {2}\$ tessera .+\n)+)/);
+      expect(examples, `examples of ${c.join(' ')}`).not.toBeNull();
+      expect(examples![1]!.trimEnd().split('\n').length, c.join(' ')).toBeOneOf([2, 3]);
       expect(h.stdout).not.toContain('(default: [])');
     }
   });
