@@ -84,8 +84,12 @@ export async function readRunStream(
   let failed: Failure | undefined;
   let finished = false;
   let conversation: string | undefined;
+  // Whether stdout ends inside a line of the answer, so an error cutting it short starts on a line of its own.
+  let midLine = false;
   const human = (text: string, stream: NodeJS.WriteStream = process.stdout) => {
-    if (!ctx.json) stream.write(text);
+    if (ctx.json || !text) return;
+    stream.write(text);
+    if (stream === process.stdout) midLine = !text.endsWith('\n');
   };
   const parser = createParser({
     onEvent(message) {
@@ -130,6 +134,7 @@ export async function readRunStream(
     failed = failure(EXIT.network, line, { code: 'stream_incomplete', message: line });
   }
   if (ctx.json) ctx.print('', runDocument(mode, taskId, events, failed?.error ?? null));
+  else if (failed && midLine) process.stdout.write('\n');
   if (failed) throw failed.exit;
   return conversation;
 }

@@ -284,6 +284,9 @@ describe('run --stream --json when the stream does not finish', () => {
       events: [{ event: 'message', task_id: TASK, message_id: MESSAGE, conversation_id: CONVERSATION, answer: 'partial ', created_at: 1_700_000_000 }],
       error: { code: 'stream_incomplete', message: `The stream from ${fakeUrl} ended before the run finished.` },
     });
+    // Without --json the answer so far is printed, and its line ended, so the error does not run into it.
+    const human = await cli(['run', 'ends', '--query', 'hi', '--stream'], { TESSERA_CONFIG_DIR: await configDir(), TESSERA_HOST: fakeUrl, TESSERA_TOKEN: 'tsa_x' }).done;
+    expect(human).toMatchObject({ code: 4, stdout: 'partial \n' });
   });
 
   it('when the connection breaks off mid-stream, then one document with the error is printed, and the exit code is 4', async () => {
