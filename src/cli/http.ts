@@ -4,10 +4,10 @@ import { Agent, fetch as undiciFetch, Request as UndiciRequest } from 'undici';
  * How long the CLI waits for a connection to a host (name lookup, TCP and TLS). A
  * server that is down refuses at once; a host that drops packets would otherwise hold
  * the user for the HTTP client's 10 s default before "is the server running at …?".
- * 2.5 s, so that with the CLI's own start the question comes within 3 s; still ample
- * for a TLS handshake over a slow link. Once connected, nothing is cut short: waiting
- * for an answer and reading a stream keep undici's defaults (300 s between bytes), and
- * a stream's pings arrive every 10 s.
+ * 2.5 s, so that with the CLI's own start (about half a second) the question comes in
+ * about 3 s; still ample for a name lookup and a TLS handshake over a slow link.
+ * Once connected, nothing is cut short: waiting for an answer and reading a stream
+ * keep undici's defaults (300 s between bytes), and a stream's pings arrive every 10 s.
  */
 export const CONNECT_TIMEOUT_MS = 2_500;
 
