@@ -1,12 +1,18 @@
 import createClient from 'openapi-fetch';
 import type { paths } from '../../generated/openapi.ts';
 import { CliError, EXIT, network } from './errors.ts';
+import { CliRequest, cliFetch } from './http.ts';
 import type { CliContext, TokenSource } from './session.ts';
 
 export type ApiClient = ReturnType<typeof createClient<paths>>;
 
 export function apiClient(host: string, token?: string): ApiClient {
-  return createClient<paths>({ baseUrl: `${host}/openapi/v1`, headers: token ? { Authorization: `Bearer ${token}` } : {} });
+  return createClient<paths>({
+    baseUrl: `${host}/openapi/v1`,
+    headers: token ? { Authorization: `Bearer ${token}` } : {},
+    fetch: cliFetch,
+    Request: CliRequest,
+  });
 }
 
 interface ApiErrorBody {

@@ -1,16 +1,22 @@
 // RFC 8628 §3.1–3.5 from the client side: start, show the code, poll politely.
-import { CliError, EXIT, network } from './errors.ts';
+import { USER_CODE_ALPHABET } from '../device-flow/user-code.ts';
+import { sameOriginHttp } from './browser.ts';
+import { CliError, EXIT, isConnectTimeout, network } from './errors.ts';
+import { cliFetch } from './http.ts';
 import type { Spinner } from './spinner.ts';
+import { terminalLine } from './term.ts';
 
 export const CLIENT_ID = 'tessera-cli';
 const GRANT = 'urn:ietf:params:oauth:grant-type:device_code';
 const MAX_BACKOFF_MS = 30_000;
 
-interface DeviceStart {
+/** The device authorization answer, checked: the code and both links are safe to show, copy and open. */
+export interface DeviceStart {
   device_code: string;
+  /** XXXX-XXXX in capitals. */
   user_code: string;
   verification_uri: string;
-  verification_uri_complete?: string;
+  verification_uri_complete: string;
   expires_in: number;
   interval?: number;
 }
@@ -28,7 +34,7 @@ interface FormResult {
 }
 
 async function postForm(url: string, params: Record<string, string>, signal: AbortSignal): Promise<FormResult> {
-  const res = await fetch(url, {
+  const res = await cliFetch(url, {
     method: 'POST',
     headers: { 'content-type': 'application/x-www-form-urlencoded', accept: 'application/json' },
     body: new URLSearchParams(params).toString(),
@@ -55,7 +61,41 @@ const sleep = (ms: number, signal: AbortSignal) =>
 
 const expired = (loginCommand: string) => new CliError(EXIT.auth, 'The code expired before it was approved.', `Run \`${loginCommand}\` again.`);
 
-const describe = (r: FormResult) => `${String(r.body.error ?? r.status)}: ${String(r.body.error_description ?? 'no details')}`;
+// The server's words go to the terminal: one line each, without control characters.
+const describe = (r: FormResult) => `${terminalLine(String(r.body.error ?? r.status))}: ${terminalLine(String(r.body.error_description ?? 'no details'))}`;
+
+// RFC 8628 §6.1 as Tessera makes user codes: two groups of four of its consonants (case-insensitive).
+const USER_CODE = new RegExp(`^[${USER_CODE_ALPHABET}]{4}-[${USER_CODE_ALPHABET}]{4}$`, 'i');
+
+/**
+ * Checks what the host answered before any of it reaches the terminal or the clipboard.
+ * The user code is copied and typed into a page, so it must be a Tessera code and
+ * nothing else (not a command line a person might paste into a shell). The links are
+ * printed and opened, so they must be http(s) on the host's own origin (and are printed
+ * as parsed, control characters percent-encoded); otherwise the host's own /device is
+ * shown instead, which is where the code is entered on a Tessera server.
+ */
+function checkStart(host: string, body: Record<string, unknown>): DeviceStart {
+  const notTessera = `Is ${host} a Tessera server? Check --host or TESSERA_HOST.`;
+  const code = typeof body.user_code === 'string' ? body.user_code.toUpperCase() : '';
+  if (!USER_CODE.test(code)) {
+    throw new CliError(EXIT.api, `${host} sent a login code that is not a Tessera code (XXXX-XXXX, consonants only); it is not shown or copied.`, notTessera);
+  }
+  const expiresIn = Number(body.expires_in);
+  if (typeof body.device_code !== 'string' || !body.device_code || !(expiresIn > 0)) {
+    throw new CliError(EXIT.api, `${host} started the login without a device code or an expiry.`, notTessera);
+  }
+  const page = `${host}/device`;
+  const own = (url: unknown, fallback: string) => (typeof url === 'string' ? sameOriginHttp(url, host)?.href : undefined) ?? fallback;
+  return {
+    device_code: body.device_code,
+    user_code: code,
+    verification_uri: own(body.verification_uri, page),
+    verification_uri_complete: own(body.verification_uri_complete, `${page}?user_code=${code}`),
+    expires_in: expiresIn,
+    interval: typeof body.interval === 'number' ? body.interval : undefined,
+  };
+}
 
 /** Waits before retrying a refused or reset connection: short, so a server that is not there is reported within about a second. */
 const CONNECT_RETRIES_MS = [300, 900];
@@ -69,13 +109,14 @@ export async function startDeviceFlow(host: string, deviceLabel: string, signal:
       r = await postForm(`${host}/openapi/v1/oauth/device/code`, { client_id: CLIENT_ID, device_label: deviceLabel }, signal);
     } catch (err) {
       // A server restarting answers again within a second; one that is down never does,
-      // and the user should hear so at once rather than after seconds of backoff.
-      const wait = CONNECT_RETRIES_MS[connectFailures++];
+      // and the user should hear so at once rather than after seconds of backoff. A host
+      // that let the connect time out has already had its chance: no second try.
+      const wait = isConnectTimeout(err) ? undefined : CONNECT_RETRIES_MS[connectFailures++];
       if (signal.aborted || wait === undefined) throw signal.aborted ? err : network(host, err);
       await sleep(wait, signal);
       continue;
     }
-    if (r.status === 200) return r.body as unknown as DeviceStart;
+    if (r.status === 200) return checkStart(host, r.body);
     if ((r.status >= 500 || r.status === 429) && attempt < 3) {
       await sleep(r.retryAfterMs ?? backoff, signal);
       backoff *= 2;

@@ -1,6 +1,7 @@
 import { apiClient, type ApiClient } from './api.ts';
 import { CliError, EXIT, usage } from './errors.ts';
 import { configDir, HostsStore, type HostLogin } from './hosts-file.ts';
+import { terminalJson } from './term.ts';
 
 export const DEFAULT_HOST = 'http://localhost:8080';
 
@@ -125,6 +126,6 @@ export class CliContext {
   }
 
   print(human: string, data: unknown): void {
-    process.stdout.write(this.json ? `${JSON.stringify(data, null, 2)}\n` : `${human}\n`);
+    process.stdout.write(this.json ? `${terminalJson(data)}\n` : `${human}\n`);
   }
 }

@@ -85,3 +85,35 @@ export function relativeTime(iso: string, now = Date.now()): string {
 
 /** "Dec 9, 2026, 3:47 PM GMT+1 (in 13 days)". */
 export const when = (iso: string) => `${localTime(iso)} (${relativeTime(iso)})`;
+
+// Every C0 control, DEL and every C1 control (Unicode's Cc): a terminal acts on these
+// (ESC starts sequences that move the cursor, rewrite the title or the clipboard; CR
+// overwrites a line; U+009B is a one-character CSI) instead of showing them.
+const CONTROLS = /\p{Cc}/gu;
+const CONTROLS_BUT_LINES = /(?![\n\t])\p{Cc}/gu;
+
+/**
+ * Server text for one line of the terminal (a name, a code, an error description): every
+ * control character removed, newlines and tabs too, so it can neither steer the terminal
+ * nor fake a line of its own (a second "Run `…`" hint).
+ */
+export const terminalLine = (text: string): string => text.replace(CONTROLS, '');
+
+/** Server text that may span lines (an answer, a description): control characters removed, newlines and tabs kept. */
+export const terminalText = (text: string): string => text.replace(CONTROLS_BUT_LINES, '');
+
+/** A copy of server data with every string made a `terminalLine`, for human output; `--json` prints the data itself. */
+export function terminalSafe<T>(value: T): T {
+  if (typeof value === 'string') return terminalLine(value) as T;
+  if (Array.isArray(value)) return value.map(terminalSafe) as T;
+  if (value && typeof value === 'object') return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, terminalSafe(v)])) as T;
+  return value;
+}
+
+/**
+ * JSON for stdout. JSON.stringify escapes C0 controls but writes DEL and C1 controls
+ * raw; escaping them too (`\u009b`) keeps the document the same data and the terminal
+ * it may land on untouched.
+ */
+export const terminalJson = (data: unknown): string =>
+  JSON.stringify(data, null, 2).replace(/[\u007f-\u009f]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);

@@ -3,9 +3,11 @@ import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import type { Command } from 'commander';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DEMO_APPS } from '../../src/admin/seed.ts';
-import { cli, closedPortUrl } from '../helpers/cli.ts';
+import { buildProgram } from '../../src/cli/program.ts';
+import { cli, closedPortUrl, hangingConnectUrl } from '../helpers/cli.ts';
 import { createAccount, createTestApp, createWorkspace, mintToken, type TestAccount } from '../helpers/fixtures.ts';
 import { startServer, type TestServer } from '../helpers/server.ts';
 
@@ -27,14 +29,19 @@ const tmp = () => mkdtemp(path.join(tmpdir(), 'tessera-cli-'));
 const withToken = async () => ({ TESSERA_CONFIG_DIR: await tmp(), TESSERA_HOST: server.url, TESSERA_TOKEN: await mintToken(server, account) });
 
 describe('help', () => {
-  it('when any command is asked for help, then it shows --host and --json and examples, and no "(default: [])" noise', async () => {
-    const commands = [['login'], ['whoami'], ['logout'], ['auth', 'status'], ['status'], ['version'], ['workspaces'], ['apps', 'list'], ['apps', 'info'], ['run']];
-    // One after another: ten Node processes at once would only crowd the other suites' CPU.
+  it('when any command or group is asked for help, then it shows --host and --json and two or three examples, and no "(default: [])" noise', async () => {
+    // Every command and group of the real command tree, so a command added later is covered too.
+    const walk = (cmd: Command, path: string[]): string[][] => cmd.commands.flatMap((c) => [[...path, c.name()], ...walk(c, [...path, c.name()])]);
+    const commands = walk(buildProgram(), []);
+    expect(commands).toEqual(expect.arrayContaining([['auth'], ['auth', 'status'], ['apps'], ['apps', 'list'], ['apps', 'info'], ['run'], ['login']]));
+    // One after another: a dozen Node processes at once would only crowd the other suites' CPU.
     for (const c of commands) {
       const h = await cli([...c, '--help'], {}).done;
       expect(h.code, c.join(' ')).toBe(0);
-      expect(h.stdout).toMatch(/Global Options:\n\s+--host <url>[\s\S]*--json/);
-      expect(h.stdout).toMatch(/Examples:\n\s+\$ tessera /);
+      expect(h.stdout, c.join(' ')).toMatch(/Global Options:\n\s+--host <url>[\s\S]*--json/);
+      const examples = h.stdout.match(/Examples:\n((?: {2}\$ tessera .+\n)+)/);
+      expect(examples, `examples of ${c.join(' ')}`).not.toBeNull();
+      expect(examples![1]!.trimEnd().split('\n').length, c.join(' ')).toBeOneOf([2, 3]);
       expect(h.stdout).not.toContain('(default: [])');
     }
   });
@@ -77,6 +84,40 @@ describe('hints that name the fix', () => {
     for (const res of [who, login]) {
       expect(res.code).toBe(4);
       expect(res.stderr).toBe(`tessera: Could not reach ${dead}: ECONNREFUSED\nIs the server running at ${dead}?\n`);
+    }
+  });
+
+  it('when the host never completes a connection (packets dropped), then whoami and login give up on the connect and ask whether the server is running, with exit 4', async () => {
+    const hanging = await hangingConnectUrl();
+    try {
+      const env = { TESSERA_CONFIG_DIR: await tmp(), TESSERA_HOST: hanging.url };
+      // Both at once: each only waits on its connect.
+      const results = await Promise.all([cli(['whoami'], { ...env, TESSERA_TOKEN: 'tsa_x' }).done, cli(['login', '--no-browser'], env).done]);
+      for (const res of results) {
+        expect(res.code).toBe(4);
+        expect(res.stderr).toBe(`tessera: Could not reach ${hanging.url}: ETIMEDOUT (no answer within 2.5 s)\nIs the server running at ${hanging.url}?\n`);
+      }
+    } finally {
+      hanging.close();
+    }
+  });
+
+  it('when a connected server takes longer than the connect timeout to answer, then the CLI waits for the answer', async () => {
+    // Only the connect is bounded: a slow answer (a long run) must still arrive.
+    const me = { sub: 'u-1', email: 'slow@example.test', display_name: 'Slow', scopes: ['full'], expires_at: null, subject_issuer: 'tessera:account', default_workspace_id: null };
+    const slow = createServer((_req, res) => {
+      setTimeout(() => res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(me)), 3_500);
+    });
+    slow.listen(0, '127.0.0.1');
+    await new Promise<void>((r) => slow.once('listening', r));
+    try {
+      const url = `http://127.0.0.1:${(slow.address() as AddressInfo).port}`;
+      const res = await cli(['whoami', '--json'], { TESSERA_CONFIG_DIR: await tmp(), TESSERA_HOST: url, TESSERA_TOKEN: 'tsa_x' }).done;
+      expect(res.code).toBe(0);
+      expect(JSON.parse(res.stdout)).toMatchObject({ host: url, email: 'slow@example.test' });
+    } finally {
+      slow.closeAllConnections();
+      slow.close();
     }
   });
 

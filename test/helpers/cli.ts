@@ -1,7 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { chmod, mkdir, mkdtemp, readFile, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { connect, type AddressInfo, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { stripVTControlCharacters } from 'node:util';
@@ -209,4 +209,79 @@ export async function closedPortUrl(): Promise<string> {
   const url = `http://127.0.0.1:${(closed.address() as AddressInfo).port}`;
   await new Promise<void>((r) => closed.close(() => r()));
   return url;
+}
+
+/**
+ * A loopback URL whose TCP connect never completes, as with a host that drops packets.
+ * A child process listens with a backlog of 1 and then blocks its event loop, so it
+ * never accepts; two connections fill its accept queue (Linux holds backlog + 1), and
+ * from then on the kernel drops every SYN to that port: connect() hangs until the
+ * client gives up. A child, because a Node server in this process would accept.
+ */
+export async function hangingConnectUrl(): Promise<{ url: string; close(): void }> {
+  const child = spawn(
+    process.execPath,
+    [
+      '-e',
+      `const s = require('node:net').createServer().listen({ port: 0, host: '127.0.0.1', backlog: 1 }, () => {
+        process.stdout.write(s.address().port + '\\n');
+        Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0);
+      });`,
+    ],
+    { stdio: ['ignore', 'pipe', 'inherit'] },
+  );
+  const port = Number(await new Promise<string>((resolve, reject) => {
+    child.stdout!.once('data', (d: Buffer) => resolve(d.toString('utf8').trim()));
+    child.once('exit', (code) => reject(new Error(`the listener exited (${code})`)));
+  }));
+  const fillers: Socket[] = [];
+  for (let i = 0; i < 2; i++) {
+    const s = connect({ host: '127.0.0.1', port });
+    fillers.push(s);
+    await new Promise<void>((resolve, reject) => s.once('connect', resolve).once('error', reject));
+  }
+  return {
+    url: `http://127.0.0.1:${port}`,
+    close: () => {
+      for (const s of fillers) s.destroy();
+      child.kill('SIGKILL');
+    },
+  };
+}
+
+/** Any C0 control but tab and newline, DEL, or any C1 control: what must never reach the terminal from a server. */
+export const TERMINAL_CONTROL = /(?![\t\n])\p{Cc}/u;
+
+export interface HostileAnswers {
+  /** The body of `POST /oauth/device/code`. */
+  deviceStart?: Record<string, unknown>;
+  /** Status and body of `POST /oauth/token`. */
+  token?: { status: number; body: Record<string, unknown> };
+  /** Status and body of a `GET /openapi/v1/<key>` (the key is the path without that prefix and without the query). */
+  get?: Record<string, { status: number; body: unknown }>;
+}
+
+/** A stand-in for a Tessera host that answers whatever the test sets in `answers`, to see what the CLI does with hostile values. */
+export async function hostileHost(): Promise<{ url: string; answers: HostileAnswers; close(): Promise<void> }> {
+  const answers: HostileAnswers = {};
+  const server = createServer(async (req, res) => {
+    for await (const chunk of req) void chunk;
+    const json = (status: number, body: unknown) => res.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify(body));
+    const route = (req.url ?? '/').replace(/^\/openapi\/v1/, '').replace(/\?.*$/, '');
+    if (route === '/oauth/device/code' && answers.deviceStart) return json(200, answers.deviceStart);
+    if (route === '/oauth/token' && answers.token) return json(answers.token.status, answers.token.body);
+    const get = answers.get?.[route];
+    if (req.method === 'GET' && get) return json(get.status, get.body);
+    json(404, { error: 'not_found', message: 'Nothing here.' });
+  });
+  server.listen(0, '127.0.0.1');
+  await new Promise<void>((r) => server.once('listening', r));
+  return {
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    answers,
+    close: () => {
+      server.closeAllConnections();
+      return new Promise<void>((r) => server.close(() => r()));
+    },
+  };
 }

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { apiError } from '../../src/cli/api.ts';
 import { EXIT, network } from '../../src/cli/errors.ts';
 import { CliContext, normalizeHost } from '../../src/cli/session.ts';
-import { colorOn, relativeTime, table } from '../../src/cli/term.ts';
+import { colorOn, relativeTime, table, terminalJson, terminalLine, terminalSafe, terminalText } from '../../src/cli/term.ts';
 
 // Pure pieces of the CLI's output; the e2e suites drive the same rules through bin/tessera.js.
 const tty = { isTTY: true } as NodeJS.WriteStream;
@@ -44,6 +44,8 @@ describe('hints', () => {
     expect([noHost.exitCode, noHost.message, noHost.hint]).toEqual([EXIT.network, 'Could not reach https://tesera.example.com: ENOTFOUND', 'Is the host name in https://tesera.example.com right?']);
     const refused = network('http://localhost:8080', Object.assign(new TypeError('fetch failed'), { cause: { code: 'ECONNREFUSED' } }));
     expect(refused.hint).toBe('Is the server running at http://localhost:8080?');
+    const dropped = network('http://10.0.0.9:8080', Object.assign(new TypeError('fetch failed'), { cause: { code: 'UND_ERR_CONNECT_TIMEOUT' } }));
+    expect([dropped.exitCode, dropped.message, dropped.hint]).toEqual([EXIT.network, 'Could not reach http://10.0.0.9:8080: ETIMEDOUT (no answer within 2.5 s)', 'Is the server running at http://10.0.0.9:8080?']);
   });
 
   it('when the server rate-limits, then the hint says when to try again', () => {
@@ -56,5 +58,23 @@ describe('hints', () => {
     expect(() => normalizeHost('[::1]:8080', fix)).toThrow('[::1]:8080 has no scheme. Did you mean http://[::1]:8080?');
     expect(() => normalizeHost('api.example.com/', fix)).toThrow('Did you mean https://api.example.com/?');
     expect(normalizeHost('https://api.example.com/base/', fix)).toBe('https://api.example.com/base');
+  });
+});
+
+describe('server text on the terminal', () => {
+  const hostile = 'a\x1b[2J\x1b]52;c;ZXZpbA==\x07b\r\nc\td\u009b31me\u007f\x00';
+
+  it('when server text is shown, then every control character is removed; only multi-line text keeps its newlines and tabs', () => {
+    expect(terminalLine(hostile)).toBe('a[2J]52;c;ZXZpbA==bcd31me');
+    expect(terminalText(hostile)).toBe('a[2J]52;c;ZXZpbA==b\nc\td31me');
+    expect(terminalLine('Ünïcödé ✓ 日本')).toBe('Ünïcödé ✓ 日本');
+    expect(terminalSafe({ name: hostile, tags: [hostile], n: 3, none: null })).toEqual({ name: terminalLine(hostile), tags: [terminalLine(hostile)], n: 3, none: null });
+  });
+
+  it('when data is printed as JSON, then DEL and C1 controls are escaped too, and the document parses to the same data', () => {
+    const json = terminalJson({ text: hostile });
+    expect(json).not.toMatch(/(?![\t\n])\p{Cc}/u);
+    expect(json).toContain('\\u009b31m');
+    expect(JSON.parse(json)).toEqual({ text: hostile });
   });
 });

@@ -2,7 +2,7 @@ import type { components } from '../../../generated/openapi.ts';
 import { call } from '../api.ts';
 import { CliError, EXIT, usage } from '../errors.ts';
 import type { CliContext } from '../session.ts';
-import { table } from '../term.ts';
+import { table, terminalSafe, terminalText } from '../term.ts';
 import { isExternal, tokenKind } from '../token-kind.ts';
 
 type AppMode = components['schemas']['AppMode'];
@@ -36,7 +36,7 @@ export async function listApps(ctx: CliContext, opts: { workspace?: string; mode
   const human = apps.length
     ? table(
         [{ header: 'ID' }, { header: 'MODE' }, { header: 'NAME', shrink: true }, { header: 'TAGS', shrink: true }],
-        apps.map((a) => [a.id, a.mode, a.name, a.tags.join(',')]),
+        terminalSafe(apps).map((a) => [a.id, a.mode, a.name, a.tags.join(',')]),
       )
     : 'No apps.';
   ctx.print(human, apps);
@@ -56,7 +56,7 @@ const notPermittedHere = (host: string) => (err: unknown) => {
 
 /** `  --input name=…  Name (text, required, max 48)`: one line per input, as `apps info` and the missing-input hint show them. */
 export function describeInputs(fields: InputField[]): string[] {
-  return fields.map(
+  return terminalSafe(fields).map(
     (f) =>
       `  --input ${f.variable}=…  ${f.label} (${f.type}${f.required ? ', required' : ''}${f.max_length ? `, max ${f.max_length}` : ''}${f.options ? `: ${f.options.join(' | ')}` : ''})`,
   );
@@ -66,10 +66,12 @@ export async function appInfo(ctx: CliContext, appId: string): Promise<void> {
   const target = await ctx.client();
   const app = await call({ ctx, ...target }, target.api.GET('/apps/{app_id}/info', { params: { path: { app_id: appId } } }));
   const inputs = describeInputs(app.input_schema);
+  const shown = terminalSafe(app);
   const human = [
-    `${app.name}  (${app.mode} app ${app.id})`,
-    app.description ? app.description : '',
-    app.tags.length ? `Tags: ${app.tags.join(', ')}` : '',
+    `${shown.name}  (${shown.mode} app ${shown.id})`,
+    // A description may span lines; it keeps them.
+    app.description ? terminalText(app.description) : '',
+    shown.tags.length ? `Tags: ${shown.tags.join(', ')}` : '',
     inputs.length ? `Inputs:\n${inputs.join('\n')}` : 'Inputs: none',
   ]
     .filter(Boolean)

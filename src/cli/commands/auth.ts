@@ -1,7 +1,7 @@
 import { apiClient, call } from '../api.ts';
 import { CliError, EXIT } from '../errors.ts';
 import type { CliContext } from '../session.ts';
-import { when } from '../term.ts';
+import { terminalLine, terminalSafe, when } from '../term.ts';
 import { ACCOUNT_ISSUER, describeKind, tokenKind } from '../token-kind.ts';
 import { defaultWorkspace } from './workspaces.ts';
 
@@ -10,11 +10,12 @@ export async function whoami(ctx: CliContext): Promise<void> {
   const me = await call({ ctx, ...target }, target.api.GET('/me'));
   const workspace = await defaultWorkspace(ctx, target.host, target.token, me);
   const external = me.subject_issuer !== ACCOUNT_ISSUER;
+  const [shown, ws] = [terminalSafe(me), terminalSafe(workspace)];
   const lines = [
-    `${me.email ?? me.sub} (${me.display_name}) on ${target.host}`,
-    `  Token: ${describeKind(tokenKind(target.token))}${target.source === 'env' ? ' from TESSERA_TOKEN' : ''}, scopes ${me.scopes.join(' ')}, ${me.expires_at ? `valid until ${when(me.expires_at)}` : 'without expiry'}`,
-    external ? `  Signed in through: ${me.subject_issuer} (single sign-on; you see the apps granted to you)` : '',
-    workspace ? `  Default workspace: ${workspace.name ?? '(name not readable with this token)'} (${workspace.id})` : '',
+    `${shown.email ?? shown.sub} (${shown.display_name}) on ${target.host}`,
+    `  Token: ${describeKind(tokenKind(target.token))}${target.source === 'env' ? ' from TESSERA_TOKEN' : ''}, scopes ${shown.scopes.join(' ')}, ${me.expires_at ? `valid until ${when(me.expires_at)}` : 'without expiry'}`,
+    external ? `  Signed in through: ${shown.subject_issuer} (single sign-on; you see the apps granted to you)` : '',
+    ws ? `  Default workspace: ${ws.name ?? '(name not readable with this token)'} (${ws.id})` : '',
   ];
   ctx.print(lines.filter(Boolean).join('\n'), { host: target.host, ...me, token_kind: tokenKind(target.token), default_workspace: workspace });
 }
@@ -45,10 +46,10 @@ export async function logout(ctx: CliContext): Promise<void> {
     // A token the server no longer accepts is already as good as revoked.
     if (err.exitCode === EXIT.network) {
       revoked = false;
-      process.stderr.write(`Warning: ${err.message}. The login was removed here, but the token stays valid on the server until it expires.\n`);
+      process.stderr.write(`Warning: ${terminalLine(err.message)}. The login was removed here, but the token stays valid on the server until it expires.\n`);
     } else if (err.exitCode !== EXIT.auth) {
       revoked = false;
-      process.stderr.write(`Warning: the server did not revoke the token (${err.message}); it was removed here.\n`);
+      process.stderr.write(`Warning: the server did not revoke the token (${terminalLine(err.message)}); it was removed here.\n`);
     }
   }
   await ctx.hosts.remove(host);

@@ -8,7 +8,7 @@ import { CliError, usage } from '../errors.ts';
 import { confirm, onEnter, readStdin } from '../prompt.ts';
 import type { CliContext } from '../session.ts';
 import { Spinner } from '../spinner.ts';
-import { err, interactive, out, when } from '../term.ts';
+import { err, interactive, out, terminalLine, terminalSafe, when } from '../term.ts';
 import { describeKind, tokenKind } from '../token-kind.ts';
 import { defaultWorkspace, type WorkspaceRef } from './workspaces.ts';
 
@@ -34,7 +34,7 @@ export async function login(ctx: CliContext, opts: LoginOptions): Promise<void> 
   try {
     const label = opts.deviceLabel?.trim() || hostname();
     const start = await startDeviceFlow(host, label, controller.signal);
-    const complete = start.verification_uri_complete ?? start.verification_uri;
+    const complete = start.verification_uri_complete;
     const prompt = opts.browser && interactive() && canOpenBrowser();
     if (prompt) {
       process.stderr.write(`\n${err.yellow('!')} First copy your one-time code: ${err.bold(start.user_code)}\n`);
@@ -84,11 +84,11 @@ async function mayReplace(ctx: CliContext, host: string, opts: LoginOptions): Pr
   const existing = await ctx.login(host);
   if (!existing || opts.force) return true;
   if (existing.expires_at && Date.parse(existing.expires_at) <= Date.now()) return true;
-  const already = `Already logged in to ${host} as ${existing.email}, with a ${describeKind(tokenKind(existing.token))}.`;
+  const already = `Already logged in to ${host} as ${terminalLine(existing.email)}, with a ${describeKind(tokenKind(existing.token))}.`;
   if (!opts.withToken && interactive()) {
     process.stderr.write(`${already}\n`);
     if (await confirm('Log in again and replace this login?', 'Login cancelled.')) return true;
-    ctx.print(`Kept the login of ${existing.email} for ${host}.`, { host, email: existing.email, replaced: false });
+    ctx.print(`Kept the login of ${terminalLine(existing.email)} for ${host}.`, { host, email: existing.email, replaced: false });
     return false;
   }
   const again = ctx.cmd('login', ...(opts.withToken ? ['--with-token'] : []), '--force');
@@ -108,10 +108,11 @@ async function loginWithToken(ctx: CliContext, host: string): Promise<void> {
 async function finish(ctx: CliContext, host: string, token: string, expiresAt: string | null, me: Principal, workspace: WorkspaceRef | null): Promise<void> {
   await ctx.hosts.save(host, { token, expires_at: expiresAt, email: me.email ?? me.sub });
   const validity = expiresAt ? `valid until ${when(expiresAt)}` : 'does not expire';
+  const [shown, ws] = [terminalSafe(me), terminalSafe(workspace)];
   const lines = [
-    `${out.green('✓')} Logged in to ${host} as ${me.email ?? me.sub} (${me.display_name}).`,
+    `${out.green('✓')} Logged in to ${host} as ${shown.email ?? shown.sub} (${shown.display_name}).`,
     `  Token: ${describeKind(tokenKind(token))}, ${validity}`,
-    workspace ? `  Default workspace: ${workspace.name ?? '(name not readable with this token)'} (${workspace.id})` : '',
+    ws ? `  Default workspace: ${ws.name ?? '(name not readable with this token)'} (${ws.id})` : '',
   ];
   ctx.print(lines.filter(Boolean).join('\n'), { host, email: me.email, expires_at: expiresAt, token_kind: tokenKind(token), default_workspace: workspace, principal: me });
   if (process.env.TESSERA_TOKEN) {

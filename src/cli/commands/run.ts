@@ -1,11 +1,11 @@
-import { createParser } from 'eventsource-parser';
 import type { components } from '../../../generated/openapi.ts';
 import { call, type Caller } from '../api.ts';
 import { CliError, EXIT, usage } from '../errors.ts';
 import { collectInputs } from '../inputs.ts';
 import { readStdin } from '../prompt.ts';
+import { formatOutputs, readRunStream } from '../run-stream.ts';
 import type { CliContext } from '../session.ts';
-import { err } from '../term.ts';
+import { err, terminalLine, terminalText } from '../term.ts';
 import { describeInputs } from './apps.ts';
 
 export interface RunOptions {
@@ -18,14 +18,7 @@ export interface RunOptions {
   stream?: boolean;
 }
 
-type StreamEvent = { event: string; task_id: string; [k: string]: unknown };
 type Schemas = components['schemas'];
-
-function formatOutputs(outputs: Record<string, unknown> | null | undefined): string {
-  const entries = Object.entries(outputs ?? {});
-  if (!entries.length) return '(no outputs)';
-  return entries.map(([k, v]) => `${k}: ${typeof v === 'string' ? v : JSON.stringify(v)}`).join('\n');
-}
 
 type AppInfo = Schemas['AppInfo'];
 
@@ -37,7 +30,7 @@ function inputsHint(ctx: CliContext, app: AppInfo, query: string | undefined): s
     ...(app.mode === 'chat' ? ['--query', query ?? '…'] : []),
     ...app.input_schema.filter((f) => f.required).flatMap((f) => ['--input', `${f.variable}=…`]),
   );
-  return [`${app.name} takes these inputs:`, ...describeInputs(app.input_schema), `For example: ${example}`].join('\n');
+  return [`${terminalLine(app.name)} takes these inputs:`, ...describeInputs(app.input_schema), `For example: ${terminalLine(example)}`].join('\n');
 }
 
 export async function run(ctx: CliContext, appId: string, opts: RunOptions): Promise<void> {
@@ -75,7 +68,9 @@ export async function run(ctx: CliContext, appId: string, opts: RunOptions): Pro
     const onSigint = () => controller.abort(new CliError(130, 'Run cancelled.'));
     process.once('SIGINT', onSigint);
     try {
-      await printStream(ctx, caller, appId, send({ parseAs: 'stream', signal: controller.signal, headers: { Accept: 'text/event-stream' } })).catch(withInputs);
+      const request = send({ parseAs: 'stream', signal: controller.signal, headers: { Accept: 'text/event-stream' } });
+      const conversation = await readRunStream(ctx, caller, info.mode, request).catch(withInputs);
+      if (conversation && !ctx.json) hintConversation(ctx, appId, conversation);
     } finally {
       process.off('SIGINT', onSigint);
     }
@@ -87,62 +82,15 @@ export async function run(ctx: CliContext, appId: string, opts: RunOptions): Pro
   if (info.mode === 'workflow') {
     const res = answer as Schemas['WorkflowRunResponse'];
     // --json still prints the run (scripts want its details), but the exit code tells failure either way.
-    if (ctx.json || res.data.status === 'succeeded') ctx.print(formatOutputs(res.data.outputs), res);
+    if (ctx.json || res.data.status === 'succeeded') ctx.print(terminalText(formatOutputs(res.data.outputs)), res);
     if (res.data.status !== 'succeeded') throw new CliError(EXIT.api, `The workflow ${res.data.status}: ${res.data.error ?? 'no details'}`);
     return;
   }
   const res = answer as Schemas['ChatMessageResponse'] | Schemas['CompletionMessageResponse'];
-  ctx.print(res.answer, res);
+  ctx.print(terminalText(res.answer), res);
   if (!ctx.json && 'conversation_id' in res) hintConversation(ctx, appId, res.conversation_id);
 }
 
 /** On stderr, so stdout stays the answer alone. */
 const hintConversation = (ctx: CliContext, appId: string, id: string) =>
-  process.stderr.write(`${err.dim(`To continue this conversation: ${ctx.cmd('run', appId, '--conversation', id, '--query', '…')}`)}\n`);
-
-/** Prints answer text as it arrives (or one JSON object per event with --json); an `error` event exits 3. */
-async function printStream(ctx: CliContext, caller: Caller, appId: string, request: Promise<{ data?: unknown; error?: unknown; response: Response }>): Promise<void> {
-  const { host } = caller;
-  const body = (await call<unknown>(caller, request)) as ReadableStream<Uint8Array>;
-  let failure: CliError | undefined;
-  let finished = false;
-  let conversation: string | undefined;
-  const human = (text: string, stream: NodeJS.WriteStream = process.stdout) => {
-    if (!ctx.json) stream.write(text);
-  };
-  const parser = createParser({
-    onEvent(message) {
-      const ev = JSON.parse(message.data) as StreamEvent;
-      if (ev.event === 'ping') return;
-      if (ctx.json) process.stdout.write(`${JSON.stringify(ev)}\n`);
-      // Outcomes are decided whatever the output format: the exit code must not depend on --json.
-      if (ev.event === 'error') {
-        finished = true;
-        failure = new CliError(EXIT.api, `Error ${String(ev.code)}: ${String(ev.message)}`);
-      }
-      if (ev.event === 'message') human(String(ev.answer));
-      if (ev.event === 'message_end') {
-        finished = true;
-        human('\n');
-        if (typeof ev.conversation_id === 'string') conversation = ev.conversation_id;
-      }
-      if (ev.event === 'node_started') human(`▸ ${String((ev.data as { node_id?: string }).node_id)}\n`, process.stderr);
-      if (ev.event === 'workflow_finished') {
-        finished = true;
-        const data = ev.data as { status: string; outputs: Record<string, unknown> | null; error: string | null };
-        if (data.status !== 'succeeded') failure = new CliError(EXIT.api, `The workflow ${data.status}: ${data.error ?? 'no details'}`);
-        else human(`${formatOutputs(data.outputs)}\n`);
-      }
-    },
-  });
-  const decoder = new TextDecoder();
-  try {
-    for await (const chunk of body) parser.feed(decoder.decode(chunk, { stream: true }));
-  } catch (err) {
-    if (err instanceof CliError) throw err;
-    throw new CliError(EXIT.network, `The stream from ${host} broke off: ${(err as Error).message}`);
-  }
-  if (failure) throw failure;
-  if (!finished) throw new CliError(EXIT.network, `The stream from ${host} ended before the run finished.`);
-  if (conversation && !ctx.json) hintConversation(ctx, appId, conversation);
-}
+  process.stderr.write(`${err.dim(`To continue this conversation: ${ctx.cmd('run', appId, '--conversation', terminalLine(id), '--query', '…')}`)}\n`);

@@ -1,7 +1,7 @@
 import { apiClient } from '../api.ts';
 import { CliError, EXIT, networkCode } from '../errors.ts';
 import { command, type CliContext } from '../session.ts';
-import { out, when } from '../term.ts';
+import { out, terminalSafe, when } from '../term.ts';
 import { describeKind, tokenKind, type TokenKindName } from '../token-kind.ts';
 
 /** What `GET /me` said about one token, now. */
@@ -73,7 +73,9 @@ export async function authStatus(ctx: CliContext): Promise<void> {
   }
 }
 
-function describe(ctx: CliContext, s: HostStatus): string {
+function describe(ctx: CliContext, checked: HostStatus): string {
+  // The email and error code are the server's words.
+  const s = terminalSafe(checked);
   const tags = [s.current ? 'current' : '', s.source === 'TESSERA_TOKEN' ? 'from TESSERA_TOKEN' : '', !s.in_use ? 'not in use: TESSERA_TOKEN overrides it' : '']
     .filter(Boolean)
     .join('; ');

@@ -2,6 +2,7 @@ import { VERSION } from '../../version.ts';
 import { apiClient } from '../api.ts';
 import { CliError, networkCode } from '../errors.ts';
 import type { CliContext } from '../session.ts';
+import { terminalLine } from '../term.ts';
 
 const HEALTH_TIMEOUT_MS = 3_000;
 
@@ -36,6 +37,6 @@ export async function version(ctx: CliContext): Promise<void> {
   } catch (err) {
     server = { host, version: null, error: (err as Error)?.name === 'TimeoutError' ? 'timeout' : networkCode(err) };
   }
-  const serverLine = server.version ? `server ${server.version} at ${host}` : `server at ${host}: unknown (${server.error})`;
+  const serverLine = server.version ? `server ${terminalLine(server.version)} at ${host}` : `server at ${host}: unknown (${terminalLine(server.error ?? '')})`;
   ctx.print(`tessera ${VERSION}\n${serverLine}`, { cli: VERSION, server });
 }

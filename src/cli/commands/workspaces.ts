@@ -1,7 +1,7 @@
 import type { components } from '../../../generated/openapi.ts';
 import { apiClient, call } from '../api.ts';
 import type { CliContext } from '../session.ts';
-import { out, table } from '../term.ts';
+import { out, table, terminalSafe } from '../term.ts';
 import { isExternal, tokenKind } from '../token-kind.ts';
 
 type Principal = components['schemas']['Principal'];
@@ -33,9 +33,9 @@ export async function listWorkspaces(ctx: CliContext): Promise<void> {
   const human = data.length
     ? table(
         [{ header: 'ID' }, { header: 'NAME', shrink: true }, { header: 'ROLE' }, { header: 'DEFAULT' }],
-        data.map((w) => [w.id, w.name, w.role, w.current ? out.green('yes') : '']),
+        terminalSafe(data).map((w) => [w.id, w.name, w.role, w.current ? out.green('yes') : '']),
       )
     : 'No workspaces.';
   ctx.print(human, data);
-  if (!ctx.json && data.length) process.stderr.write(`List a workspace's apps with \`${ctx.cmd('apps', 'list', '--workspace', data[0]!.id)}\`.\n`);
+  if (!ctx.json && data.length) process.stderr.write(`List a workspace's apps with \`${ctx.cmd('apps', 'list', '--workspace', terminalSafe(data[0]!.id))}\`.\n`);
 }
