@@ -16,7 +16,7 @@ import { baseHeaders } from './http/security-headers.ts';
 import { loadSpec } from './http/spec.ts';
 import { identityRoutes } from './identity/identity-routes.ts';
 import { sessionRoutes } from './identity/session-routes.ts';
-import { oauthRouter } from './oauth/router.ts';
+import { mountOAuth } from './oauth/router.ts';
 import { createServices, type Deps, type Services } from './services.ts';
 import { mountDocs } from './server/docs.ts';
 import { healthRoutes } from './system/health.ts';
@@ -47,7 +47,7 @@ export async function createApp(deps: Deps): Promise<TesseraApp> {
   // Surfaces, each with its own error shape: RFC errors under /openapi/v1/oauth (and the
   // metadata document), API errors for the rest of /openapi/v1 and /console/api, HTML for pages.
   // Hand-written RFC endpoints and first-party pages are not in openapi.yaml.
-  app.use(oauthRouter(s));
+  mountOAuth(app, s);
   app.use('/openapi/v1', apiRouter(s));
   app.use(consoleRouter(s));
   const docs = routes.router('page', { base: '', owns: 'routes', head: true });

@@ -37,7 +37,22 @@ interface Declared {
 interface SurfaceRecord extends SurfaceOptions {
   surface: Surface;
   routes: Declared[];
+  /** What each recently seen path allows (null: no route of this surface matches it). */
+  seen: Map<string, Allowed | null>;
 }
+
+/** The methods a path allows, HEAD and OPTIONS included, and the `Allow` header that lists them. */
+interface Allowed {
+  methods: ReadonlySet<string>;
+  header: string;
+}
+
+/**
+ * Paths whose answer is remembered per surface. Matching a path against every declared
+ * route costs more than the rest of the front check together; a hot API sees few distinct
+ * paths. A flood of distinct paths only evicts (oldest first), costing what no memo would.
+ */
+const PATHS_REMEMBERED = 1_000;
 
 /**
  * Every route of the app, declared through the routers this manifest hands out.
@@ -58,7 +73,7 @@ export class RouteManifest {
 
   /** An express Router whose `get`/`post`/`put`/`patch`/`delete` routes are recorded here. */
   router(surface: Surface, opts: SurfaceOptions): Router {
-    const record: SurfaceRecord = { surface, ...opts, routes: [] };
+    const record: SurfaceRecord = { surface, ...opts, routes: [], seen: new Map() };
     this.surfaces.push(record);
     const router = express.Router();
     router.use(frontCheck(record));
@@ -70,6 +85,7 @@ export class RouteManifest {
           const test = match(p, { decode: false, end: true, trailing: true, sensitive: false });
           record.routes.push({ method, path: p, matches: (x) => test(x) !== false });
         }
+        record.seen.clear();
         return declare(path, ...handlers);
       }) as never;
     }
@@ -84,25 +100,38 @@ function joinPath(base: string, path: string): string {
   return path === '/' && base !== '' ? base : `${base}${path}`;
 }
 
+function allowedFor(record: SurfaceRecord, path: string): Allowed | null {
+  const known = record.seen.get(path);
+  if (known !== undefined) return known;
+  const methods = new Set<string>();
+  for (const r of record.routes) if (r.matches(path)) methods.add(r.method.toUpperCase());
+  let allowed: Allowed | null = null;
+  if (methods.size > 0) {
+    if (record.head && methods.has('GET')) methods.add('HEAD');
+    methods.add('OPTIONS');
+    allowed = { methods, header: [...methods].join(', ') };
+  }
+  if (record.seen.size >= PATHS_REMEMBERED) record.seen.delete(record.seen.keys().next().value!);
+  record.seen.set(path, allowed);
+  return allowed;
+}
+
 function frontCheck(record: SurfaceRecord): RequestHandler {
+  const base = record.base.toLowerCase();
   return (req, res, next) => {
     // Mount paths match case-insensitively, like every express path.
-    if (req.baseUrl.toLowerCase() !== record.base.toLowerCase()) {
+    if (req.baseUrl !== record.base && req.baseUrl.toLowerCase() !== base) {
       return next(new Error(`the ${record.surface} router is declared at "${record.base}" but mounted at "${req.baseUrl}"`));
     }
-    const allowed = new Set<string>();
-    for (const r of record.routes) if (r.matches(req.path)) allowed.add(r.method.toUpperCase());
-    if (allowed.size === 0 && record.owns === 'routes') return next();
+    const allowed = allowedFor(record, req.path);
+    if (!allowed && record.owns === 'routes') return next();
     if (!isWellEncoded(req.path)) return next(malformedPath());
-    if (allowed.size === 0) return next();
-    if (record.head && allowed.has('GET')) allowed.add('HEAD');
-    allowed.add('OPTIONS');
-    const allow = [...allowed].join(', ');
+    if (!allowed) return next();
     if (req.method === 'OPTIONS') {
-      res.set('Allow', allow).status(204).end();
+      res.set('Allow', allowed.header).status(204).end();
       return;
     }
-    if (allowed.has(req.method)) return next();
-    next(new RequestProblem(405, 'method_not_allowed', `This path does not support ${req.method}; it allows ${allow}.`, { Allow: allow }));
+    if (allowed.methods.has(req.method)) return next();
+    next(new RequestProblem(405, 'method_not_allowed', `This path does not support ${req.method}; it allows ${allowed.header}.`, { Allow: allowed.header }));
   };
 }
