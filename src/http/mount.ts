@@ -54,15 +54,23 @@ function compose(handlers: RequestHandler[]): RequestHandler {
   };
 }
 
+/** Runs the steps in order; only a step that returns a promise is waited for (see Step.run). */
 function guard(steps: ReturnType<typeof pipelineFor>): RequestHandler {
-  return async (req: Request, res: Response, next: NextFunction) => {
+  return (req: Request, res: Response, next: NextFunction) => {
     req.tessera = {};
-    try {
-      for (const step of steps) await step.run(req, res);
+    let i = 0;
+    const resume = (): void => {
+      try {
+        while (i < steps.length) {
+          const pending = steps[i++]!.run(req, res);
+          if (pending) return void pending.then(resume, next);
+        }
+      } catch (err) {
+        return next(err);
+      }
       next();
-    } catch (err) {
-      next(err);
-    }
+    };
+    resume();
   };
 }
 
