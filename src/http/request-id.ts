@@ -11,8 +11,8 @@ declare module 'express-serve-static-core' {
 
 /** Honours a sane incoming X-Request-Id, otherwise makes one; echoes it on every response. */
 export const requestId: RequestHandler = (req, res, next) => {
-  const incoming = req.get('x-request-id');
-  req.id = incoming && SAFE_ID.test(incoming) ? incoming : randomUUID();
+  const incoming = req.headers['x-request-id'];
+  req.id = typeof incoming === 'string' && SAFE_ID.test(incoming) ? incoming : randomUUID();
   res.setHeader('X-Request-Id', req.id);
   next();
 };
