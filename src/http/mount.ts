@@ -2,7 +2,7 @@ import type { NextFunction, Request, RequestHandler, Response, Router } from 'ex
 import { pipelineFor, type PipelineDeps } from '../auth/pipeline.ts';
 import { ApiError } from '../errors.ts';
 import type { OperationId, Route, RouteTable } from './operations.ts';
-import { specOperations } from './spec.ts';
+import { specOperations, type SpecOperation } from './spec.ts';
 
 /**
  * Mounts every spec operation from one table. Each route gets its guard from the
@@ -28,13 +28,41 @@ export function mountOperations(
       throw new Error(`${op.operationId}: guard ${route.guard} disagrees with the spec's security`);
     }
     const steps = pipelineFor(deps, { ...route, edition: op.enterprise ? 'enterprise' : undefined });
-    // A GET without path parameters or a query string has nothing to validate; when responses
-    // are not validated either (production), skipping the validator changes no outcome.
-    const nothingToCheck = !opts.validateResponses && op.method === 'get' && !op.path.includes('{');
-    const validation: RequestHandler = nothingToCheck ? (req, res, next) => (req.url.includes('?') ? validate(req, res, next) : next()) : validate;
-    router[op.method](op.expressPath, guard(steps), validation, handle(route));
+    router[op.method](op.expressPath, guard(steps), validationFor(op, validate, opts), handle(route));
   }
   for (const id of Object.keys(table)) if (!seen.has(id)) throw new Error(`route ${id} is not in openapi.yaml`);
+}
+
+/** Paths remembered per operation as valid; when full, it starts again (a flood only costs what no memo would). */
+const VALID_PATHS = 10_000;
+
+/**
+ * In production (responses not validated), a GET whose parameters are in its path or its
+ * (optional) query has nothing but its path to validate when the request has no query
+ * string: no body, no headers or cookies the spec reads. Its outcome is then a function of
+ * the path alone, so
+ * - without path parameters there is nothing to check at all, and
+ * - with them, a path that passed once passes again: it is remembered and not re-checked.
+ * express-openapi-validator otherwise compiles every route's pattern on every request
+ * (docs/performance.md). Anything else, and any request with a query string, is validated.
+ */
+function validationFor(op: SpecOperation, validate: RequestHandler, opts: { validateResponses: boolean }): RequestHandler {
+  const fromPath = op.parameters.every((p) => p.in === 'path' || (p.in === 'query' && !p.required));
+  if (opts.validateResponses || op.method !== 'get' || !fromPath) return validate;
+  if (!op.parameters.some((p) => p.in === 'path')) return (req, res, next) => (req.url.includes('?') ? validate(req, res, next) : next());
+  const valid = new Set<string>();
+  return (req, res, next) => {
+    if (req.url.includes('?')) return validate(req, res, next);
+    const path = req.path;
+    if (valid.has(path)) return next();
+    validate(req, res, (err?: unknown) => {
+      if (err === undefined || err === null) {
+        if (valid.size >= VALID_PATHS) valid.clear();
+        valid.add(path);
+      }
+      next(err);
+    });
+  };
 }
 
 function compose(handlers: RequestHandler[]): RequestHandler {
