@@ -1,7 +1,8 @@
-import type { NextFunction, Request, RequestHandler, Response, Router } from 'express';
+import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import { pipelineFor, type PipelineDeps } from '../auth/pipeline.ts';
 import { ApiError } from '../errors.ts';
 import type { OperationId, Route, RouteTable } from './operations.ts';
+import type { ManifestRouter } from './route-manifest.ts';
 import { specOperations, type SpecOperation } from './spec.ts';
 
 /**
@@ -9,9 +10,11 @@ import { specOperations, type SpecOperation } from './spec.ts';
  * table and runs it before request validation, so an unauthenticated caller
  * learns nothing about the request shape. Throws at start when the table and
  * the spec disagree, or when a non-public operation would be mounted unguarded.
+ * Operations are served by the manifest's dispatcher (one lookup per path, remembered)
+ * rather than one express route each (docs/performance.md).
  */
 export function mountOperations(
-  router: Router,
+  router: ManifestRouter,
   table: RouteTable,
   deps: PipelineDeps,
   validators: RequestHandler[],
@@ -28,9 +31,10 @@ export function mountOperations(
       throw new Error(`${op.operationId}: guard ${route.guard} disagrees with the spec's security`);
     }
     const steps = pipelineFor(deps, { ...route, edition: op.enterprise ? 'enterprise' : undefined });
-    router[op.method](op.expressPath, guard(steps), validationFor(op, validate, opts), handle(route));
+    router.operation(op.method, op.expressPath, compose([guard(steps), validationFor(op, validate, opts), handle(route, opts.validateResponses ? viaExpress : sendJson)]));
   }
   for (const id of Object.keys(table)) if (!seen.has(id)) throw new Error(`route ${id} is not in openapi.yaml`);
+  router.use(router.operations());
 }
 
 /** Paths remembered per operation as valid; when full, it starts again (a flood only costs what no memo would). */
@@ -102,19 +106,50 @@ function guard(steps: ReturnType<typeof pipelineFor>): RequestHandler {
   };
 }
 
-function handle(route: Route<OperationId>): RequestHandler {
+type Send = (res: Response, status: number, body: unknown) => void;
+
+/** Through res.json, which the response validator hooks (outside production). */
+const viaExpress: Send = (res, status, body) => void res.status(status).json(body);
+
+/**
+ * What res.status().json() writes for a handler's reply, without the steps a JSON answer
+ * here never needs: no ETag (turned off app-wide), so no freshness check; no JSONP, no
+ * replacer or spacing settings; HEAD never reaches a spec operation (405). Used when
+ * responses are not validated (production); a handler's body is always JSON.
+ */
+const sendJson: Send = (res, status, body) => {
+  const text = JSON.stringify(body);
+  res.statusCode = status;
+  res.setHeader('Content-Type', 'application/json; charset=utf-8');
+  res.setHeader('Content-Length', Buffer.byteLength(text));
+  res.end(text);
+};
+
+function handle(route: Route<OperationId>, send: Send): RequestHandler {
   return async (req, res, next) => {
     try {
       const { auth, app, caller } = req.tessera;
       if (route.guard === 'app' && route.modes && !route.modes.includes(app!.mode)) {
         throw new ApiError(400, 'app_mode_mismatch', `This route is for ${route.modes.join(' or ')} apps; this app is a ${app!.mode} app.`);
       }
-      const ctx = { params: req.params, query: req.query, body: req.body, req, res, auth, app, caller } as never;
+      const ctx = {
+        params: req.params,
+        // express parses the query string anew on every read of req.query; most handlers never read it.
+        get query() {
+          return req.query;
+        },
+        body: req.body,
+        req,
+        res,
+        auth,
+        app,
+        caller,
+      } as never;
       const reply = await route.handler(ctx);
       if (!reply) return;
       if (reply.headers) res.set(reply.headers);
       if (reply.body === undefined) res.status(reply.status as number).end();
-      else res.status(reply.status as number).json(reply.body);
+      else send(res, reply.status as number, reply.body);
     } catch (err) {
       next(err);
     }
