@@ -26,6 +26,8 @@ export interface SurfaceOptions {
   owns: 'prefix' | 'routes';
   /** Whether HEAD is served wherever GET is (express does that unless a later check refuses it). */
   head: boolean;
+  /** Middleware that runs before the front check (CORS, anti-framing), so its headers are on every answer. */
+  front?: RequestHandler[];
 }
 
 interface Declared {
@@ -100,6 +102,7 @@ export class RouteManifest {
     const record: SurfaceRecord = { surface, ...opts, routes: [], seen: new Map() };
     this.surfaces.push(record);
     const router = express.Router() as ManifestRouter;
+    for (const handler of opts.front ?? []) router.use(handler);
     router.use(frontCheck(record));
     for (const method of METHODS) {
       const declare = router[method].bind(router) as (...args: unknown[]) => Router;

@@ -1,6 +1,7 @@
 import express, { type Express, type RequestHandler } from 'express';
 import { noRoute } from '../http/request-problem.ts';
 import { routeManifestFor } from '../http/route-manifest.ts';
+import { cors } from '../http/cors.ts';
 import { noFraming } from '../http/security-headers.ts';
 import type { Services } from '../services.ts';
 import { deviceApproval } from './device-approval.ts';
@@ -41,7 +42,8 @@ export function mountOAuth(app: Express, s: Services): void {
   wellKnown.get('/oauth-authorization-server', metadata(s));
   wellKnown.use(oauthErrorHandler(s.log));
 
-  const oauth = manifest.router('oauth', { base: OAUTH_BASE, owns: 'prefix', head: true });
+  // CORS as everywhere under /openapi/v1, then anti-framing, so that even the manifest's 400/405 answers carry both.
+  const oauth = manifest.router('oauth', { base: OAUTH_BASE, owns: 'prefix', head: true, front: [cors(s.config.corsAllowOrigins), noFraming] });
   oauth.post('/device/code', raw, wrap(deviceAuthorization(s)));
   oauth.post('/token', raw, wrap(token(s)));
   oauth.post('/revoke', raw, wrap(revocation(s)));
@@ -59,6 +61,5 @@ export function mountOAuth(app: Express, s: Services): void {
   oauth.use(oauthErrorHandler(s.log));
 
   app.use('/.well-known', wellKnown);
-  // Anti-framing first, so that even the manifest's 400/405 answers carry it.
-  app.use(OAUTH_BASE, noFraming, oauth);
+  app.use(OAUTH_BASE, oauth);
 }
