@@ -5,7 +5,7 @@
  * per-process CPU time that tells how much work a request costs.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { readdirSync, readFileSync, statSync, utimesSync } from 'node:fs';
 import { createServer } from 'node:net';
 import path from 'node:path';
 import pg from 'pg';
@@ -78,7 +78,7 @@ function newest(dir: string): number {
   return t;
 }
 
-/** Production runs dist/; build it when it is missing or older than the sources. */
+/** Production runs dist/ (and so do the bench's baseline servers); build it when it is missing or older than the sources. */
 export function ensureBuilt(): void {
   const main = path.join(ROOT, 'dist/src/main.js');
   let built = 0;
@@ -87,11 +87,15 @@ export function ensureBuilt(): void {
   } catch {
     /* not built yet */
   }
-  const sources = Math.max(newest(path.join(ROOT, 'src')), statSync(path.join(ROOT, 'openapi.yaml')).mtimeMs);
+  const files = ['openapi.yaml', 'scripts/bench-bare.ts', 'scripts/bench-peer.ts'].map((f) => statSync(path.join(ROOT, f)).mtimeMs);
+  const sources = Math.max(newest(path.join(ROOT, 'src')), ...files);
   if (built >= sources) return;
   console.error('bench: building dist/ (npm run build) …');
   const r = spawnSync('npm', ['run', 'build'], { cwd: ROOT, stdio: ['ignore', 'ignore', 'inherit'] });
   if (r.status !== 0) throw new Error('npm run build failed');
+  // tsc leaves files it did not need to change alone: mark the build as newer than the sources.
+  const now = new Date();
+  utimesSync(main, now, now);
 }
 
 /** `tessera_bench` next to DATABASE_URL's database: created once, migrated, never the caller's own data. */
@@ -165,4 +169,9 @@ export async function startTessera(o: TesseraOptions): Promise<{ child: ChildPro
     ...o.env,
   }, /Tessera is running/);
   return { child, base: `http://127.0.0.1:${port}` };
+}
+
+/** One of the bench's baseline servers (scripts/bench-bare.ts, scripts/bench-peer.ts), compiled like Tessera. */
+export function startBaseline(name: 'bench-bare' | 'bench-peer', env: Record<string, string>, nodeArgs: string[] = []): Promise<ChildProcess> {
+  return start(process.execPath, [...nodeArgs, `dist/scripts/${name}.js`], env, /ready/);
 }

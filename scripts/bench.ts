@@ -6,14 +6,14 @@
  *      script, two Redis round trips (scripts/bench-peer.ts),
  *  (b) GET /openapi/v1/me, (c) GET /apps/{id}/info, (d) GET /me with a warm federated JWT.
  * Tessera runs as in production: compiled JS from dist/ (built when stale), NODE_ENV=production,
- * LOG_LEVEL=warn; BENCH_TSX=1 adds (b·tsx), /me served through the tsx loader.
+ * LOG_LEVEL=warn; so do (a) and (p). BENCH_TSX=1 adds (b·tsx), /me served through the tsx loader.
  *
  * 1. Counts per warm request, over COUNT_REQUESTS sequential requests: Redis round trips
  *    (commands sent by clients, seen with MONITOR), Redis commands executed including those
  *    inside scripts (INFO commandstats), Postgres transactions (pg_stat_database).
- * 2. BENCH_ROUNDS interleaved rounds, every target once per round, the order rotating: each
- *    ratio is taken within a round (neighbours in time) and the median over rounds is
- *    reported, so one noisy round does not decide. Per target also the server's CPU per
+ * 2. BENCH_ROUNDS interleaved rounds, every target once per round (after a second of
+ *    unmeasured load), the order rotating and reversing: each ratio is taken within a round
+ *    (neighbours in time) and the median over rounds is reported, so one noisy round does not decide. Per target also the server's CPU per
  *    request (process CPU time / requests, every thread) and Redis's.
  * 3. Streaming: time to the first SSE event of a chat run on the echo provider, against a
  *    bare server that calls the same provider and streams (STREAM_REQUESTS sequential runs each).
@@ -25,12 +25,13 @@ import autocannon from 'autocannon';
 import { Redis } from 'ioredis';
 import { exportJWK, generateKeyPair, SignJWT } from 'jose';
 import pg from 'pg';
-import { cpuMicros, DB_NAME, ensureBuilt, freePort, seed, sleep, start, startRedis, startTessera } from './bench-kit.ts';
+import { cpuMicros, DB_NAME, ensureBuilt, freePort, seed, sleep, startBaseline, startRedis, startTessera } from './bench-kit.ts';
 
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 50);
 const COUNT_REQUESTS = 200;
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5);
 const ROUND_SECONDS = Number(process.env.BENCH_ROUND_SECONDS ?? 5);
+const WARM_SECONDS = 1;
 const STREAM_REQUESTS = Number(process.env.STREAM_REQUESTS ?? 60);
 const WITH_TSX = process.env.BENCH_TSX === '1';
 const JWT_ISSUER = 'https://idp.bench.example';
@@ -121,6 +122,7 @@ async function jwtIssuer(): Promise<{ issuers: string; token: string }> {
   // Shaped like an IdP access token: a name, groups, the usual registered claims.
   const token = await new SignJWT({
     email: 'bench.user@bench.example',
+    email_verified: true,
     name: 'Bench User',
     scope: 'openid email profile apps:run apps:read:permitted',
     groups: ['engineering', 'bench'],
@@ -179,16 +181,10 @@ async function main() {
   const jwtAuth = { Authorization: `Bearer ${jwt.token}` };
   const meBody = await (await fetch(`${base}/openapi/v1/me`, { headers: auth })).text();
 
-  const tsx = ['--import', 'tsx'];
   const barePort = await freePort();
-  const bare = await start(process.execPath, [...tsx, 'scripts/bench-bare.ts'], { PORT: String(barePort), BENCH_BODY: meBody }, /ready/);
+  const bare = await startBaseline('bench-bare', { PORT: String(barePort), BENCH_BODY: meBody });
   const peerPort = await freePort();
-  const peer = await start(
-    process.execPath,
-    [...tsx, 'scripts/bench-peer.ts'],
-    { PORT: String(peerPort), BENCH_BODY: meBody, BENCH_TOKEN: token, REDIS_URL: `redis://127.0.0.1:${redisPort}` },
-    /ready/,
-  );
+  const peer = await startBaseline('bench-peer', { PORT: String(peerPort), BENCH_BODY: meBody, BENCH_TOKEN: token, REDIS_URL: `redis://127.0.0.1:${redisPort}` });
   let tsxServer: { child: ChildProcess; base: string } | null = null;
   if (WITH_TSX) tsxServer = await startTessera({ dbUrl, redisPort, loader: 'tsx', env: enterprise });
   const loadBefore = loadavg();
@@ -211,9 +207,13 @@ async function main() {
   const rounds: Record<string, Sample>[] = [];
   for (let i = 0; i < ROUNDS; i++) {
     const round: Record<string, Sample> = {};
-    // Rotate the order so that no target is always first (or last) in a round.
-    for (let j = 0; j < targets.length; j++) {
-      const t = targets[(i + j) % targets.length]!;
+    // Rotate the order, and reverse it every other round, so that no target is always first
+    // or always follows the same one.
+    const order = targets.map((_, j) => targets[(i + j) % targets.length]!);
+    if (i % 2 === 1) order.reverse();
+    for (const t of order) {
+      // A second of load first, not measured: a server that idled while the others ran starts warm.
+      await autocannon({ url: t.url, connections: CONNECTIONS, duration: WARM_SECONDS, headers: t.headers });
       round[t.key] = await load(t, redisPid, ROUND_SECONDS);
     }
     rounds.push(round);

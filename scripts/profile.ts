@@ -12,7 +12,7 @@ import { mkdtempSync, readdirSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import autocannon from 'autocannon';
-import { cpuMicros, ensureBuilt, freePort, seed, start, startRedis, startTessera, stop } from './bench-kit.ts';
+import { cpuMicros, ensureBuilt, freePort, seed, startBaseline, startRedis, startTessera, stop } from './bench-kit.ts';
 import { report, summarize, type CpuProfile } from './cpu-profile.ts';
 
 const TARGET = process.env.PROFILE_TARGET ?? 'me';
@@ -21,7 +21,7 @@ const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 50);
 const LOADER = process.env.PROFILE_LOADER === 'tsx' ? 'tsx' : 'dist';
 
 async function main() {
-  if (LOADER === 'dist') ensureBuilt();
+  ensureBuilt();
   const { dbUrl, token, appId } = await seed();
   const redisPort = await startRedis();
   const dir = mkdtempSync(path.join(tmpdir(), 'tessera-profile-'));
@@ -36,9 +36,8 @@ async function main() {
     // The baselines of npm run bench, profiled the same way (scripts/bench-bare.ts, scripts/bench-peer.ts).
     const body = await (await fetch(url, { headers })).text();
     const port = await freePort();
-    const script = TARGET === 'bare' ? 'scripts/bench-bare.ts' : 'scripts/bench-peer.ts';
     const env = { PORT: String(port), BENCH_BODY: body, BENCH_TOKEN: token, REDIS_URL: `redis://127.0.0.1:${redisPort}` };
-    child = await start(process.execPath, [...prof, '--import', 'tsx', script], env, /ready/);
+    child = await startBaseline(TARGET === 'bare' ? 'bench-bare' : 'bench-peer', env, prof);
     url = `http://127.0.0.1:${port}/${TARGET === 'bare' ? 'bare' : 'me'}`;
   }
   await autocannon({ url, connections: CONNECTIONS, duration: 2, headers }); // warm: JIT, caches
@@ -56,7 +55,7 @@ async function main() {
   const profile = JSON.parse(readFileSync(path.join(dir, file), 'utf8')) as CpuProfile;
   const requests = r.requests.total;
   const cpu = (cpu1 - cpu0) / requests;
-  console.log(`\nprofile of ${TARGET}: GET ${new URL(url).pathname} (${ours ? LOADER : 'tsx'}), ${CONNECTIONS} connections, ${SECONDS} s`);
+  console.log(`\nprofile of ${TARGET}: GET ${new URL(url).pathname} (${ours ? LOADER : 'dist'}), ${CONNECTIONS} connections, ${SECONDS} s`);
   console.log(`${requests} requests, ${r.requests.average.toFixed(0)} req/s (profiler on), p99 ${r.latency.p99} ms`);
   console.log(`process CPU: ${cpu.toFixed(0)} µs per request (user + system, every thread; profiler on)\n`);
   // The profile's clock is the same monotonic clock as process.hrtime.
