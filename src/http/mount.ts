@@ -69,6 +69,7 @@ function validationFor(op: SpecOperation, validate: RequestHandler, opts: { vali
   };
 }
 
+/** Runs handlers in turn, as express runs a route's: a throw or a rejected promise goes to `next`. */
 function compose(handlers: RequestHandler[]): RequestHandler {
   return (req, res, next) => {
     let i = 0;
@@ -77,7 +78,8 @@ function compose(handlers: RequestHandler[]): RequestHandler {
       const h = handlers[i++];
       if (!h) return next();
       try {
-        void h(req, res, step);
+        const result: unknown = h(req, res, step);
+        if (result instanceof Promise) result.catch(next);
       } catch (e) {
         next(e);
       }

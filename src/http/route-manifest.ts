@@ -51,7 +51,8 @@ export interface ManifestRouter extends Router {
    * matched once (and remembered with the front check's answer) instead of by express
    * trying every route layer in turn, and the handler runs without express's per-route
    * dispatch. Matching is express's own (path-to-regexp, case-insensitive, optional
-   * trailing slash, parameters percent-decoded).
+   * trailing slash, parameters percent-decoded). HEAD is not served from operations: the
+   * surface that declares them (the API) answers it with 405.
    */
   operation(method: Method, path: string, handler: RequestHandler): void;
   /** The middleware that serves the declared operations; mount it where their routes would be. */
