@@ -1,86 +1,52 @@
 /**
- * npm run bench — the bearer path against a bare express route, side by side:
- *  (a) bare express 5 route with /me's JSON body, (b) GET /openapi/v1/me, (c) GET /apps/{id}/info,
- *  (d) GET /openapi/v1/me with a warm federated JWT (RS256, enterprise edition).
- * Starts its own Redis (so counts are this run's only) and uses a dedicated Postgres
- * database, runs Tessera in a child process as in production, then counts per warm
- * request, over COUNT_REQUESTS sequential requests: Redis round trips (commands sent
- * by clients, seen with MONITOR), Redis commands executed including those inside
- * scripts (INFO commandstats), and Postgres transactions (pg_stat_database).
- * Finally (b) and (d) run in BENCH_ROUNDS interleaved rounds, alternating which goes
- * first, and the median of the per-round ratios d/b is reported: on a shared, noisy
- * machine a ratio of neighbouring runs is steadier than either figure alone.
+ * npm run bench — the warm bearer path against a bare route and against a peer, side by side
+ * (docs/operations.md, docs/performance.md):
+ *  (a) bare express 5 route with /me's JSON body (scripts/bench-bare.ts),
+ *  (p) the peer: Dify's hot path on express 5, a cache GET plus a sliding-window
+ *      script, two Redis round trips (scripts/bench-peer.ts),
+ *  (b) GET /openapi/v1/me, (c) GET /apps/{id}/info, (d) GET /me with a warm federated JWT.
+ * Tessera runs as in production: compiled JS from dist/ (built when stale), NODE_ENV=production,
+ * LOG_LEVEL=warn; so do (a) and (p). BENCH_TSX=1 adds (b·tsx), /me served through the tsx loader.
+ *
+ * 1. Counts per warm request, over COUNT_REQUESTS sequential requests: Redis round trips
+ *    (commands sent by clients, seen with MONITOR), Redis commands executed including those
+ *    inside scripts (INFO commandstats), Postgres transactions (pg_stat_database).
+ * 2. BENCH_ROUNDS interleaved rounds, every target once per round (after a second of
+ *    unmeasured load), the order rotating and reversing: each ratio is taken within a round
+ *    (neighbours in time) and the median over rounds is reported, so one noisy round does not decide. Per target also the server's CPU per
+ *    request (process CPU time / requests, every thread) and Redis's.
+ * 3. Streaming: time to the first SSE event of a chat run on the echo provider, against a
+ *    bare server that calls the same provider and streams (STREAM_REQUESTS sequential runs each).
  */
-import { spawn, type ChildProcess } from 'node:child_process';
-import { createServer } from 'node:net';
+import type { ChildProcess } from 'node:child_process';
+import { request, Agent } from 'node:http';
 import { cpus, loadavg } from 'node:os';
 import autocannon from 'autocannon';
 import { Redis } from 'ioredis';
 import { exportJWK, generateKeyPair, SignJWT } from 'jose';
 import pg from 'pg';
-import { createApp as insertApp } from '../src/admin/apps-admin.ts';
-import { generateToken, hashToken } from '../src/auth/token-kinds.ts';
-import { Database } from '../src/storage/db.ts';
-import { migrate } from '../src/storage/migrate.ts';
-import { AccountRepo } from '../src/storage/repos/accounts.ts';
+import { cpuMicros, DB_NAME, ensureBuilt, freePort, seed, sleep, startBaseline, startRedis, startTessera } from './bench-kit.ts';
 
-const ADMIN_URL = process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
-const DB_NAME = 'tessera_bench';
-const DURATION = Number(process.env.BENCH_SECONDS ?? 8);
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 50);
 const COUNT_REQUESTS = 200;
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5);
 const ROUND_SECONDS = Number(process.env.BENCH_ROUND_SECONDS ?? 5);
+const WARM_SECONDS = 1;
+const STREAM_REQUESTS = Number(process.env.STREAM_REQUESTS ?? 60);
+const WITH_TSX = process.env.BENCH_TSX === '1';
 const JWT_ISSUER = 'https://idp.bench.example';
 const JWT_AUDIENCE = 'https://tessera.bench.example';
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-const children: ChildProcess[] = [];
-process.on('exit', () => children.forEach((c) => c.kill('SIGKILL')));
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const s = createServer().listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as { port: number };
-      s.close(() => resolve(port));
-    });
-  });
-}
-
-function start(cmd: string, args: string[], env: Record<string, string>, ready: RegExp): Promise<ChildProcess> {
-  const child = spawn(cmd, args, { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
-  children.push(child);
-  return new Promise((resolve, reject) => {
-    let out = '';
-    const onData = (d: Buffer) => {
-      out += d.toString();
-      if (ready.test(out)) resolve(child);
-    };
-    child.stdout!.on('data', onData);
-    child.stderr!.on('data', onData);
-    child.on('exit', (code) => reject(new Error(`${cmd} exited with ${code}: ${out.slice(-2000)}`)));
-  });
-}
-
-async function benchDatabase(): Promise<string> {
-  const admin = new pg.Client({ connectionString: ADMIN_URL });
-  await admin.connect();
-  const exists = await admin.query('SELECT 1 FROM pg_database WHERE datname = $1', [DB_NAME]);
-  if (exists.rowCount === 0) await admin.query(`CREATE DATABASE ${DB_NAME}`);
-  await admin.end();
-  const url = new URL(ADMIN_URL);
-  url.pathname = `/${DB_NAME}`;
-  return url.toString();
-}
-
-async function pgStatements(url: string): Promise<number> {
+async function pgTransactions(url: string): Promise<number> {
   const c = new pg.Client({ connectionString: url });
   await c.connect();
   // Stats are flushed by backends at most once a second; ask after they settle.
   const r = await c.query('SELECT xact_commit + xact_rollback AS n FROM pg_stat_database WHERE datname = $1', [DB_NAME]);
   await c.end();
-  return Number(r.rows[0].n) - 1; // minus this query's own transaction
+  return Number(r.rows[0].n);
 }
+/** What one pgTransactions call adds to the count by the time of the next: its backend's start-up transaction and its query. */
+const PROBE_TRANSACTIONS = 2;
 
 async function redisCommands(redis: Redis): Promise<number> {
   const info = await redis.info('commandstats');
@@ -89,21 +55,17 @@ async function redisCommands(redis: Redis): Promise<number> {
   return total;
 }
 
-interface Result {
-  title: string;
-  rps: number;
-  p99: number;
-  total: number;
-  roundTrips?: number;
-  commands?: number;
-  pgQueries?: number;
+interface Counts {
+  roundTrips: number;
+  commands: number;
+  pgQueries: number;
 }
 
 /** Per-request counts over sequential warm requests; counted by the servers, not estimated. */
-async function count(dbUrl: string, redis: Redis, url: string, headers: Record<string, string>) {
-  for (let i = 0; i < 5; i++) await fetch(url, { headers }); // warm
-  await sleep(1_500);
-  const pg0 = await pgStatements(dbUrl);
+async function count(dbUrl: string, redis: Redis, url: string, headers: Record<string, string>): Promise<Counts> {
+  for (let i = 0; i < 5; i++) await (await fetch(url, { headers })).arrayBuffer(); // warm
+  await sleep(1_100);
+  const pg0 = await pgTransactions(dbUrl);
   const c0 = await redisCommands(redis);
   const monitor = await redis.monitor();
   let roundTrips = 0;
@@ -118,16 +80,36 @@ async function count(dbUrl: string, redis: Redis, url: string, headers: Record<s
   await sleep(300);
   monitor.disconnect();
   const c1 = await redisCommands(redis);
-  await sleep(1_500);
-  const pg1 = await pgStatements(dbUrl);
-  return { roundTrips: roundTrips / COUNT_REQUESTS, commands: (c1 - c0) / COUNT_REQUESTS, pgQueries: (pg1 - pg0 - 1) / COUNT_REQUESTS };
+  await sleep(1_100);
+  const pg1 = await pgTransactions(dbUrl);
+  return { roundTrips: roundTrips / COUNT_REQUESTS, commands: (c1 - c0) / COUNT_REQUESTS, pgQueries: (pg1 - pg0 - PROBE_TRANSACTIONS) / COUNT_REQUESTS };
 }
 
-async function run(title: string, url: string, headers: Record<string, string> = {}, seconds = DURATION, warmUp = true) {
-  if (warmUp) await autocannon({ url, connections: CONNECTIONS, duration: 1, headers });
-  const r = await autocannon({ url, connections: CONNECTIONS, duration: seconds, headers });
-  if (r.non2xx > 0 || r.errors > 0) throw new Error(`${title}: ${r.non2xx} non-2xx, ${r.errors} errors`);
-  return { title, rps: r.requests.average, p99: r.latency.p99, total: r.requests.total } as Result;
+interface Target {
+  key: string;
+  title: string;
+  url: string;
+  headers: Record<string, string>;
+  /** The process that serves it, whose CPU time is read. */
+  pid: number;
+  counts?: Counts;
+}
+interface Sample {
+  rps: number;
+  p99: number;
+  cpuPerReq: number;
+  redisPerReq: number;
+}
+
+async function load(t: Target, redisPid: number, seconds: number): Promise<Sample> {
+  const cpu0 = cpuMicros(t.pid);
+  const redis0 = cpuMicros(redisPid);
+  const r = await autocannon({ url: t.url, connections: CONNECTIONS, duration: seconds, headers: t.headers });
+  const cpu = cpuMicros(t.pid) - cpu0;
+  const redisCpu = cpuMicros(redisPid) - redis0;
+  if (r.non2xx > 0 || r.errors > 0) throw new Error(`${t.title}: ${r.non2xx} non-2xx, ${r.errors} errors`);
+  const n = r.requests.total;
+  return { rps: r.requests.average, p99: r.latency.p99, cpuPerReq: cpu / n, redisPerReq: redisCpu / n };
 }
 
 /** A trusted issuer with inline keys (no JWKS endpoint to measure) and one federated token of it. */
@@ -161,93 +143,139 @@ const median = (xs: number[]) => {
   const m = Math.floor(s.length / 2);
   return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
 };
+const quantile = (xs: number[], q: number) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor(q * xs.length))]!;
+
+/** ms from sending a streaming run until its first `data:` event arrives (headers alone do not count). */
+function firstEventMs(url: string, headers: Record<string, string>, body: string, agent: Agent): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const t0 = process.hrtime.bigint();
+    let first = 0;
+    let text = '';
+    const req = request(url, { method: 'POST', agent, headers: { ...headers, 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(body) } }, (res) => {
+      if (res.statusCode !== 200) reject(new Error(`${url}: ${res.statusCode}`));
+      res.setEncoding('utf8');
+      res.on('data', (chunk: string) => {
+        if (first) return;
+        text += chunk;
+        if (text.includes('data: ')) first = Number(process.hrtime.bigint() - t0) / 1e6;
+      });
+      res.on('end', () => (first ? resolve(first) : reject(new Error(`${url}: no event`))));
+    });
+    req.on('error', reject);
+    req.end(body);
+  });
+}
 
 async function main() {
-  const dbUrl = await benchDatabase();
-  const db = new Database(dbUrl);
-  await migrate(db);
-  const accounts = new AccountRepo(db);
-  const account = await accounts.create(`bench-${Date.now()}@example.test`, 'Bench User', null);
-  const ws = await accounts.createWorkspace('Bench');
-  await accounts.addMember(account.id, ws.id, 'owner');
-  const app = await insertApp(db, { workspaceId: ws.id, name: 'Bench app', mode: 'chat', config: { model: { provider: 'echo', name: 'e' } } });
-  const token = generateToken('tsa_');
-  await db.query(
-    `INSERT INTO oauth_access_tokens (token_hash, prefix, subject_email, subject_issuer, account_id, client_id, device_label, expires_at)
-     VALUES ($1, 'tsa_', $2, 'tessera:account', $3, 'bench', 'bench', now() + interval '1 day')`,
-    [hashToken(token), account.email, account.id],
-  );
-  await db.close();
-
-  const redisPort = await freePort();
-  await start('redis-server', ['--port', String(redisPort), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], {}, /Ready to accept/);
+  ensureBuilt();
+  const { dbUrl, token, appId } = await seed();
+  const redisPort = await startRedis();
   const redis = new Redis({ port: redisPort, host: '127.0.0.1' });
+  const redisPid = Number((await redis.info('server')).match(/process_id:(\d+)/)![1]);
 
   const jwt = await jwtIssuer();
-  const port = await freePort();
-  await start(process.execPath, ['--import', 'tsx', 'src/main.ts', 'start'], {
-    PORT: String(port),
-    DATABASE_URL: dbUrl,
-    REDIS_URL: `redis://127.0.0.1:${redisPort}`,
-    NODE_ENV: 'production',
-    SECRET_KEY: 'bench-secret-bench-secret-bench-secret-0123',
-    OPENAPI_RATE_LIMIT_PER_TOKEN: '1000000',
-    LOG_LEVEL: 'warn',
-    EDITION: 'enterprise',
-    TRUSTED_JWT_ISSUERS: jwt.issuers,
-  }, /Tessera is running/);
-  const base = `http://127.0.0.1:${port}`;
+  const enterprise = { EDITION: 'enterprise', TRUSTED_JWT_ISSUERS: jwt.issuers };
+  const tessera = await startTessera({ dbUrl, redisPort, env: enterprise });
+  const base = tessera.base;
   const auth = { Authorization: `Bearer ${token}` };
   const jwtAuth = { Authorization: `Bearer ${jwt.token}` };
-  const loadBefore = loadavg();
   const meBody = await (await fetch(`${base}/openapi/v1/me`, { headers: auth })).text();
 
   const barePort = await freePort();
-  await start(process.execPath, ['--import', 'tsx', 'scripts/bench-bare.ts'], { PORT: String(barePort), BENCH_BODY: meBody }, /ready/);
+  const bare = await startBaseline('bench-bare', { PORT: String(barePort), BENCH_BODY: meBody });
+  const peerPort = await freePort();
+  const peer = await startBaseline('bench-peer', { PORT: String(peerPort), BENCH_BODY: meBody, BENCH_TOKEN: token, REDIS_URL: `redis://127.0.0.1:${redisPort}` });
+  let tsxServer: { child: ChildProcess; base: string } | null = null;
+  if (WITH_TSX) tsxServer = await startTessera({ dbUrl, redisPort, loader: 'tsx', env: enterprise });
+  const loadBefore = loadavg();
 
-  const a = await run('(a) bare express route', `http://127.0.0.1:${barePort}/bare`);
-  const results: Result[] = [a];
-  for (const [title, path, headers] of [
-    ['(b) GET /openapi/v1/me', '/openapi/v1/me', auth],
-    ['(c) GET /apps/{id}/info', `/openapi/v1/apps/${app.id}/info`, auth],
-    ['(d) GET /me, JWT (warm)', '/openapi/v1/me', jwtAuth],
-  ] as const) {
-    const r = await run(title, base + path, headers);
-    results.push({ ...r, ...(await count(dbUrl, redis, base + path, headers)) });
-  }
+  const targets: Target[] = [
+    { key: 'a', title: '(a) bare express route', url: `http://127.0.0.1:${barePort}/bare`, headers: {}, pid: bare.pid! },
+    { key: 'p', title: '(p) peer: Dify pattern', url: `http://127.0.0.1:${peerPort}/me`, headers: auth, pid: peer.pid! },
+    { key: 'b', title: '(b) GET /openapi/v1/me', url: `${base}/openapi/v1/me`, headers: auth, pid: tessera.child.pid! },
+    { key: 'c', title: '(c) GET /apps/{id}/info', url: `${base}/openapi/v1/apps/${appId}/info`, headers: auth, pid: tessera.child.pid! },
+    { key: 'd', title: '(d) GET /me, JWT (warm)', url: `${base}/openapi/v1/me`, headers: jwtAuth, pid: tessera.child.pid! },
+  ];
+  if (tsxServer) targets.push({ key: 'b·tsx', title: '(b·tsx) /me, tsx loader', url: `${tsxServer.base}/openapi/v1/me`, headers: auth, pid: tsxServer.child.pid! });
 
-  // Interleaved rounds of (b) and (d): each ratio compares neighbours in time.
-  const rounds: { opaque: number; jwt: number }[] = [];
+  // Warm every server (JIT, caches, connections) before anything is measured, then let the
+  // first use's last_used_at write go out (a timer, every 5 s), so the counts see requests only.
+  for (const t of targets) await autocannon({ url: t.url, connections: CONNECTIONS, duration: 2, headers: t.headers });
+  await sleep(5_500);
+  for (const t of targets) if (t.key !== 'a') t.counts = await count(dbUrl, redis, t.url, t.headers);
+
+  const rounds: Record<string, Sample>[] = [];
   for (let i = 0; i < ROUNDS; i++) {
-    const order = i % 2 === 0 ? (['opaque', 'jwt'] as const) : (['jwt', 'opaque'] as const);
-    const round = { opaque: 0, jwt: 0 };
-    for (const which of order) {
-      const r = await run(which, `${base}/openapi/v1/me`, which === 'jwt' ? jwtAuth : auth, ROUND_SECONDS, false);
-      round[which] = r.rps;
+    const round: Record<string, Sample> = {};
+    // Rotate the order, and reverse it every other round, so that no target is always first
+    // or always follows the same one.
+    const order = targets.map((_, j) => targets[(i + j) % targets.length]!);
+    if (i % 2 === 1) order.reverse();
+    for (const t of order) {
+      // A second of load first, not measured: a server that idled while the others ran starts warm.
+      await autocannon({ url: t.url, connections: CONNECTIONS, duration: WARM_SECONDS, headers: t.headers });
+      round[t.key] = await load(t, redisPid, ROUND_SECONDS);
     }
     rounds.push(round);
+    process.stderr.write(`bench: round ${i + 1}/${ROUNDS} done\n`);
   }
+
+  // Streaming: alternate the two servers request by request.
+  const query = JSON.stringify({ query: 'What can you do for me today?', inputs: {}, response_mode: 'streaming' });
+  const agent = new Agent({ keepAlive: true, maxSockets: 1 });
+  const streamUrl = `${base}/openapi/v1/apps/${appId}/chat-messages/stream`;
+  const bareStreamUrl = `http://127.0.0.1:${barePort}/stream`;
+  const ttfb = { tessera: [] as number[], bare: [] as number[] };
+  for (let i = 0; i < 5; i++) await firstEventMs(streamUrl, auth, query, agent); // warm
+  for (let i = 0; i < STREAM_REQUESTS; i++) {
+    ttfb.bare.push(await firstEventMs(bareStreamUrl, {}, query, agent));
+    ttfb.tessera.push(await firstEventMs(streamUrl, auth, query, agent));
+  }
+  agent.destroy();
   redis.disconnect();
   const loadAfter = loadavg();
 
-  console.log(`\nTessera bench: ${CONNECTIONS} connections, ${DURATION}s per target, Node ${process.version}\n`);
-  console.log('target                       req/s   p99 ms   redis round trips/req   redis cmds run/req   pg queries/req');
-  const fmt = (v: number | undefined, w: number) => (v === undefined ? '-' : v.toFixed(2)).padStart(w);
-  for (const r of results) {
+  const ratio = (k: string, to: string) => median(rounds.map((r) => r[k]!.rps / r[to]!.rps));
+  const p99Ratio = (k: string, to: string) => median(rounds.map((r) => r[k]!.p99 / Math.max(1, r[to]!.p99)));
+  const med = (k: string, f: keyof Sample) => median(rounds.map((r) => r[k]![f]));
+  const fmt = (v: number | undefined, w: number, d = 2) => (v === undefined ? '-' : v.toFixed(d)).padStart(w);
+
+  console.log(`\nTessera bench: ${CONNECTIONS} connections, ${ROUNDS} interleaved rounds of ${ROUND_SECONDS} s per target, Node ${process.version}`);
+  console.log('Tessera: compiled JS (dist/), NODE_ENV=production, LOG_LEVEL=warn. Medians over rounds.\n');
+  console.log('target                       req/s  ×bare  p99 ms  CPU µs/req  redis µs/req  round trips/req  redis cmds/req  pg queries/req');
+  for (const t of targets) {
+    const c = t.counts;
     console.log(
-      `${r.title.padEnd(26)} ${r.rps.toFixed(0).padStart(7)} ${String(r.p99).padStart(8)} ${fmt(r.roundTrips, 23)} ${fmt(r.commands, 20)} ${fmt(r.pgQueries, 16)}`,
+      `${t.title.padEnd(26)} ${fmt(med(t.key, 'rps'), 7, 0)} ${fmt(ratio(t.key, 'a'), 6)} ${fmt(med(t.key, 'p99'), 7, 0)} ${fmt(med(t.key, 'cpuPerReq'), 11, 0)} ${fmt(med(t.key, 'redisPerReq'), 13, 0)} ${fmt(c?.roundTrips, 16)} ${fmt(c?.commands, 15)} ${fmt(c?.pgQueries, 15)}`,
     );
   }
-  console.log('(redis cmds run counts the commands inside the rate-limit script too; it is one round trip)');
-  console.log(`\nratio b/a = ${(results[1]!.rps / a.rps).toFixed(2)} (target >= 0.6)`);
-  console.log(`ratio c/a = ${(results[2]!.rps / a.rps).toFixed(2)}`);
-  console.log(`ratio d/b = ${(results[3]!.rps / results[1]!.rps).toFixed(2)} (single run)`);
+  console.log('(×bare: median of the per-round ratios; redis cmds counts commands run inside scripts too; CPU is the serving process, every thread)');
 
-  console.log(`\nJWT vs opaque /me, ${ROUNDS} interleaved rounds of ${ROUND_SECONDS}s each (req/s):`);
-  console.log('round   opaque      jwt   jwt/opaque');
-  rounds.forEach((r, i) => console.log(`${String(i + 1).padStart(5)} ${r.opaque.toFixed(0).padStart(8)} ${r.jwt.toFixed(0).padStart(8)} ${(r.jwt / r.opaque).toFixed(2).padStart(12)}`));
-  console.log(`median jwt/opaque = ${median(rounds.map((r) => r.jwt / r.opaque)).toFixed(2)} (target >= 0.9)`);
-  console.log(`machine: ${cpus().length} CPUs, load average (1/5/15 min) ${loadBefore.map((l) => l.toFixed(2)).join('/')} before, ${loadAfter.map((l) => l.toFixed(2)).join('/')} after`);
+  console.log('\nper round (req/s; p99 ms):');
+  console.log(`round ${targets.map((t) => t.key.padStart(14)).join('')}`);
+  rounds.forEach((r, i) => console.log(`${String(i + 1).padStart(5)} ${targets.map((t) => `${r[t.key]!.rps.toFixed(0)}; ${r[t.key]!.p99}`.padStart(14)).join('')}`));
+
+  const check = (ok: boolean) => (ok ? 'ok' : 'MISSED');
+  const b = targets.find((t) => t.key === 'b')!.counts!;
+  const lines: [string, number, string, boolean][] = [
+    ['/me vs bare (b/a)', ratio('b', 'a'), '>= 0.80', ratio('b', 'a') >= 0.8],
+    ['/me vs peer (b/p)', ratio('b', 'p'), '>= 1.20', ratio('b', 'p') >= 1.2],
+    ['app info vs bare (c/a)', ratio('c', 'a'), '>= 0.70', ratio('c', 'a') >= 0.7],
+    ['p99 /me vs bare (b/a)', p99Ratio('b', 'a'), '<= 1.50', p99Ratio('b', 'a') <= 1.5],
+    ['JWT vs opaque /me (d/b)', ratio('d', 'b'), '>= 0.90', ratio('d', 'b') >= 0.9],
+    ['peer vs bare (p/a)', ratio('p', 'a'), '(reference)', true],
+  ];
+  if (WITH_TSX) lines.push(['tsx vs dist /me (b·tsx/b)', ratio('b·tsx', 'b'), '(reference)', true]);
+  console.log('\ntargets (median of per-round ratios)');
+  for (const [name, v, target, ok] of lines) console.log(`  ${name.padEnd(28)} ${v.toFixed(2).padStart(6)}  ${target.padEnd(12)} ${target.startsWith('(') ? '' : check(ok)}`);
+  console.log(`  warm /me: ${b.pgQueries.toFixed(2)} pg queries, ${b.roundTrips.toFixed(2)} store round trips  ${check(b.pgQueries === 0 && b.roundTrips === 1)}`);
+
+  const added = median(ttfb.tessera) - median(ttfb.bare);
+  console.log(`\nstreaming: time to the first SSE event, ${STREAM_REQUESTS} sequential chat runs each (echo provider), ms`);
+  console.log(`  bare server calling the provider  median ${median(ttfb.bare).toFixed(2)}  p90 ${quantile(ttfb.bare, 0.9).toFixed(2)}`);
+  console.log(`  Tessera chat-messages/stream      median ${median(ttfb.tessera).toFixed(2)}  p90 ${quantile(ttfb.tessera, 0.9).toFixed(2)}`);
+  console.log(`  added by Tessera: ${added.toFixed(2)} ms (target < 5)  ${check(added < 5)}`);
+  console.log(`\nmachine: ${cpus().length} CPUs, load average (1/5/15 min) ${loadBefore.map((l) => l.toFixed(2)).join('/')} before, ${loadAfter.map((l) => l.toFixed(2)).join('/')} after`);
   process.exit(0);
 }
 

@@ -9,14 +9,13 @@ import { pageErrorsFor } from './console/page-errors.ts';
 import { apiErrorHandler, BODY_LIMIT } from './http/error-mapper.ts';
 import { mountOperations } from './http/mount.ts';
 import type { RouteTable } from './http/operations.ts';
-import { requestId } from './http/request-id.ts';
 import { noRoute } from './http/request-problem.ts';
 import { routeManifestFor, type RouteManifest } from './http/route-manifest.ts';
 import { baseHeaders } from './http/security-headers.ts';
 import { loadSpec } from './http/spec.ts';
 import { identityRoutes } from './identity/identity-routes.ts';
 import { sessionRoutes } from './identity/session-routes.ts';
-import { oauthRouter } from './oauth/router.ts';
+import { mountOAuth } from './oauth/router.ts';
 import { createServices, type Deps, type Services } from './services.ts';
 import { mountDocs } from './server/docs.ts';
 import { healthRoutes } from './system/health.ts';
@@ -40,14 +39,14 @@ export async function createApp(deps: Deps): Promise<TesseraApp> {
   app.set('etag', false);
   app.set('trust proxy', 'loopback');
   app.set('query parser', 'extended');
-  app.use(requestId, baseHeaders);
+  // The request id and the base security headers (one middleware).
+  app.use(baseHeaders);
   if (s.log.isLevelEnabled('info')) app.use(accessLog(s));
 
-  app.use('/openapi/v1', cors(s.config.corsAllowOrigins));
   // Surfaces, each with its own error shape: RFC errors under /openapi/v1/oauth (and the
   // metadata document), API errors for the rest of /openapi/v1 and /console/api, HTML for pages.
   // Hand-written RFC endpoints and first-party pages are not in openapi.yaml.
-  app.use(oauthRouter(s));
+  mountOAuth(app, s);
   app.use('/openapi/v1', apiRouter(s));
   app.use(consoleRouter(s));
   const docs = routes.router('page', { base: '', owns: 'routes', head: true });
@@ -69,7 +68,9 @@ export async function createApp(deps: Deps): Promise<TesseraApp> {
 
 /** The spec's operations under /openapi/v1, mounted from one table and validated against openapi.yaml. */
 function apiRouter(s: Services): express.Router {
-  const api = routeManifestFor(s).router('api', { base: '/openapi/v1', owns: 'prefix', head: false });
+  // CORS for /openapi/v1 runs first in each of its two routers (this one and OAuth's), not as a
+  // mount of its own: every mount the router enters costs on every request (docs/performance.md).
+  const api = routeManifestFor(s).router('api', { base: '/openapi/v1', owns: 'prefix', head: false, front: [cors(s.config.corsAllowOrigins)] });
   const { text, doc } = loadSpec();
   api.get('/openapi.yaml', (_req, res) => void res.type('application/yaml').send(text));
   api.get('/openapi.json', (_req, res) => void res.json(doc));

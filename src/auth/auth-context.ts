@@ -58,17 +58,19 @@ export interface BearerStrategy {
    * First phase: the key the rate limit counts. An opaque token is keyed by its hash before
    * anything is looked up (so unknown tokens are limited too); a JWT may verify first and key
    * by `(iss, sub)`. Throws ApiError 401 `invalid_token` for a token it refuses.
-   * `clientAddress` is the request's address (express `req.ip`), for limits on bad tokens.
+   * `clientAddress` gives the request's address (express `req.ip`), for limits on bad tokens;
+   * it is a function because working it out (trusted proxies, X-Forwarded-For) is wasted on
+   * the warm path, which never needs it.
    */
-  identify(token: string, tokenHash: string, clientAddress: string): Promise<Identified> | Identified;
+  identify(token: string, tokenHash: string, clientAddress: () => string): Promise<Identified> | Identified;
 }
 
 export interface Identified {
   rateLimitKey: string;
   /** The rate-limit window's namespace (`rl:<namespace>:{<key>}`); `token` when unset. */
   rateLimitNamespace?: string;
-  /** Second phase, after the rate limit admitted the request: cached context, else storage. */
-  resolve(): Promise<AuthContext>;
+  /** Second phase, after the rate limit admitted the request: cached context (returned as is), else storage. */
+  resolve(): AuthContext | Promise<AuthContext>;
   /** Called when the resolved context has expired (before answering 401 token_expired). */
   expire(auth: AuthContext): Promise<void>;
 }

@@ -64,8 +64,8 @@ export class BearerAuthenticator {
     await this.lastUsed.stop();
   }
 
-  /** `clientAddress`: the caller's address (express `req.ip`), for strategies that limit bad tokens per client. */
-  async authenticate(authorization: string | undefined, clientAddress = ''): Promise<Authenticated> {
+  /** `clientAddress`: the caller's address (express `req.ip`), asked only by strategies that limit bad tokens per client. */
+  async authenticate(authorization: string | undefined, clientAddress: () => string = () => ''): Promise<Authenticated> {
     if (!this.config.enableOauthBearer) {
       throw new ApiError(503, 'bearer_auth_disabled', 'Bearer authentication is disabled on this server.');
     }
@@ -75,7 +75,9 @@ export class BearerAuthenticator {
     const strategy = this.strategies.find((s) => s.claims(token));
     if (!strategy) throw unauthorized('invalid_token');
 
-    const identified = await strategy.identify(token, hashToken(token), clientAddress);
+    // Awaited only when it is a promise: each await is a microtask hop, and this runs on every request.
+    const identifying = strategy.identify(token, hashToken(token), clientAddress);
+    const identified = identifying instanceof Promise ? await identifying : identifying;
     const rate = await this.limiter.hit(identified.rateLimitNamespace ?? 'token', identified.rateLimitKey);
     const headers = rateLimitHeaders(rate);
     if (!rate.allowed) {
@@ -88,7 +90,8 @@ export class BearerAuthenticator {
 
     let auth: AuthContext;
     try {
-      auth = await identified.resolve();
+      const resolving = identified.resolve();
+      auth = resolving instanceof Promise ? await resolving : resolving;
     } catch (err) {
       // Refusals after the limit was counted still tell the client where it stands.
       if (err instanceof ApiError) throw new ApiError(err.status, err.code, err.message, { ...err.extra, headers: { ...headers, ...err.extra.headers } });

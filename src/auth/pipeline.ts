@@ -37,7 +37,12 @@ export interface Step {
   readonly name: string;
   readonly needs: readonly Fact[];
   readonly provides: readonly Fact[];
-  run(req: Request, res: Response): Promise<void>;
+  /**
+   * Returns a promise only when it waits for something (a store, the database). A step
+   * that decides from memory returns nothing and the next runs at once: an await per
+   * step is a promise and a microtask hop on every request (docs/performance.md).
+   */
+  run(req: Request, res: Response): void | Promise<void>;
 }
 
 export interface PipelineDeps {

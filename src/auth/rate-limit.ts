@@ -14,9 +14,15 @@ export interface RateLimitResult {
  * count, admit-or-refuse and expire happen in one script, so replicas never race.
  * Denied requests are not recorded, so a client that keeps retrying is let back
  * in as soon as the window slides.
+ *
+ * It runs on every API request, so it answers a flat array of integers
+ * `[allowed, remaining, reset_ms]` (no cjson, no JSON.parse), and reads the oldest
+ * entry only when the reset cannot be told otherwise: when the window holds just the
+ * request admitted now, that entry is the oldest and the reset is the whole window.
  */
 export const slidingWindowScript: StoreScript<[number, number, number]> = {
-  name: 'sliding_window_v1',
+  name: 'sliding_window_v2',
+  reply: 'flat',
   lua: `
 local key = KEYS[1]
 local limit = tonumber(ARGV[1])
@@ -32,10 +38,12 @@ if count < limit then
   allowed = 1
 end
 redis.call('PEXPIRE', key, window)
-local oldest = redis.call('ZRANGE', key, 0, 0, 'WITHSCORES')
 local reset = window
-if oldest[2] then reset = tonumber(oldest[2]) + window - now end
-return cjson.encode({allowed, limit - count, reset})`,
+if count > allowed then
+  local oldest = redis.call('ZRANGE', key, 0, 0, 'WITHSCORES')
+  reset = tonumber(oldest[2]) + window - now
+end
+return {allowed, limit - count, reset}`,
   memory(kv, keys, args, now) {
     const key = keys[0]!;
     const limit = Number(args[0]);
@@ -76,19 +84,23 @@ export class RateLimiter {
   ) {}
 
   /** One store round trip. `subject` is already a hash; the hash tag keeps one token's keys in one slot. */
-  async hit(namespace: string, subject: string, limit = this.limit, windowMs = this.windowMs): Promise<RateLimitResult> {
-    const [allowed, remaining, resetMs] = await this.store.run(
-      slidingWindowScript,
-      [`rl:${namespace}:{${subject}}`],
-      [limit, windowMs, `${INSTANCE}${(sequence = (sequence + 1) % Number.MAX_SAFE_INTEGER)}`],
-    );
-    return { allowed: allowed === 1, limit, remaining: Math.max(0, remaining), resetMs: Math.max(1, resetMs) };
+  hit(namespace: string, subject: string, limit = this.limit, windowMs = this.windowMs): Promise<RateLimitResult> {
+    return this.store
+      .run(slidingWindowScript, [`rl:${namespace}:{${subject}}`], [limit, windowMs, `${INSTANCE}${(sequence = (sequence + 1) % Number.MAX_SAFE_INTEGER)}`])
+      .then(([allowed, remaining, resetMs]) => ({ allowed: allowed === 1, limit, remaining: Math.max(0, remaining), resetMs: Math.max(1, resetMs) }));
   }
 
   /** For keys that are not hashes yet (IP addresses, session ids, emails): the store only sees their SHA-256. */
   hitKey(namespace: string, key: string, limit = this.limit, windowMs = this.windowMs): Promise<RateLimitResult> {
     return this.hit(namespace, createHash('sha256').update(key).digest('hex'), limit, windowMs);
   }
+}
+
+/** The three headers on a response that passed the limit, set directly (no intermediate object: every request does this). */
+export function setRateLimitHeaders(res: { setHeader(name: string, value: string): unknown }, r: RateLimitResult): void {
+  res.setHeader('RateLimit-Limit', String(r.limit));
+  res.setHeader('RateLimit-Remaining', String(r.remaining));
+  res.setHeader('RateLimit-Reset', String(Math.max(1, Math.ceil(r.resetMs / 1000))));
 }
 
 export function rateLimitHeaders(r: RateLimitResult): Record<string, string> {

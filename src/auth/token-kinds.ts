@@ -1,4 +1,4 @@
-import { createHash, randomBytes } from 'node:crypto';
+import { hash, randomBytes } from 'node:crypto';
 import { crc32 } from 'node:zlib';
 import type { SubjectKind } from './auth-context.ts';
 import type { Scope } from './scopes.ts';
@@ -69,6 +69,7 @@ export function parseToken(token: string): TokenKind | null {
   return checksum(token.slice(0, 47)) === token.slice(47) ? kind : null;
 }
 
+/** sha256 hex; one-shot `crypto.hash` (no Hash object per request: every bearer request hashes its token). */
 export function hashToken(token: string): string {
-  return createHash('sha256').update(token).digest('hex');
+  return hash('sha256', token, 'hex');
 }

@@ -7,8 +7,10 @@ import type { RequestHandler } from 'express';
 export function cors(allowOrigins: readonly string[]): RequestHandler {
   const allowed = new Set(allowOrigins);
   return (req, res, next) => {
-    const origin = req.get('origin');
-    res.vary('Origin');
+    const origin = req.headers.origin;
+    // Every answer depends on Origin, so caches must key on it; on the usual path nothing has set Vary yet.
+    if (res.getHeader('Vary') === undefined) res.setHeader('Vary', 'Origin');
+    else res.vary('Origin');
     if (origin && allowed.has(origin)) {
       res.setHeader('Access-Control-Allow-Origin', origin);
       res.setHeader('Access-Control-Allow-Credentials', 'true');

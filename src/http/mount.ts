@@ -1,17 +1,20 @@
-import type { NextFunction, Request, RequestHandler, Response, Router } from 'express';
+import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import { pipelineFor, type PipelineDeps } from '../auth/pipeline.ts';
 import { ApiError } from '../errors.ts';
 import type { OperationId, Route, RouteTable } from './operations.ts';
-import { specOperations } from './spec.ts';
+import type { ManifestRouter } from './route-manifest.ts';
+import { specOperations, type SpecOperation } from './spec.ts';
 
 /**
  * Mounts every spec operation from one table. Each route gets its guard from the
  * table and runs it before request validation, so an unauthenticated caller
  * learns nothing about the request shape. Throws at start when the table and
  * the spec disagree, or when a non-public operation would be mounted unguarded.
+ * Operations are served by the manifest's dispatcher (one lookup per path, remembered)
+ * rather than one express route each (docs/performance.md).
  */
 export function mountOperations(
-  router: Router,
+  router: ManifestRouter,
   table: RouteTable,
   deps: PipelineDeps,
   validators: RequestHandler[],
@@ -28,15 +31,45 @@ export function mountOperations(
       throw new Error(`${op.operationId}: guard ${route.guard} disagrees with the spec's security`);
     }
     const steps = pipelineFor(deps, { ...route, edition: op.enterprise ? 'enterprise' : undefined });
-    // A GET without path parameters or a query string has nothing to validate; when responses
-    // are not validated either (production), skipping the validator changes no outcome.
-    const nothingToCheck = !opts.validateResponses && op.method === 'get' && !op.path.includes('{');
-    const validation: RequestHandler = nothingToCheck ? (req, res, next) => (req.url.includes('?') ? validate(req, res, next) : next()) : validate;
-    router[op.method](op.expressPath, guard(steps), validation, handle(route));
+    router.operation(op.method, op.expressPath, compose([guard(steps), validationFor(op, validate, opts), handle(route, opts.validateResponses ? viaExpress : sendJson)]));
   }
   for (const id of Object.keys(table)) if (!seen.has(id)) throw new Error(`route ${id} is not in openapi.yaml`);
+  router.use(router.operations());
 }
 
+/** Paths remembered per operation as valid; when full, it starts again (a flood only costs what no memo would). */
+const VALID_PATHS = 10_000;
+
+/**
+ * In production (responses not validated), a GET whose parameters are in its path or its
+ * (optional) query has nothing but its path to validate when the request has no query
+ * string: no body, no headers or cookies the spec reads. Its outcome is then a function of
+ * the path alone, so
+ * - without path parameters there is nothing to check at all, and
+ * - with them, a path that passed once passes again: it is remembered and not re-checked.
+ * express-openapi-validator otherwise compiles every route's pattern on every request
+ * (docs/performance.md). Anything else, and any request with a query string, is validated.
+ */
+function validationFor(op: SpecOperation, validate: RequestHandler, opts: { validateResponses: boolean }): RequestHandler {
+  const fromPath = op.parameters.every((p) => p.in === 'path' || (p.in === 'query' && !p.required));
+  if (opts.validateResponses || op.method !== 'get' || !fromPath) return validate;
+  if (!op.parameters.some((p) => p.in === 'path')) return (req, res, next) => (req.url.includes('?') ? validate(req, res, next) : next());
+  const valid = new Set<string>();
+  return (req, res, next) => {
+    if (req.url.includes('?')) return validate(req, res, next);
+    const path = req.path;
+    if (valid.has(path)) return next();
+    validate(req, res, (err?: unknown) => {
+      if (err === undefined || err === null) {
+        if (valid.size >= VALID_PATHS) valid.clear();
+        valid.add(path);
+      }
+      next(err);
+    });
+  };
+}
+
+/** Runs handlers in turn, as express runs a route's: a throw or a rejected promise goes to `next`. */
 function compose(handlers: RequestHandler[]): RequestHandler {
   return (req, res, next) => {
     let i = 0;
@@ -45,7 +78,8 @@ function compose(handlers: RequestHandler[]): RequestHandler {
       const h = handlers[i++];
       if (!h) return next();
       try {
-        void h(req, res, step);
+        const result: unknown = h(req, res, step);
+        if (result instanceof Promise) result.catch(next);
       } catch (e) {
         next(e);
       }
@@ -54,31 +88,70 @@ function compose(handlers: RequestHandler[]): RequestHandler {
   };
 }
 
+/** Runs the steps in order; only a step that returns a promise is waited for (see Step.run). */
 function guard(steps: ReturnType<typeof pipelineFor>): RequestHandler {
-  return async (req: Request, res: Response, next: NextFunction) => {
+  return (req: Request, res: Response, next: NextFunction) => {
     req.tessera = {};
-    try {
-      for (const step of steps) await step.run(req, res);
+    let i = 0;
+    const resume = (): void => {
+      try {
+        while (i < steps.length) {
+          const pending = steps[i++]!.run(req, res);
+          if (pending) return void pending.then(resume, next);
+        }
+      } catch (err) {
+        return next(err);
+      }
       next();
-    } catch (err) {
-      next(err);
-    }
+    };
+    resume();
   };
 }
 
-function handle(route: Route<OperationId>): RequestHandler {
+type Send = (res: Response, status: number, body: unknown) => void;
+
+/** Through res.json, which the response validator hooks (outside production). */
+const viaExpress: Send = (res, status, body) => void res.status(status).json(body);
+
+/**
+ * What res.status().json() writes for a handler's reply, without the steps a JSON answer
+ * here never needs: no ETag (turned off app-wide), so no freshness check; no JSONP, no
+ * replacer or spacing settings; HEAD never reaches a spec operation (405). Used when
+ * responses are not validated (production); a handler's body is always JSON.
+ */
+const sendJson: Send = (res, status, body) => {
+  const text = JSON.stringify(body);
+  res.statusCode = status;
+  res.setHeader('Content-Type', 'application/json; charset=utf-8');
+  res.setHeader('Content-Length', Buffer.byteLength(text));
+  res.end(text);
+};
+
+function handle(route: Route<OperationId>, send: Send): RequestHandler {
   return async (req, res, next) => {
     try {
       const { auth, app, caller } = req.tessera;
       if (route.guard === 'app' && route.modes && !route.modes.includes(app!.mode)) {
         throw new ApiError(400, 'app_mode_mismatch', `This route is for ${route.modes.join(' or ')} apps; this app is a ${app!.mode} app.`);
       }
-      const ctx = { params: req.params, query: req.query, body: req.body, req, res, auth, app, caller } as never;
+      const ctx = {
+        params: req.params,
+        // express parses the query string anew on every read of req.query; most handlers never read it.
+        get query() {
+          return req.query;
+        },
+        body: req.body,
+        req,
+        res,
+        auth,
+        app,
+        caller,
+      } as never;
       const reply = await route.handler(ctx);
       if (!reply) return;
       if (reply.headers) res.set(reply.headers);
       if (reply.body === undefined) res.status(reply.status as number).end();
-      else res.status(reply.status as number).json(reply.body);
+      else send(res, reply.status as number, reply.body);
     } catch (err) {
       next(err);
     }

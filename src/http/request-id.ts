@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import type { RequestHandler } from 'express';
+import type { Request, Response } from 'express';
 
 const SAFE_ID = /^[\w.:-]{1,128}$/;
 
@@ -9,10 +9,9 @@ declare module 'express-serve-static-core' {
   }
 }
 
-/** Honours a sane incoming X-Request-Id, otherwise makes one; echoes it on every response. */
-export const requestId: RequestHandler = (req, res, next) => {
-  const incoming = req.get('x-request-id');
-  req.id = incoming && SAFE_ID.test(incoming) ? incoming : randomUUID();
+/** Honours a sane incoming X-Request-Id, otherwise makes one; echoes it on every response (see baseHeaders). */
+export function requestId(req: Request, res: Response): void {
+  const incoming = req.headers['x-request-id'];
+  req.id = typeof incoming === 'string' && SAFE_ID.test(incoming) ? incoming : randomUUID();
   res.setHeader('X-Request-Id', req.id);
-  next();
-};
+}

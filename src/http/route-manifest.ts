@@ -26,18 +26,60 @@ export interface SurfaceOptions {
   owns: 'prefix' | 'routes';
   /** Whether HEAD is served wherever GET is (express does that unless a later check refuses it). */
   head: boolean;
+  /** Middleware that runs before the front check (CORS, anti-framing), so its headers are on every answer. */
+  front?: RequestHandler[];
 }
 
 interface Declared {
   method: Method;
   path: string;
   matches: (path: string) => boolean;
+  /** Set for an operation (ManifestRouter.operation): its handler, and the parameters a path gives it. */
+  operation?: { handler: RequestHandler; params: (path: string) => Record<string, string> };
+}
+
+/** The operation that serves a method on a path, and that path's parameters (decoded, as express decodes them). */
+interface Dispatch {
+  handler: RequestHandler;
+  params: Readonly<Record<string, string>>;
+}
+
+/** A surface's express Router, which can also serve operations without an express route each. */
+export interface ManifestRouter extends Router {
+  /**
+   * Declares a route like `get`/`post`/…, but serves it from `operations()`: the path is
+   * matched once (and remembered with the front check's answer) instead of by express
+   * trying every route layer in turn, and the handler runs without express's per-route
+   * dispatch. Matching is express's own (path-to-regexp, case-insensitive, optional
+   * trailing slash, parameters percent-decoded). HEAD is not served from operations: the
+   * surface that declares them (the API) answers it with 405.
+   */
+  operation(method: Method, path: string, handler: RequestHandler): void;
+  /** The middleware that serves the declared operations; mount it where their routes would be. */
+  operations(): RequestHandler;
 }
 
 interface SurfaceRecord extends SurfaceOptions {
   surface: Surface;
   routes: Declared[];
+  /** What each recently seen path allows (null: no route of this surface matches it). */
+  seen: Map<string, Allowed | null>;
 }
+
+/** The methods a path allows, HEAD and OPTIONS included, the `Allow` header that lists them, and the operations among them. */
+interface Allowed {
+  methods: ReadonlySet<string>;
+  header: string;
+  /** METHOD → operation, when the first route declared for that method on this path is one. */
+  operations: ReadonlyMap<string, Dispatch>;
+}
+
+/**
+ * Paths whose answer is remembered per surface. Matching a path against every declared
+ * route costs more than the rest of the front check together; a hot API sees few distinct
+ * paths. A flood of distinct paths only evicts (oldest first), costing what no memo would.
+ */
+const PATHS_REMEMBERED = 1_000;
 
 /**
  * Every route of the app, declared through the routers this manifest hands out.
@@ -56,25 +98,56 @@ export class RouteManifest {
     return this.surfaces.flatMap((s) => s.routes.map((r) => ({ surface: s.surface, method: r.method, path: joinPath(s.base, r.path) })));
   }
 
-  /** An express Router whose `get`/`post`/`put`/`patch`/`delete` routes are recorded here. */
-  router(surface: Surface, opts: SurfaceOptions): Router {
-    const record: SurfaceRecord = { surface, ...opts, routes: [] };
+  /** An express Router whose `get`/`post`/`put`/`patch`/`delete` routes (and operations) are recorded here. */
+  router(surface: Surface, opts: SurfaceOptions): ManifestRouter {
+    const record: SurfaceRecord = { surface, ...opts, routes: [], seen: new Map() };
     this.surfaces.push(record);
-    const router = express.Router();
+    const router = express.Router() as ManifestRouter;
+    for (const handler of opts.front ?? []) router.use(handler);
     router.use(frontCheck(record));
     for (const method of METHODS) {
       const declare = router[method].bind(router) as (...args: unknown[]) => Router;
       router[method] = ((path: unknown, ...handlers: unknown[]) => {
         for (const p of Array.isArray(path) ? path : [path]) {
           if (typeof p !== 'string') throw new Error(`${surface} routes are declared with string paths`);
-          const test = match(p, { decode: false, end: true, trailing: true, sensitive: false });
+          const test = match(p, MATCHING);
           record.routes.push({ method, path: p, matches: (x) => test(x) !== false });
         }
+        record.seen.clear();
         return declare(path, ...handlers);
       }) as never;
     }
+    router.operation = (method, path, handler) => {
+      const test = match(path, MATCHING);
+      const read = match<Record<string, string>>(path, { ...MATCHING, decode: decodeParam });
+      const params = (x: string) => {
+        const found = read(x);
+        return found ? found.params : {};
+      };
+      record.routes.push({ method, path, matches: (x) => test(x) !== false, operation: { handler, params } });
+      record.seen.clear();
+    };
+    router.operations = () => (req, res, next) => {
+      const op = allowedFor(record, req.path)?.operations.get(req.method);
+      if (!op) return next();
+      // A copy: handlers and the validator may replace or change req.params; the remembered ones stay as found.
+      req.params = { ...op.params };
+      try {
+        void op.handler(req, res, next);
+      } catch (err) {
+        next(err);
+      }
+    };
     return router;
   }
+}
+
+/** How express matches a route path (router 2.x with default settings), without decoding parameters. */
+const MATCHING = { decode: false as const, end: true, trailing: true, sensitive: false };
+
+/** As express decodes a path parameter (a URIError for bad percent-encoding, whose path the front check refuses). */
+function decodeParam(value: string): string {
+  return value.includes('%') ? decodeURIComponent(value) : value;
 }
 
 /** One manifest per app instance. */
@@ -84,25 +157,54 @@ function joinPath(base: string, path: string): string {
   return path === '/' && base !== '' ? base : `${base}${path}`;
 }
 
+function allowedFor(record: SurfaceRecord, path: string): Allowed | null {
+  const known = record.seen.get(path);
+  if (known !== undefined) return known;
+  const methods = new Set<string>();
+  const operations = new Map<string, Dispatch>();
+  for (const r of record.routes) {
+    if (!r.matches(path)) continue;
+    const method = r.method.toUpperCase();
+    // Like express, the first route declared for a method serves it.
+    if (r.operation && !methods.has(method)) {
+      // A parameter that is not valid percent-encoding: the front check refuses the path (400).
+      let params: Record<string, string> | null = null;
+      try {
+        params = r.operation.params(path);
+      } catch {
+        /* refused below */
+      }
+      if (params) operations.set(method, { handler: r.operation.handler, params });
+    }
+    methods.add(method);
+  }
+  let allowed: Allowed | null = null;
+  if (methods.size > 0) {
+    if (record.head && methods.has('GET')) methods.add('HEAD');
+    methods.add('OPTIONS');
+    allowed = { methods, header: [...methods].join(', '), operations };
+  }
+  if (record.seen.size >= PATHS_REMEMBERED) record.seen.delete(record.seen.keys().next().value!);
+  record.seen.set(path, allowed);
+  return allowed;
+}
+
 function frontCheck(record: SurfaceRecord): RequestHandler {
+  const base = record.base.toLowerCase();
   return (req, res, next) => {
     // Mount paths match case-insensitively, like every express path.
-    if (req.baseUrl.toLowerCase() !== record.base.toLowerCase()) {
+    if (req.baseUrl !== record.base && req.baseUrl.toLowerCase() !== base) {
       return next(new Error(`the ${record.surface} router is declared at "${record.base}" but mounted at "${req.baseUrl}"`));
     }
-    const allowed = new Set<string>();
-    for (const r of record.routes) if (r.matches(req.path)) allowed.add(r.method.toUpperCase());
-    if (allowed.size === 0 && record.owns === 'routes') return next();
+    const allowed = allowedFor(record, req.path);
+    if (!allowed && record.owns === 'routes') return next();
     if (!isWellEncoded(req.path)) return next(malformedPath());
-    if (allowed.size === 0) return next();
-    if (record.head && allowed.has('GET')) allowed.add('HEAD');
-    allowed.add('OPTIONS');
-    const allow = [...allowed].join(', ');
+    if (!allowed) return next();
     if (req.method === 'OPTIONS') {
-      res.set('Allow', allow).status(204).end();
+      res.set('Allow', allowed.header).status(204).end();
       return;
     }
-    if (allowed.has(req.method)) return next();
-    next(new RequestProblem(405, 'method_not_allowed', `This path does not support ${req.method}; it allows ${allow}.`, { Allow: allow }));
+    if (allowed.methods.has(req.method)) return next();
+    next(new RequestProblem(405, 'method_not_allowed', `This path does not support ${req.method}; it allows ${allowed.header}.`, { Allow: allowed.header }));
   };
 }

@@ -13,11 +13,15 @@ export interface SpecOperation {
   public: boolean;
   /** `x-tessera-edition: enterprise`: the operation exists only in the enterprise edition. */
   enterprise: boolean;
+  /** Its parameters (the path item's included): where each is (`path`, `query`, `header`, `cookie`) and whether it is required. */
+  parameters: readonly { in: string; required: boolean }[];
 }
 
+type Parameter = { in?: string; required?: boolean; $ref?: string };
 type OpenApiDoc = {
   security?: unknown[];
-  paths: Record<string, Record<string, { operationId: string; security?: unknown[]; 'x-tessera-edition'?: string }>>;
+  components?: { parameters?: Record<string, Parameter> };
+  paths: Record<string, Record<string, { operationId: string; security?: unknown[]; 'x-tessera-edition'?: string; parameters?: Parameter[] }> & { parameters?: Parameter[] }>;
 };
 
 let cached: { text: string; doc: OpenApiDoc } | null = null;
@@ -34,9 +38,11 @@ export function loadSpec(): { text: string; doc: OpenApiDoc } {
 export function specOperations(): SpecOperation[] {
   const { doc } = loadSpec();
   const ops: SpecOperation[] = [];
+  const resolved = (p: Parameter) => (p.$ref ? (doc.components?.parameters?.[p.$ref.replace('#/components/parameters/', '')] ?? {}) : p);
   for (const [path, item] of Object.entries(doc.paths)) {
     for (const [method, op] of Object.entries(item)) {
-      if (!['get', 'post', 'put', 'patch', 'delete'].includes(method)) continue;
+      if (!['get', 'post', 'put', 'patch', 'delete'].includes(method) || Array.isArray(op)) continue;
+      const parameters = [...(item.parameters ?? []), ...(op.parameters ?? [])];
       ops.push({
         operationId: op.operationId,
         method: method as SpecOperation['method'],
@@ -44,6 +50,7 @@ export function specOperations(): SpecOperation[] {
         expressPath: path.replace(/\{(\w+)\}/g, ':$1'),
         public: Array.isArray(op.security) && op.security.length === 0,
         enterprise: op['x-tessera-edition'] === 'enterprise',
+        parameters: parameters.map(resolved).map((p) => ({ in: p.in ?? 'unknown', required: p.required === true })),
       });
     }
   }

@@ -1,6 +1,7 @@
-import express, { type RequestHandler, type Router } from 'express';
+import express, { type Express, type RequestHandler } from 'express';
 import { noRoute } from '../http/request-problem.ts';
 import { routeManifestFor } from '../http/route-manifest.ts';
+import { cors } from '../http/cors.ts';
 import { noFraming } from '../http/security-headers.ts';
 import type { Services } from '../services.ts';
 import { deviceApproval } from './device-approval.ts';
@@ -19,9 +20,11 @@ export const OAUTH_BASE = '/openapi/v1/oauth';
 /**
  * The hand-written OAuth endpoints (RFC 8414, 8628, 7009): not in openapi.yaml. Every
  * answer under /openapi/v1/oauth, including 404, 405 and unreadable bodies, is an
- * RFC 6749 §5.2 error.
+ * RFC 6749 §5.2 error. Mounted at their own two prefixes, never at `/`: every request
+ * would otherwise enter these routers and fall through them, and leaving a router at
+ * its end costs a setImmediate hop (router 2.x) on every API call (docs/performance.md).
  */
-export function oauthRouter(s: Services): Router {
+export function mountOAuth(app: Express, s: Services): void {
   const manifest = routeManifestFor(s);
   // Raw bodies: params.ts parses them itself to refuse repeated parameters.
   const raw = express.raw({ type: () => true, limit: '16kb' });
@@ -35,11 +38,12 @@ export function oauthRouter(s: Services): Router {
       }
     };
 
-  const wellKnown = manifest.router('oauth', { base: '', owns: 'routes', head: true });
-  wellKnown.get('/.well-known/oauth-authorization-server', metadata(s));
+  const wellKnown = manifest.router('oauth', { base: '/.well-known', owns: 'routes', head: true });
+  wellKnown.get('/oauth-authorization-server', metadata(s));
   wellKnown.use(oauthErrorHandler(s.log));
 
-  const oauth = manifest.router('oauth', { base: OAUTH_BASE, owns: 'prefix', head: true });
+  // CORS as everywhere under /openapi/v1, then anti-framing, so that even the manifest's 400/405 answers carry both.
+  const oauth = manifest.router('oauth', { base: OAUTH_BASE, owns: 'prefix', head: true, front: [cors(s.config.corsAllowOrigins), noFraming] });
   oauth.post('/device/code', raw, wrap(deviceAuthorization(s)));
   oauth.post('/token', raw, wrap(token(s)));
   oauth.post('/revoke', raw, wrap(revocation(s)));
@@ -56,9 +60,6 @@ export function oauthRouter(s: Services): Router {
   oauth.use((_req, _res, next) => next(noRoute()));
   oauth.use(oauthErrorHandler(s.log));
 
-  const router = express.Router();
-  router.use(wellKnown);
-  // Anti-framing first, so that even the manifest's 400/405 answers carry it.
-  router.use(OAUTH_BASE, noFraming, oauth);
-  return router;
+  app.use('/.well-known', wellKnown);
+  app.use(OAUTH_BASE, oauth);
 }

@@ -83,6 +83,23 @@ describe.each(suites)('store contract: %s', (_name, make) => {
     expect((await hit())[0]).toBe(1);
   });
 
+  it('when the window holds only the request just admitted, then the reset is the whole window; with older entries, the time until the oldest leaves', async () => {
+    const key = k('rl-reset');
+    const hit = (limit: number) => store.run(slidingWindowScript, [key], [limit, 10_000, randomUUID()]);
+    const first = await hit(5);
+    // A flat array of integers, the same from both stores.
+    expect(first).toEqual([1, 4, 10_000]);
+    await sleep(30);
+    const second = await hit(5);
+    expect(second.slice(0, 2)).toEqual([1, 3]);
+    expect(second[2]).toBeLessThanOrEqual(10_000 - 30);
+    expect(second[2]).toBeGreaterThan(0);
+    // Refused: nothing is added, and the reset is still the oldest entry's.
+    const refused = await hit(2);
+    expect(refused.slice(0, 2)).toEqual([0, 0]);
+    expect(refused[2]).toBeLessThanOrEqual(second[2]);
+  });
+
   it('when a message is published, then subscribers get it, and not after unsubscribing', async () => {
     const channel = `test:${randomUUID()}`;
     const got: string[] = [];

@@ -13,7 +13,7 @@ export function appAuthzCheck(): Step {
     name: 'AppAuthzCheck',
     needs: ['auth', 'app'],
     provides: [],
-    async run(req) {
+    run(req) {
       const { auth, app } = req.tessera as Required<RequestState>;
       if (!app.enable_api) throw forbidden('This app is not enabled for API access.');
       if (auth.subjectKind === 'external' || app.access_mode !== 'members') return;

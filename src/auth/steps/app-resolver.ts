@@ -7,15 +7,18 @@ export function appResolver(d: Pick<PipelineDeps, 'apps' | 'appCache'>): Step {
     name: 'AppResolver',
     needs: ['auth'],
     provides: ['app'],
-    async run(req) {
+    run(req) {
       const id = String(req.params.app_id ?? '');
-      let app = d.appCache.get(id);
-      if (!app) {
-        app = await d.apps.findById(id);
+      const cached = d.appCache.get(id);
+      if (cached) {
+        req.tessera.app = cached;
+        return;
+      }
+      return d.apps.findById(id).then((app) => {
         if (!app) throw notFound('App');
         d.appCache.set(id, app);
-      }
-      req.tessera.app = app;
+        req.tessera.app = app;
+      });
     },
   };
 }

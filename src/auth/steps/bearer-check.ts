@@ -1,7 +1,7 @@
 import { ApiError } from '../../errors.ts';
 import type { BearerAuthenticator } from '../bearer-authenticator.ts';
 import type { Step } from '../pipeline.ts';
-import { rateLimitHeaders } from '../rate-limit.ts';
+import { setRateLimitHeaders } from '../rate-limit.ts';
 
 /** Identity and the per-token rate limit, from the one authenticator, whichever token source it is. */
 export function bearerCheck(authenticator: BearerAuthenticator): Step {
@@ -11,10 +11,10 @@ export function bearerCheck(authenticator: BearerAuthenticator): Step {
     provides: ['auth'],
     async run(req, res) {
       try {
-        const { auth, rate } = await authenticator.authenticate(req.get('authorization'), req.ip);
+        const { auth, rate } = await authenticator.authenticate(req.headers.authorization, () => req.ip ?? '');
         req.tessera.auth = auth;
         req.tessera.rate = rate;
-        res.set(rateLimitHeaders(rate));
+        setRateLimitHeaders(res, rate);
       } catch (err) {
         if (err instanceof ApiError && err.extra.headers) res.set(err.extra.headers);
         throw err;

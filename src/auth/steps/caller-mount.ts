@@ -6,7 +6,7 @@ export function callerMount(): Step {
     name: 'CallerMount',
     needs: ['auth', 'app'],
     provides: ['caller'],
-    async run(req) {
+    run(req) {
       const { auth } = req.tessera as Required<RequestState>;
       req.tessera.caller =
         auth.subjectKind === 'account'

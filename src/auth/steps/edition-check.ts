@@ -8,7 +8,7 @@ export function editionCheck(config: Config): Step {
     name: 'EditionCheck',
     needs: [],
     provides: [],
-    async run() {
+    run() {
       if (config.edition !== 'enterprise') throw new ApiError(404, 'not_found', 'No such route.');
     },
   };

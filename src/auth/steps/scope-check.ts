@@ -13,7 +13,7 @@ export function scopeCheck(rule: ScopeRule): Step {
     name: 'ScopeCheck',
     needs: ['auth'],
     provides: [],
-    async run(req) {
+    run(req) {
       const auth = req.tessera.auth!;
       const scope = scopeFor(rule, auth.subjectKind);
       if (scope === undefined) throw new ApiError(403, 'wrong_subject', `This route is not for ${SUBJECTS[auth.subjectKind]}.`);

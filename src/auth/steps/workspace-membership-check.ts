@@ -21,9 +21,14 @@ export function workspaceMembershipCheck(d: Pick<PipelineDeps, 'apps' | 'grantVe
     name: 'WorkspaceMembershipCheck',
     needs: ['auth', 'app'],
     provides: [],
-    async run(req) {
+    run(req) {
       const { auth, app } = req.tessera as Required<RequestState>;
-      if (!(await strategies[auth.subjectKind].admits(auth, app))) throw notFound('App');
+      const admitted = strategies[auth.subjectKind].admits(auth, app);
+      if (admitted === true) return;
+      if (admitted === false) throw notFound('App');
+      return admitted.then((yes) => {
+        if (!yes) throw notFound('App');
+      });
     },
   };
 }

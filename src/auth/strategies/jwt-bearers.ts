@@ -43,10 +43,10 @@ export class JwtBearerStrategy implements BearerStrategy {
     return looksLikeJwt(token);
   }
 
-  identify(token: string, tokenHash: string, clientAddress: string): Identified | Promise<Identified> {
+  identify(token: string, tokenHash: string, clientAddress: () => string): Identified | Promise<Identified> {
     const cached = this.cache.get(tokenHash);
     if (cached) return this.identified(cached);
-    return this.verify(token, tokenHash, clientAddress);
+    return this.verify(token, tokenHash, clientAddress());
   }
 
   private async verify(token: string, tokenHash: string, clientAddress: string): Promise<Identified> {
@@ -83,7 +83,7 @@ export class JwtBearerStrategy implements BearerStrategy {
     return {
       rateLimitKey: auth.rateLimitKey,
       rateLimitNamespace: JWT_RATE_LIMIT_NAMESPACE,
-      resolve: async () => auth,
+      resolve: () => auth,
       expire: async () => this.cache.delete(auth.tokenHash),
     };
   }

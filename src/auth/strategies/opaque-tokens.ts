@@ -37,7 +37,7 @@ export class OpaqueTokenStrategy implements BearerStrategy {
     const kind = parseToken(token)!;
     return {
       rateLimitKey: tokenHash,
-      resolve: async () => this.cache.get(tokenHash) ?? (await this.load(kind, tokenHash)),
+      resolve: () => this.cache.get(tokenHash) ?? this.load(kind, tokenHash),
       expire: (auth) => this.expire(auth),
     };
   }

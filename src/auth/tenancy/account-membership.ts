@@ -8,14 +8,12 @@ import type { TenancyStrategy } from './tenancy.ts';
  */
 export function accountMembership(apps: Pick<AppRepo, 'isMember'>): TenancyStrategy {
   return {
-    async admits(auth, app) {
+    admits(auth, app) {
       const ws = app.workspace_id;
-      let member = auth.verifiedTenants[ws];
-      if (member === undefined) {
-        member = auth.accountId !== null && (await apps.isMember(auth.accountId, ws));
-        auth.verifiedTenants[ws] = member;
-      }
-      return member;
+      const member = auth.verifiedTenants[ws];
+      if (member !== undefined) return member;
+      if (auth.accountId === null) return (auth.verifiedTenants[ws] = false);
+      return apps.isMember(auth.accountId, ws).then((yes) => (auth.verifiedTenants[ws] = yes));
     },
   };
 }

@@ -44,30 +44,27 @@ export class RedisStore implements Store {
     try {
       return await fn();
     } catch (err) {
-      // A reply error is a bug in a script or a key, not an outage.
-      if (err instanceof Error && err.name === 'ReplyError') throw err;
-      throw new StoreUnavailableError(err);
+      throw failure(err);
     }
   }
 
-  async run<R>(script: StoreScript<R>, keys: string[], args: (string | number)[] = []): Promise<R> {
+  /** One round trip on the hot path: plain promise callbacks, no async wrappers (docs/performance.md). */
+  run<R>(script: StoreScript<R>, keys: string[], args: (string | number)[] = []): Promise<R> {
     let sha = this.shas.get(script.name);
     if (!sha) {
       sha = createHash('sha1').update(script.lua).digest('hex');
       this.shas.set(script.name, sha);
     }
-    const exec = () => this.client.evalsha(sha!, keys.length, ...keys, ...args.map(String));
-    const raw = await this.call(async () => {
-      try {
-        return await exec();
-      } catch (err) {
-        if (!(err instanceof Error) || !err.message.startsWith('NOSCRIPT')) throw err;
-        // First use on this Redis (or after a restart): load once, then run by hash.
+    const decode = script.reply === 'flat' ? (raw: unknown) => raw as R : (raw: unknown) => JSON.parse(String(raw)) as R;
+    const exec = () => this.client.evalsha(sha, keys.length, ...keys, ...args);
+    return exec().then(decode, (err: unknown) => {
+      if (!(err instanceof Error) || !err.message.startsWith('NOSCRIPT')) throw failure(err);
+      // First use on this Redis (or after a restart): load once, then run by hash.
+      return this.call(async () => {
         await this.client.script('LOAD', script.lua);
         return exec();
-      }
+      }).then(decode);
     });
-    return JSON.parse(String(raw)) as R;
   }
   async get(key: string): Promise<string | null> {
     return this.call(() => this.client.get(key));
@@ -181,4 +178,10 @@ export class RedisStore implements Store {
     this.client.disconnect();
     this.subscriber?.disconnect();
   }
+}
+
+/** A reply error is a bug in a script or a key, not an outage; anything else means Redis is unavailable. */
+function failure(err: unknown): Error {
+  if (err instanceof Error && err.name === 'ReplyError') return err;
+  return new StoreUnavailableError(err);
 }

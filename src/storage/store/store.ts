@@ -15,13 +15,19 @@ export interface MemoryKV {
 }
 
 /**
- * An atomic operation with two equal implementations: Lua run by hash in Redis
- * (returning a JSON string via cjson.encode) and a synchronous function over the
- * memory KV. Both must pass the same contract tests.
+ * An atomic operation with two equal implementations: Lua run by hash in Redis and a
+ * synchronous function over the memory KV. Both must pass the same contract tests.
  */
 export interface StoreScript<R> {
   readonly name: string;
   readonly lua: string;
+  /**
+   * How the Lua's answer reaches the caller. `json` (the default): the script returns a
+   * string built with cjson.encode, which is parsed. `flat`: the script returns a flat
+   * table of integers, which Redis sends as an array of integers and the caller gets
+   * as is: no encoding in Lua, no JSON.parse here (the per-request rate limit).
+   */
+  readonly reply?: 'json' | 'flat';
   memory(kv: MemoryKV, keys: string[], args: string[], nowMs: number): R;
 }
 
