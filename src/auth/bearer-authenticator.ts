@@ -69,9 +69,8 @@ export class BearerAuthenticator {
     if (!this.config.enableOauthBearer) {
       throw new ApiError(503, 'bearer_auth_disabled', 'Bearer authentication is disabled on this server.');
     }
-    const match = authorization?.match(/^Bearer(?:[ ]+(\S*))?\s*$/i);
-    if (!match) throw unauthorized('missing_token');
-    const token = match[1] ?? '';
+    const token = bearerToken(authorization);
+    if (token === null) throw unauthorized('missing_token');
     const strategy = this.strategies.find((s) => s.claims(token));
     if (!strategy) throw unauthorized('invalid_token');
 
@@ -104,4 +103,22 @@ export class BearerAuthenticator {
     if (auth.source !== 'jwt') this.lastUsed.mark(auth.source, auth.tokenId);
     return { auth, rate };
   }
+}
+
+/** Longer than any token we accept (the largest JWT is 12,288 characters) plus the scheme. */
+const MAX_AUTHORIZATION = 12_400;
+// The token must hold a non-space, so a run of spaces is never split between two quantifiers:
+// the match stays linear (`[ ]+(\S*)\s*` backtracked quadratically on "Bearer" + 16k spaces + "a b").
+const BEARER = /^Bearer(?:[ ]+(\S+))?\s*$/i;
+
+/**
+ * The token of an `Authorization: Bearer …` header (RFC 6750 §2.1): '' when the scheme has
+ * no token, null when there is no Bearer header at all (→ missing_token). A header longer than
+ * any token we accept is '' (→ invalid_token) without being matched.
+ */
+export function bearerToken(authorization: string | undefined): string | null {
+  if (authorization === undefined) return null;
+  if (authorization.length > MAX_AUTHORIZATION) return /^Bearer /i.test(authorization) ? '' : null;
+  const match = BEARER.exec(authorization);
+  return match ? (match[1] ?? '') : null;
 }

@@ -114,6 +114,18 @@ describe('AppResolver, WorkspaceMembershipCheck, AppAuthzCheck', () => {
     expect((await res.json()).error).toBe('forbidden');
   });
 
+  it('when the app id is sent in upper case and the app changes, then the change is seen at once (one cache key per app)', async () => {
+    const m = await member(server);
+    const upper = `/apps/${m.appId.toUpperCase()}/info`;
+    expect((await get(upper, m.auth)).status).toBe(200);
+    // What admin set-access-mode does: change the row, then invalidate the app (by its stored, lower-case id).
+    await server.db.query(`UPDATE apps SET access_mode = 'members' WHERE id = $1`, [m.appId]);
+    await server.app.services.appCache.invalidate([m.appId]);
+    const res = await get(upper, m.auth);
+    expect(res.status).toBe(403);
+    expect((await res.json()).error).toBe('forbidden');
+  });
+
   it('when the access mode lists members, then only listed members may use it', async () => {
     const owner = await member(server);
     const listed = await createAccount(server.db);

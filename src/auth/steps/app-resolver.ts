@@ -8,7 +8,9 @@ export function appResolver(d: Pick<PipelineDeps, 'apps' | 'appCache'>): Step {
     needs: ['auth'],
     provides: ['app'],
     run(req) {
-      const id = String(req.params.app_id ?? '');
+      // Lower-cased: Postgres and the validator take a UUID in any case, but the cache (and its
+      // invalidations, which carry the stored lower-case id) must see one key per app.
+      const id = String(req.params.app_id ?? '').toLowerCase();
       const cached = d.appCache.get(id);
       if (cached) {
         req.tessera.app = cached;
