@@ -105,8 +105,12 @@ export class BearerAuthenticator {
   }
 }
 
-/** Longer than any token we accept (the largest JWT is 12,288 characters) plus the scheme. */
-const MAX_AUTHORIZATION = 12_400;
+/**
+ * Far beyond any token we accept (the largest JWT is 12,288 characters) and beyond Node's
+ * default 16 KiB header limit: a header this long is refused without being matched. Anything
+ * shorter reaches the strategies, so an oversized JWT is still refused, and logged, as too_large.
+ */
+const MAX_AUTHORIZATION = 65_536;
 // The token must hold a non-space, so a run of spaces is never split between two quantifiers:
 // the match stays linear (`[ ]+(\S*)\s*` backtracked quadratically on "Bearer" + 16k spaces + "a b").
 const BEARER = /^Bearer(?:[ ]+(\S+))?\s*$/i;

@@ -22,8 +22,8 @@ describe('the Authorization header', () => {
   });
 
   it('when it is far longer than any token, then it is an invalid token (or no Bearer header), without matching it', () => {
-    expect(bearerToken(`Bearer ${'a'.repeat(20_000)}`)).toBe('');
-    expect(bearerToken(`Basic ${'a'.repeat(20_000)}`)).toBeNull();
+    expect(bearerToken(`Bearer ${'a'.repeat(70_000)}`)).toBe('');
+    expect(bearerToken(`Basic ${'a'.repeat(70_000)}`)).toBeNull();
   });
 
   it('when spaces are piled up to make a backtracking pattern explode, then the answer is the same as for a short header', () => {
