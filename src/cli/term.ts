@@ -88,9 +88,11 @@ export const when = (iso: string) => `${localTime(iso)} (${relativeTime(iso)})`;
 
 // Every C0 control, DEL and every C1 control (Unicode's Cc): a terminal acts on these
 // (ESC starts sequences that move the cursor, rewrite the title or the clipboard; CR
-// overwrites a line; U+009B is a one-character CSI) instead of showing them.
-const CONTROLS = /\p{Cc}/gu;
-const CONTROLS_BUT_LINES = /(?![\n\t])\p{Cc}/gu;
+// overwrites a line; U+009B is a one-character CSI) instead of showing them. Also the
+// invisible bidirectional controls (U+202E and kin): they reorder what follows, so a name
+// could show one app id while naming another.
+const CONTROLS = /[\p{Cc}\p{Bidi_Control}]/gu;
+const CONTROLS_BUT_LINES = /(?![\n\t])[\p{Cc}\p{Bidi_Control}]/gu;
 
 /**
  * Server text for one line of the terminal (a name, a code, an error description): every

@@ -68,6 +68,13 @@ describe('server text on the terminal', () => {
     expect(terminalLine(hostile)).toBe('a[2J]52;c;ZXZpbA==bcd31me');
     expect(terminalText(hostile)).toBe('a[2J]52;c;ZXZpbA==b\nc\td31me');
     expect(terminalLine('Ünïcödé ✓ 日本')).toBe('Ünïcödé ✓ 日本');
+  });
+
+  it('when server text carries invisible bidirectional controls, then they are removed, so a name cannot reorder what is shown after it', () => {
+    const reordering = 'app\u202e\u2066txt.exe\u2069\u202a\u202b\u202c\u202d\u2067\u2068\u200e\u200f\u061c';
+    expect(terminalLine(reordering)).toBe('apptxt.exe');
+    expect(terminalText(`${reordering}\nline`)).toBe('apptxt.exe\nline');
+    expect(terminalLine('שלום עולם مرحبا')).toBe('שלום עולם مرحبا');
     expect(terminalSafe({ name: hostile, tags: [hostile], n: 3, none: null })).toEqual({ name: terminalLine(hostile), tags: [terminalLine(hostile)], n: 3, none: null });
   });
 
