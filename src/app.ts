@@ -20,6 +20,8 @@ import { createServices, type Deps, type Services } from './services.ts';
 import { mountDocs } from './server/docs.ts';
 import { healthRoutes } from './system/health.ts';
 
+const API_BASE = '/openapi/v1';
+
 export interface TesseraApp {
   express: Express;
   services: Services;
@@ -47,7 +49,7 @@ export async function createApp(deps: Deps): Promise<TesseraApp> {
   // metadata document), API errors for the rest of /openapi/v1 and /console/api, HTML for pages.
   // Hand-written RFC endpoints and first-party pages are not in openapi.yaml.
   mountOAuth(app, s);
-  app.use('/openapi/v1', apiRouter(s));
+  app.use(API_BASE, apiSurface(s));
   app.use(consoleRouter(s));
   const docs = routes.router('page', { base: '', owns: 'routes', head: true });
   mountDocs(docs);
@@ -66,14 +68,18 @@ export async function createApp(deps: Deps): Promise<TesseraApp> {
   };
 }
 
-/** The spec's operations under /openapi/v1, mounted from one table and validated against openapi.yaml. */
-function apiRouter(s: Services): express.Router {
-  // CORS for /openapi/v1 runs first in each of its two routers (this one and OAuth's), not as a
-  // mount of its own: every mount the router enters costs on every request (docs/performance.md).
-  const api = routeManifestFor(s).router('api', { base: '/openapi/v1', owns: 'prefix', head: false, front: [cors(s.config.corsAllowOrigins)] });
+/**
+ * The spec's operations under /openapi/v1, from one table and validated against openapi.yaml,
+ * served by one function (CORS, the front check, the body parser, the operation, the API's
+ * error mapper) rather than a nested express Router: the router's per-request setup and
+ * layers cost on every call (docs/performance.md).
+ */
+function apiSurface(s: Services): express.RequestHandler {
+  // CORS for /openapi/v1 runs first here and in OAuth's router, so its headers are on every answer.
+  const api = routeManifestFor(s).surface('api', { base: API_BASE, front: [cors(s.config.corsAllowOrigins)] });
   const { text, doc } = loadSpec();
-  api.get('/openapi.yaml', (_req, res) => void res.type('application/yaml').send(text));
-  api.get('/openapi.json', (_req, res) => void res.json(doc));
+  api.route('get', '/openapi.yaml', (_req, res) => void res.type('application/yaml').send(text));
+  api.route('get', '/openapi.json', (_req, res) => void res.json(doc));
 
   const table: RouteTable = {
     ...healthRoutes(s),
@@ -82,8 +88,6 @@ function apiRouter(s: Services): express.Router {
     ...appReadRoutes(s),
     ...runRoutes(s),
   };
-  const json = express.json({ limit: BODY_LIMIT });
-  api.use((req, res, next) => (req.method === 'GET' || req.method === 'HEAD' ? next() : json(req, res, next)));
   const validators = OpenApiValidator.middleware({
     apiSpec: parse(text),
     validateApiSpec: true,
@@ -96,9 +100,7 @@ function apiRouter(s: Services): express.Router {
   });
   mountOperations(api, table, s, validators, { validateResponses: s.config.env !== 'production' });
   // Unknown routes under the API prefix get the API's 404, not an HTML page.
-  api.use((_req, _res, next) => next(noRoute()));
-  api.use(apiErrorHandler(s.log));
-  return api;
+  return api.serve({ body: express.json({ limit: BODY_LIMIT }), notFound: noRoute, errors: apiErrorHandler(s.log) });
 }
 
 function accessLog(s: Services): express.RequestHandler {

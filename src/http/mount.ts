@@ -2,7 +2,7 @@ import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import { pipelineFor, type PipelineDeps } from '../auth/pipeline.ts';
 import { ApiError } from '../errors.ts';
 import type { OperationId, Route, RouteTable } from './operations.ts';
-import type { ManifestRouter } from './route-manifest.ts';
+import type { ManifestSurface } from './route-manifest.ts';
 import { specOperations, type SpecOperation } from './spec.ts';
 
 /**
@@ -10,11 +10,11 @@ import { specOperations, type SpecOperation } from './spec.ts';
  * table and runs it before request validation, so an unauthenticated caller
  * learns nothing about the request shape. Throws at start when the table and
  * the spec disagree, or when a non-public operation would be mounted unguarded.
- * Operations are served by the manifest's dispatcher (one lookup per path, remembered)
- * rather than one express route each (docs/performance.md).
+ * Operations are routes of the API surface, served by its one function (one lookup per
+ * path, remembered) rather than by an express route each (docs/performance.md).
  */
 export function mountOperations(
-  router: ManifestRouter,
+  surface: ManifestSurface,
   table: RouteTable,
   deps: PipelineDeps,
   validators: RequestHandler[],
@@ -31,10 +31,9 @@ export function mountOperations(
       throw new Error(`${op.operationId}: guard ${route.guard} disagrees with the spec's security`);
     }
     const steps = pipelineFor(deps, { ...route, edition: op.enterprise ? 'enterprise' : undefined });
-    router.operation(op.method, op.expressPath, compose([guard(steps), validationFor(op, validate, opts), handle(route, opts.validateResponses ? viaExpress : sendJson)]));
+    surface.route(op.method, op.expressPath, compose([guard(steps), validationFor(op, validate, opts), handle(route, opts.validateResponses ? viaExpress : sendJson)]));
   }
   for (const id of Object.keys(table)) if (!seen.has(id)) throw new Error(`route ${id} is not in openapi.yaml`);
-  router.use(router.operations());
 }
 
 /** Paths remembered per operation as valid; when full, it starts again (a flood only costs what no memo would). */
