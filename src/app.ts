@@ -11,11 +11,12 @@ import { mountOperations } from './http/mount.ts';
 import type { RouteTable } from './http/operations.ts';
 import { noRoute } from './http/request-problem.ts';
 import { routeManifestFor, type RouteManifest } from './http/route-manifest.ts';
-import { baseHeaders } from './http/security-headers.ts';
+import { setBaseHeaders } from './http/security-headers.ts';
+import { enterDirectly } from './http/direct-entry.ts';
 import { loadSpec } from './http/spec.ts';
 import { identityRoutes } from './identity/identity-routes.ts';
 import { sessionRoutes } from './identity/session-routes.ts';
-import { mountOAuth } from './oauth/router.ts';
+import { mountOAuth, OAUTH_BASE } from './oauth/router.ts';
 import { createServices, type Deps, type Services } from './services.ts';
 import { mountDocs } from './server/docs.ts';
 import { healthRoutes } from './system/health.ts';
@@ -41,15 +42,17 @@ export async function createApp(deps: Deps): Promise<TesseraApp> {
   app.set('etag', false);
   app.set('trust proxy', 'loopback');
   app.set('query parser', 'extended');
-  // The request id and the base security headers (one middleware).
-  app.use(baseHeaders);
-  if (s.log.isLevelEnabled('info')) app.use(accessLog(s));
+  // The request id, the base security headers and the access log, in the app's first middleware;
+  // API calls enter their surface from there directly (src/http/direct-entry.ts).
+  const api = apiSurface(s);
+  const before = s.log.isLevelEnabled('info') ? [setBaseHeaders, logAccess(s)] : [setBaseHeaders];
+  enterDirectly(app, before, { base: API_BASE, elsewhere: new RegExp(`^${OAUTH_BASE}(?:[/?]|$)`, 'i'), surface: api });
 
   // Surfaces, each with its own error shape: RFC errors under /openapi/v1/oauth (and the
   // metadata document), API errors for the rest of /openapi/v1 and /console/api, HTML for pages.
   // Hand-written RFC endpoints and first-party pages are not in openapi.yaml.
   mountOAuth(app, s);
-  app.use(API_BASE, apiSurface(s));
+  app.use(API_BASE, api);
   app.use(consoleRouter(s));
   const docs = routes.router('page', { base: '', owns: 'routes', head: true });
   mountDocs(docs);
@@ -103,14 +106,13 @@ function apiSurface(s: Services): express.RequestHandler {
   return api.serve({ body: express.json({ limit: BODY_LIMIT }), notFound: noRoute, errors: apiErrorHandler(s.log) });
 }
 
-function accessLog(s: Services): express.RequestHandler {
-  return (req, res, next) => {
+function logAccess(s: Services): (req: express.Request, res: express.Response) => void {
+  return (req, res) => {
     const start = process.hrtime.bigint();
     res.on('finish', () => {
       const ms = Number(process.hrtime.bigint() - start) / 1e6;
       // The path only: query strings can carry user codes, and headers carry tokens.
       s.log.info({ request_id: req.id, method: req.method, path: req.originalUrl.split('?')[0], status: res.statusCode, ms: Math.round(ms * 10) / 10 }, 'request');
     });
-    next();
   };
 }
