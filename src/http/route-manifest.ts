@@ -44,9 +44,6 @@ interface Dispatch {
   params: Readonly<Record<string, string>>;
 }
 
-/** A surface's express Router: its `get`/`post`/`put`/`patch`/`delete` routes are recorded in the manifest. */
-export type ManifestRouter = Router;
-
 /**
  * A surface served by one function instead of an express Router (the API): CORS and the
  * like, the front check, the body parser, the route, and the surface's error mapper, in
@@ -110,7 +107,7 @@ export class RouteManifest {
   }
 
   /** An express Router whose `get`/`post`/`put`/`patch`/`delete` routes are recorded here. */
-  router(surface: Surface, opts: SurfaceOptions): ManifestRouter {
+  router(surface: Surface, opts: SurfaceOptions): Router {
     const record: SurfaceRecord = { surface, ...opts, routes: [], seen: new Map() };
     this.surfaces.push(record);
     const router = express.Router();
