@@ -4,10 +4,13 @@
  * - POST /stream calls the echo provider directly and writes each delta as an SSE
  *   `data:` event shaped like a chat run's, so time to first byte is the provider's plus
  *   HTTP, and what Tessera's chat stream adds on top can be told apart.
+ * Served by `app.listen` (express's own server), unless BENCH_SERVER=tessera: then by the
+ * server Tessera builds (src/server/http-server.ts), for npm run bench's BENCH_BARE_SERVER=1.
  */
 import { randomUUID } from 'node:crypto';
 import express from 'express';
 import { echoProvider } from '../src/apps/providers/index.ts';
+import { httpServerFor } from '../src/server/http-server.ts';
 
 const body = JSON.parse(process.env.BENCH_BODY ?? '{}');
 const app = express();
@@ -27,5 +30,5 @@ app.post('/stream', express.json(), async (req, res) => {
   send({ event: 'message_end', ...ids, metadata: { usage } });
   res.end();
 });
-const server = app.listen(Number(process.env.PORT), '127.0.0.1', () => console.log('ready'));
+const server = (process.env.BENCH_SERVER === 'tessera' ? httpServerFor(app) : app).listen(Number(process.env.PORT), '127.0.0.1', () => console.log('ready'));
 process.on('SIGTERM', () => server.close(() => process.exit(0)));

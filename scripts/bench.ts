@@ -7,6 +7,8 @@
  *  (b) GET /openapi/v1/me, (c) GET /apps/{id}/info, (d) GET /me with a warm federated JWT.
  * Tessera runs as in production: compiled JS from dist/ (built when stale), NODE_ENV=production,
  * LOG_LEVEL=warn; so do (a) and (p). BENCH_TSX=1 adds (b·tsx), /me served through the tsx loader.
+ * BENCH_BARE_SERVER=1 adds (a·s), the bare route on the HTTP server Tessera builds (requests
+ * made with express's prototypes, docs/performance.md) instead of express's `app.listen`.
  *
  * 1. Counts per warm request, over COUNT_REQUESTS sequential requests: Redis round trips
  *    (commands sent by clients, seen with MONITOR), Redis commands executed including those
@@ -34,6 +36,7 @@ const ROUND_SECONDS = Number(process.env.BENCH_ROUND_SECONDS ?? 5);
 const WARM_SECONDS = 1;
 const STREAM_REQUESTS = Number(process.env.STREAM_REQUESTS ?? 60);
 const WITH_TSX = process.env.BENCH_TSX === '1';
+const WITH_BARE_SERVER = process.env.BENCH_BARE_SERVER === '1';
 const JWT_ISSUER = 'https://idp.bench.example';
 const JWT_AUDIENCE = 'https://tessera.bench.example';
 
@@ -185,6 +188,12 @@ async function main() {
   const bare = await startBaseline('bench-bare', { PORT: String(barePort), BENCH_BODY: meBody });
   const peerPort = await freePort();
   const peer = await startBaseline('bench-peer', { PORT: String(peerPort), BENCH_BODY: meBody, BENCH_TOKEN: token, REDIS_URL: `redis://127.0.0.1:${redisPort}` });
+  let bareServerPort = 0;
+  let bareServer: ChildProcess | null = null;
+  if (WITH_BARE_SERVER) {
+    bareServerPort = await freePort();
+    bareServer = await startBaseline('bench-bare', { PORT: String(bareServerPort), BENCH_BODY: meBody, BENCH_SERVER: 'tessera' });
+  }
   let tsxServer: { child: ChildProcess; base: string } | null = null;
   if (WITH_TSX) tsxServer = await startTessera({ dbUrl, redisPort, loader: 'tsx', env: enterprise });
   const loadBefore = loadavg();
@@ -196,13 +205,14 @@ async function main() {
     { key: 'c', title: '(c) GET /apps/{id}/info', url: `${base}/openapi/v1/apps/${appId}/info`, headers: auth, pid: tessera.child.pid! },
     { key: 'd', title: '(d) GET /me, JWT (warm)', url: `${base}/openapi/v1/me`, headers: jwtAuth, pid: tessera.child.pid! },
   ];
+  if (bareServer) targets.push({ key: 'a·s', title: "(a·s) bare, Tessera's server", url: `http://127.0.0.1:${bareServerPort}/bare`, headers: {}, pid: bareServer.pid! });
   if (tsxServer) targets.push({ key: 'b·tsx', title: '(b·tsx) /me, tsx loader', url: `${tsxServer.base}/openapi/v1/me`, headers: auth, pid: tsxServer.child.pid! });
 
   // Warm every server (JIT, caches, connections) before anything is measured, then let the
   // first use's last_used_at write go out (a timer, every 5 s), so the counts see requests only.
   for (const t of targets) await autocannon({ url: t.url, connections: CONNECTIONS, duration: 2, headers: t.headers });
   await sleep(5_500);
-  for (const t of targets) if (t.key !== 'a') t.counts = await count(dbUrl, redis, t.url, t.headers);
+  for (const t of targets) if (!t.key.startsWith('a')) t.counts = await count(dbUrl, redis, t.url, t.headers);
 
   const rounds: Record<string, Sample>[] = [];
   for (let i = 0; i < ROUNDS; i++) {
@@ -265,9 +275,13 @@ async function main() {
     ['JWT vs opaque /me (d/b)', ratio('d', 'b'), '>= 0.90', ratio('d', 'b') >= 0.9],
     ['peer vs bare (p/a)', ratio('p', 'a'), '(reference)', true],
   ];
+  if (WITH_BARE_SERVER) {
+    lines.push(['/me vs bare on its server (b/a·s)', ratio('b', 'a·s'), '(reference)', true]);
+    lines.push(['p99 /me vs that bare (b/a·s)', p99Ratio('b', 'a·s'), '(reference)', true]);
+  }
   if (WITH_TSX) lines.push(['tsx vs dist /me (b·tsx/b)', ratio('b·tsx', 'b'), '(reference)', true]);
   console.log('\ntargets (median of per-round ratios)');
-  for (const [name, v, target, ok] of lines) console.log(`  ${name.padEnd(28)} ${v.toFixed(2).padStart(6)}  ${target.padEnd(12)} ${target.startsWith('(') ? '' : check(ok)}`);
+  for (const [name, v, target, ok] of lines) console.log(`  ${name.padEnd(34)} ${v.toFixed(2).padStart(6)}  ${target.padEnd(12)} ${target.startsWith('(') ? '' : check(ok)}`);
   console.log(`  warm /me: ${b.pgQueries.toFixed(2)} pg queries, ${b.roundTrips.toFixed(2)} store round trips  ${check(b.pgQueries === 0 && b.roundTrips === 1)}`);
 
   const added = median(ttfb.tessera) - median(ttfb.bare);

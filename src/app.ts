@@ -11,14 +11,17 @@ import { mountOperations } from './http/mount.ts';
 import type { RouteTable } from './http/operations.ts';
 import { noRoute } from './http/request-problem.ts';
 import { routeManifestFor, type RouteManifest } from './http/route-manifest.ts';
-import { baseHeaders } from './http/security-headers.ts';
+import { setBaseHeaders } from './http/security-headers.ts';
+import { enterDirectly } from './http/direct-entry.ts';
 import { loadSpec } from './http/spec.ts';
 import { identityRoutes } from './identity/identity-routes.ts';
 import { sessionRoutes } from './identity/session-routes.ts';
-import { mountOAuth } from './oauth/router.ts';
+import { mountOAuth, OAUTH_BASE } from './oauth/router.ts';
 import { createServices, type Deps, type Services } from './services.ts';
 import { mountDocs } from './server/docs.ts';
 import { healthRoutes } from './system/health.ts';
+
+const API_BASE = '/openapi/v1';
 
 export interface TesseraApp {
   express: Express;
@@ -39,15 +42,17 @@ export async function createApp(deps: Deps): Promise<TesseraApp> {
   app.set('etag', false);
   app.set('trust proxy', 'loopback');
   app.set('query parser', 'extended');
-  // The request id and the base security headers (one middleware).
-  app.use(baseHeaders);
-  if (s.log.isLevelEnabled('info')) app.use(accessLog(s));
+  // The request id, the base security headers and the access log, in the app's first middleware;
+  // API calls enter their surface from there directly (src/http/direct-entry.ts).
+  const api = apiSurface(s);
+  const before = s.log.isLevelEnabled('info') ? [setBaseHeaders, logAccess(s)] : [setBaseHeaders];
+  enterDirectly(app, before, { base: API_BASE, elsewhere: new RegExp(`^${OAUTH_BASE}(?:[/?]|$)`, 'i'), surface: api });
 
   // Surfaces, each with its own error shape: RFC errors under /openapi/v1/oauth (and the
   // metadata document), API errors for the rest of /openapi/v1 and /console/api, HTML for pages.
   // Hand-written RFC endpoints and first-party pages are not in openapi.yaml.
   mountOAuth(app, s);
-  app.use('/openapi/v1', apiRouter(s));
+  app.use(API_BASE, api);
   app.use(consoleRouter(s));
   const docs = routes.router('page', { base: '', owns: 'routes', head: true });
   mountDocs(docs);
@@ -66,14 +71,18 @@ export async function createApp(deps: Deps): Promise<TesseraApp> {
   };
 }
 
-/** The spec's operations under /openapi/v1, mounted from one table and validated against openapi.yaml. */
-function apiRouter(s: Services): express.Router {
-  // CORS for /openapi/v1 runs first in each of its two routers (this one and OAuth's), not as a
-  // mount of its own: every mount the router enters costs on every request (docs/performance.md).
-  const api = routeManifestFor(s).router('api', { base: '/openapi/v1', owns: 'prefix', head: false, front: [cors(s.config.corsAllowOrigins)] });
+/**
+ * The spec's operations under /openapi/v1, from one table and validated against openapi.yaml,
+ * served by one function (CORS, the front check, the body parser, the operation, the API's
+ * error mapper) rather than a nested express Router: the router's per-request setup and
+ * layers cost on every call (docs/performance.md).
+ */
+function apiSurface(s: Services): express.RequestHandler {
+  // CORS for /openapi/v1 runs first here and in OAuth's router, so its headers are on every answer.
+  const api = routeManifestFor(s).surface('api', { base: API_BASE, front: [cors(s.config.corsAllowOrigins)] });
   const { text, doc } = loadSpec();
-  api.get('/openapi.yaml', (_req, res) => void res.type('application/yaml').send(text));
-  api.get('/openapi.json', (_req, res) => void res.json(doc));
+  api.route('get', '/openapi.yaml', (_req, res) => void res.type('application/yaml').send(text));
+  api.route('get', '/openapi.json', (_req, res) => void res.json(doc));
 
   const table: RouteTable = {
     ...healthRoutes(s),
@@ -82,8 +91,6 @@ function apiRouter(s: Services): express.Router {
     ...appReadRoutes(s),
     ...runRoutes(s),
   };
-  const json = express.json({ limit: BODY_LIMIT });
-  api.use((req, res, next) => (req.method === 'GET' || req.method === 'HEAD' ? next() : json(req, res, next)));
   const validators = OpenApiValidator.middleware({
     apiSpec: parse(text),
     validateApiSpec: true,
@@ -96,19 +103,16 @@ function apiRouter(s: Services): express.Router {
   });
   mountOperations(api, table, s, validators, { validateResponses: s.config.env !== 'production' });
   // Unknown routes under the API prefix get the API's 404, not an HTML page.
-  api.use((_req, _res, next) => next(noRoute()));
-  api.use(apiErrorHandler(s.log));
-  return api;
+  return api.serve({ body: express.json({ limit: BODY_LIMIT }), notFound: noRoute, errors: apiErrorHandler(s.log) });
 }
 
-function accessLog(s: Services): express.RequestHandler {
-  return (req, res, next) => {
+function logAccess(s: Services): (req: express.Request, res: express.Response) => void {
+  return (req, res) => {
     const start = process.hrtime.bigint();
     res.on('finish', () => {
       const ms = Number(process.hrtime.bigint() - start) / 1e6;
       // The path only: query strings can carry user codes, and headers carry tokens.
       s.log.info({ request_id: req.id, method: req.method, path: req.originalUrl.split('?')[0], status: res.statusCode, ms: Math.round(ms * 10) / 10 }, 'request');
     });
-    next();
   };
 }

@@ -2,7 +2,7 @@ import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import { pipelineFor, type PipelineDeps } from '../auth/pipeline.ts';
 import { ApiError } from '../errors.ts';
 import type { OperationId, Route, RouteTable } from './operations.ts';
-import type { ManifestRouter } from './route-manifest.ts';
+import type { ManifestSurface } from './route-manifest.ts';
 import { specOperations, type SpecOperation } from './spec.ts';
 
 /**
@@ -10,11 +10,11 @@ import { specOperations, type SpecOperation } from './spec.ts';
  * table and runs it before request validation, so an unauthenticated caller
  * learns nothing about the request shape. Throws at start when the table and
  * the spec disagree, or when a non-public operation would be mounted unguarded.
- * Operations are served by the manifest's dispatcher (one lookup per path, remembered)
- * rather than one express route each (docs/performance.md).
+ * Operations are routes of the API surface, served by its one function (one lookup per
+ * path, remembered) rather than by an express route each (docs/performance.md).
  */
 export function mountOperations(
-  router: ManifestRouter,
+  surface: ManifestSurface,
   table: RouteTable,
   deps: PipelineDeps,
   validators: RequestHandler[],
@@ -31,10 +31,9 @@ export function mountOperations(
       throw new Error(`${op.operationId}: guard ${route.guard} disagrees with the spec's security`);
     }
     const steps = pipelineFor(deps, { ...route, edition: op.enterprise ? 'enterprise' : undefined });
-    router.operation(op.method, op.expressPath, compose([guard(steps), validationFor(op, validate, opts), handle(route, opts.validateResponses ? viaExpress : sendJson)]));
+    surface.route(op.method, op.expressPath, compose([guard(steps), validationFor(op, validate, opts), handle(route, opts.validateResponses ? viaExpress : sendJson)]));
   }
   for (const id of Object.keys(table)) if (!seen.has(id)) throw new Error(`route ${id} is not in openapi.yaml`);
-  router.use(router.operations());
 }
 
 /** Paths remembered per operation as valid; when full, it starts again (a flood only costs what no memo would). */
@@ -127,33 +126,44 @@ const sendJson: Send = (res, status, body) => {
   res.end(text);
 };
 
+/**
+ * What a handler is given. A class, so that the lazy `query` is a getter on its prototype
+ * rather than a getter and a closure made for every request (an object literal's would be).
+ */
+class Context {
+  readonly params: Request['params'];
+  readonly body: unknown;
+
+  constructor(
+    readonly req: Request,
+    readonly res: Response,
+    readonly auth: unknown,
+    readonly app: unknown,
+    readonly caller: unknown,
+  ) {
+    this.params = req.params;
+    this.body = req.body;
+  }
+
+  // express parses the query string anew on every read of req.query; most handlers never read it.
+  get query() {
+    return this.req.query;
+  }
+}
+
 function handle(route: Route<OperationId>, send: Send): RequestHandler {
-  return async (req, res, next) => {
-    try {
-      const { auth, app, caller } = req.tessera;
-      if (route.guard === 'app' && route.modes && !route.modes.includes(app!.mode)) {
-        throw new ApiError(400, 'app_mode_mismatch', `This route is for ${route.modes.join(' or ')} apps; this app is a ${app!.mode} app.`);
-      }
-      const ctx = {
-        params: req.params,
-        // express parses the query string anew on every read of req.query; most handlers never read it.
-        get query() {
-          return req.query;
-        },
-        body: req.body,
-        req,
-        res,
-        auth,
-        app,
-        caller,
-      } as never;
-      const reply = await route.handler(ctx);
-      if (!reply) return;
-      if (reply.headers) res.set(reply.headers);
-      if (reply.body === undefined) res.status(reply.status as number).end();
-      else send(res, reply.status as number, reply.body);
-    } catch (err) {
-      next(err);
+  const reply = (res: Response, r: Awaited<ReturnType<Route<OperationId>['handler']>>): void => {
+    if (!r) return;
+    if (r.headers) res.set(r.headers);
+    if (r.body === undefined) res.status(r.status as number).end();
+    else send(res, r.status as number, r.body);
+  };
+  return (req, res) => {
+    const { auth, app, caller } = req.tessera;
+    if (route.guard === 'app' && route.modes && !route.modes.includes(app!.mode)) {
+      throw new ApiError(400, 'app_mode_mismatch', `This route is for ${route.modes.join(' or ')} apps; this app is a ${app!.mode} app.`);
     }
+    // A throw here, or a rejection, reaches next through compose.
+    return route.handler(new Context(req, res, auth, app, caller) as never).then((r) => reply(res, r));
   };
 }

@@ -9,7 +9,7 @@ declare module 'express-serve-static-core' {
   }
 }
 
-/** Honours a sane incoming X-Request-Id, otherwise makes one; echoes it on every response (see baseHeaders). */
+/** Honours a sane incoming X-Request-Id, otherwise makes one; echoes it on every response (see setBaseHeaders). */
 export function requestId(req: Request, res: Response): void {
   const incoming = req.headers['x-request-id'];
   req.id = typeof incoming === 'string' && SAFE_ID.test(incoming) ? incoming : randomUUID();

@@ -1,4 +1,4 @@
-import express, { type RequestHandler, type Router } from 'express';
+import express, { type ErrorRequestHandler, type RequestHandler, type Router } from 'express';
 import { match } from 'path-to-regexp';
 import { perServices } from '../services.ts';
 import { isWellEncoded, malformedPath, RequestProblem } from './request-problem.ts';
@@ -34,7 +34,7 @@ interface Declared {
   method: Method;
   path: string;
   matches: (path: string) => boolean;
-  /** Set for an operation (ManifestRouter.operation): its handler, and the parameters a path gives it. */
+  /** Set for a route of a served surface (ManifestSurface.route): its handler, and the parameters a path gives it. */
   operation?: { handler: RequestHandler; params: (path: string) => Record<string, string> };
 }
 
@@ -44,19 +44,27 @@ interface Dispatch {
   params: Readonly<Record<string, string>>;
 }
 
-/** A surface's express Router, which can also serve operations without an express route each. */
-export interface ManifestRouter extends Router {
+/**
+ * A surface served by one function instead of an express Router (the API): CORS and the
+ * like, the front check, the body parser, the route, and the surface's error mapper, in
+ * that order, with no router layers in between. Every route is found from the front
+ * check's remembered answer for its path (one lookup per path, not per route), and its
+ * handler runs without express's per-route dispatch. Matching is express's own
+ * (path-to-regexp, case-insensitive, optional trailing slash, parameters percent-decoded,
+ * the first route declared for a method wins). HEAD is not served: it gets 405, as does
+ * any method a path does not declare.
+ */
+export interface ManifestSurface {
+  /** Declares a route of this surface (like a router's `get`/`post`/…). */
+  route(method: Method, path: string, handler: RequestHandler): void;
   /**
-   * Declares a route like `get`/`post`/…, but serves it from `operations()`: the path is
-   * matched once (and remembered with the front check's answer) instead of by express
-   * trying every route layer in turn, and the handler runs without express's per-route
-   * dispatch. Matching is express's own (path-to-regexp, case-insensitive, optional
-   * trailing slash, parameters percent-decoded). HEAD is not served from operations: the
-   * surface that declares them (the API) answers it with 405.
+   * The surface as one middleware, for `app.use(base, …)`.
+   * - `body`: runs for every method but GET and HEAD before the route (a body parser);
+   * - `errors`: renders whatever the front check, the body parser or a route passes on,
+   *   and every path under the base that no route serves (a 404 `notFound()`).
+   * An error the mapper passes on leaves the surface through `next`.
    */
-  operation(method: Method, path: string, handler: RequestHandler): void;
-  /** The middleware that serves the declared operations; mount it where their routes would be. */
-  operations(): RequestHandler;
+  serve(opts: { body: RequestHandler; notFound: () => Error; errors: ErrorRequestHandler }): RequestHandler;
 }
 
 interface SurfaceRecord extends SurfaceOptions {
@@ -98,11 +106,11 @@ export class RouteManifest {
     return this.surfaces.flatMap((s) => s.routes.map((r) => ({ surface: s.surface, method: r.method, path: joinPath(s.base, r.path) })));
   }
 
-  /** An express Router whose `get`/`post`/`put`/`patch`/`delete` routes (and operations) are recorded here. */
-  router(surface: Surface, opts: SurfaceOptions): ManifestRouter {
+  /** An express Router whose `get`/`post`/`put`/`patch`/`delete` routes are recorded here. */
+  router(surface: Surface, opts: SurfaceOptions): Router {
     const record: SurfaceRecord = { surface, ...opts, routes: [], seen: new Map() };
     this.surfaces.push(record);
-    const router = express.Router() as ManifestRouter;
+    const router = express.Router();
     for (const handler of opts.front ?? []) router.use(handler);
     router.use(frontCheck(record));
     for (const method of METHODS) {
@@ -117,28 +125,75 @@ export class RouteManifest {
         return declare(path, ...handlers);
       }) as never;
     }
-    router.operation = (method, path, handler) => {
-      const test = match(path, MATCHING);
-      const read = match<Record<string, string>>(path, { ...MATCHING, decode: decodeParam });
-      const params = (x: string) => {
-        const found = read(x);
-        return found ? found.params : {};
-      };
-      record.routes.push({ method, path, matches: (x) => test(x) !== false, operation: { handler, params } });
-      record.seen.clear();
-    };
-    router.operations = () => (req, res, next) => {
-      const op = allowedFor(record, req.path)?.operations.get(req.method);
-      if (!op) return next();
-      // A copy: handlers and the validator may replace or change req.params; the remembered ones stay as found.
-      req.params = { ...op.params };
-      try {
-        void op.handler(req, res, next);
-      } catch (err) {
-        next(err);
-      }
-    };
     return router;
+  }
+
+  /**
+   * A surface that owns every path under `base` and is served by one function
+   * (ManifestSurface). `front` runs first, so its headers are on every answer.
+   */
+  surface(surface: Surface, opts: { base: string; front?: RequestHandler[] }): ManifestSurface {
+    const record: SurfaceRecord = { surface, base: opts.base, owns: 'prefix', head: false, routes: [], seen: new Map() };
+    this.surfaces.push(record);
+    const front = opts.front ?? [];
+    return {
+      route(method, path, handler) {
+        const test = match(path, MATCHING);
+        const read = match<Record<string, string>>(path, { ...MATCHING, decode: decodeParam });
+        const params = (x: string) => {
+          const found = read(x);
+          return found ? found.params : {};
+        };
+        record.routes.push({ method, path, matches: (x) => test(x) !== false, operation: { handler, params } });
+        record.seen.clear();
+      },
+      serve({ body, notFound, errors }) {
+        return (req, res, next) => {
+          const fail = (err: unknown): void => {
+            try {
+              errors(err, req, res, next);
+            } catch (e) {
+              next(e);
+            }
+          };
+          // Each stage calls on: front handlers, then the check, the body, the route, and 404 if the route passes on.
+          let stage = 0;
+          let allowed: Allowed | null = null;
+          const on = (err?: unknown): void => {
+            if (err !== undefined && err !== null) return fail(err);
+            try {
+              if (stage < front.length) return void front[stage++]!(req, res, on);
+              const at = stage++ - front.length;
+              if (at === 0) {
+                const path = req.path;
+                allowed = allowedFor(record, path);
+                if (!isWellEncoded(path)) return fail(malformedPath());
+                if (allowed) {
+                  if (req.method === 'OPTIONS') return void res.set('Allow', allowed.header).status(204).end();
+                  if (!allowed.methods.has(req.method)) return fail(notAllowed(req.method, allowed));
+                }
+                if (req.method === 'GET' || req.method === 'HEAD') stage++;
+                else return void body(req, res, on);
+              }
+              if (at <= 1) {
+                const route = allowed?.operations.get(req.method);
+                if (route) {
+                  // A copy: handlers and the validator may replace or change req.params; the remembered ones stay as found.
+                  req.params = { ...route.params };
+                  const result: unknown = route.handler(req, res, on);
+                  if (result instanceof Promise) result.catch(fail);
+                  return;
+                }
+              }
+              fail(notFound());
+            } catch (e) {
+              fail(e);
+            }
+          };
+          on();
+        };
+      },
+    };
   }
 }
 
@@ -205,6 +260,10 @@ function frontCheck(record: SurfaceRecord): RequestHandler {
       return;
     }
     if (allowed.methods.has(req.method)) return next();
-    next(new RequestProblem(405, 'method_not_allowed', `This path does not support ${req.method}; it allows ${allowed.header}.`, { Allow: allowed.header }));
+    next(notAllowed(req.method, allowed));
   };
+}
+
+function notAllowed(method: string, allowed: Allowed): RequestProblem {
+  return new RequestProblem(405, 'method_not_allowed', `This path does not support ${method}; it allows ${allowed.header}.`, { Allow: allowed.header });
 }

@@ -1,4 +1,4 @@
-import type { RequestHandler } from 'express';
+import type { Request, RequestHandler, Response } from 'express';
 import { requestId } from './request-id.ts';
 
 /** Anti-framing for the device page, sign-in and the OAuth endpoints (clickjacking, RFC 8628 §5.4). */
@@ -8,11 +8,9 @@ export const noFraming: RequestHandler = (_req, res, next) => {
   next();
 };
 
-/** On every response: no MIME sniffing, no Referer leaving with links. */
-export const baseHeaders: RequestHandler = (req, res, next) => {
-  // The request id first, in the same middleware: each middleware is a router step on every request.
+/** On every response: the request id, no MIME sniffing, no Referer leaving with links. */
+export function setBaseHeaders(req: Request, res: Response): void {
   requestId(req, res);
   res.setHeader('X-Content-Type-Options', 'nosniff');
   res.setHeader('Referrer-Policy', 'no-referrer');
-  next();
-};
+}

@@ -12,13 +12,14 @@ import { createStore, type Store } from '../storage/store/index.ts';
 import type { Database } from '../storage/db.ts';
 import { openDatabase, type OpenedDatabase } from './bootstrap.ts';
 import { ensureDocs } from './docs.ts';
+import { httpServerFor } from './http-server.ts';
 import { installShutdown } from './shutdown.ts';
 
 /** A start that cannot go on; main prints the message as one line and exits 1. */
 export class StartError extends Error {}
 
 async function listen(app: Express, port: number, host: string): Promise<Server> {
-  const server = app.listen(port, host);
+  const server = httpServerFor(app).listen(port, host);
   try {
     await once(server, 'listening');
     return server;

@@ -1,0 +1,77 @@
+import type { Express, Request, RequestHandler, Response } from 'express';
+
+/** Set on a request whose surface passed an error on, so that express's way takes it from there. */
+const PASSED_ON = Symbol('passed on by a directly entered surface');
+
+type Before = (req: Request, res: Response) => void;
+
+interface DirectEntry {
+  /** Where the surface is mounted (`app.use(base, surface)`), as typed in URLs: the fast check is case-sensitive. */
+  base: string;
+  /** Paths under `base` that belong to an earlier mount (OAuth's), tested on the URL: they take express's way. */
+  elsewhere: RegExp;
+  surface: RequestHandler;
+}
+
+/**
+ * The app's first middleware (`before`: the request id, base headers, access log), plus
+ * a way in for one surface that skips express's app router.
+ *
+ * Requests for the surface, in their usual form (an origin-form URL under `base/`, made
+ * only of characters parseurl reads as a plain path, not under an earlier mount's prefix),
+ * go from the app's entry straight to the surface: express's per-request router setup,
+ * the matching of every mount before it and the mount's URL trimming cost on every call
+ * (docs/performance.md). What they would have met on express's way is done here: the
+ * request and response set up as `app.handle` does, `before`, and the mount's trimming
+ * (`req.baseUrl` is `base`, `req.url` the rest, with its leading slash). Every other
+ * request takes express's way, where the surface is mounted at `base` as usual, so a URL
+ * this check leaves alone is served as before. An error the surface passes on (its error
+ * mapper does when the response has started) re-enters express's way with the URL as it
+ * came, and goes from the first middleware on to the app's later error handlers, as it
+ * would have.
+ */
+export function enterDirectly(app: Express, before: Before[], entry: DirectEntry): void {
+  const { base, elsewhere, surface } = entry;
+  const under = new RegExp(`^${base.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')}/[^?#\\s]*(?:\\?[^#\\s]*)?$`);
+  app.use((req, res, next) => {
+    const passed = (req as Passed)[PASSED_ON];
+    if (passed !== undefined) return next(passed);
+    for (const b of before) b(req, res);
+    next();
+  });
+  const internal = app as unknown as Internal;
+  const routed = internal.handle;
+  internal.handle = function handle(this: Internal, req, res, callback) {
+    const url = req.url;
+    if (!under.test(url) || elsewhere.test(url)) return routed.call(this, req, res, callback);
+    // As app.handle and the router do before the first middleware.
+    if (this.enabled('x-powered-by')) res.setHeader('X-Powered-By', 'Express');
+    req.res = res;
+    res.req = req;
+    Object.setPrototypeOf(req, this.request);
+    Object.setPrototypeOf(res, this.response);
+    if (!res.locals) res.locals = Object.create(null) as Response['locals'];
+    req.originalUrl = req.originalUrl || url;
+    for (const b of before) b(req, res);
+    // As the mount at `base` does.
+    req.baseUrl = base;
+    req.url = url.slice(base.length);
+    surface(req, res, (err?: unknown) => {
+      req.url = url;
+      req.baseUrl = '';
+      if (err === undefined || err === null) err = new Error(`the surface at ${base} passed a request on without an error`);
+      (req as Passed)[PASSED_ON] = err;
+      routed.call(this, req, res, callback);
+    });
+  };
+}
+
+type Passed = Request & { [PASSED_ON]?: unknown };
+
+/** What express's app object has beyond its types: `handle` and the prototypes it gives requests and responses. */
+interface Internal {
+  handle(req: Request, res: Response, callback?: (err?: unknown) => void): void;
+  enabled(setting: string): boolean;
+  request: object;
+  response: object;
+}
