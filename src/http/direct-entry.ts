@@ -28,7 +28,8 @@ interface DirectEntry {
  * this check leaves alone is served as before. An error the surface passes on (its error
  * mapper does when the response has started) re-enters express's way with the URL as it
  * came, and goes from the first middleware on to the app's later error handlers, as it
- * would have.
+ * would have; so does a throw from `before` or the surface. With X-Powered-By on, every
+ * request takes express's way (re-entering it would set that header on a started response).
  */
 export function enterDirectly(app: Express, before: Before[], entry: DirectEntry): void {
   const { base, elsewhere, surface } = entry;
@@ -43,26 +44,34 @@ export function enterDirectly(app: Express, before: Before[], entry: DirectEntry
   const routed = internal.handle;
   internal.handle = function handle(this: Internal, req, res, callback) {
     const url = req.url;
-    if (!under.test(url) || elsewhere.test(url)) return routed.call(this, req, res, callback);
+    // With X-Powered-By on, express's way: app.handle sets it, and re-entering app.handle with an
+    // error passed on after the response started would set it again and throw out of the server.
+    if (!under.test(url) || elsewhere.test(url) || this.enabled('x-powered-by')) return routed.call(this, req, res, callback);
     // As app.handle and the router do before the first middleware.
-    if (this.enabled('x-powered-by')) res.setHeader('X-Powered-By', 'Express');
     req.res = res;
     res.req = req;
     Object.setPrototypeOf(req, this.request);
     Object.setPrototypeOf(res, this.response);
     if (!res.locals) res.locals = Object.create(null) as Response['locals'];
     req.originalUrl = req.originalUrl || url;
-    for (const b of before) b(req, res);
-    // As the mount at `base` does.
-    req.baseUrl = base;
-    req.url = url.slice(base.length);
-    surface(req, res, (err?: unknown) => {
+    const passOn = (err?: unknown): void => {
       req.url = url;
       req.baseUrl = '';
       if (err === undefined || err === null) err = new Error(`the surface at ${base} passed a request on without an error`);
       (req as Passed)[PASSED_ON] = err;
       routed.call(this, req, res, callback);
-    });
+    };
+    // A throw from `before` or the surface goes to the later error handlers, as express's
+    // router would send it, rather than out of the server's request event.
+    try {
+      for (const b of before) b(req, res);
+      // As the mount at `base` does.
+      req.baseUrl = base;
+      req.url = url.slice(base.length);
+      surface(req, res, passOn);
+    } catch (err) {
+      passOn(err);
+    }
   };
 }
 

@@ -77,4 +77,76 @@ describe('a surface entered directly', () => {
     expect(r.body.toString()).toBe('partial');
     expect(later).toEqual([{ error: 'late failure', url: '/api/v1/fail-late?z=1', headersSent: true }]);
   });
+
+  it('when X-Powered-By is on and the surface passes an error on after answering, then the later error handlers get it and the server stays up', async () => {
+    const seen: string[] = [];
+    const { url, close } = await serve((app) => {
+      // express's default: X-Powered-By on. Re-entering app.handle set it again on a started response and threw out of the server.
+      const surface: express.RequestHandler = (req, res, next) => {
+        if (req.url.startsWith('/fail-late')) {
+          res.writeHead(200, { 'Content-Type': 'text/plain' });
+          res.write('partial');
+          return next(new Error('late failure'));
+        }
+        res.json({ url: req.url });
+      };
+      enterDirectly(app, [], { base: '/api/v1', elsewhere: /^$/, surface });
+      app.use('/api/v1', surface);
+      app.use(((err: Error, _req, res, next) => {
+        seen.push(err.message);
+        if (!res.headersSent) return next(err);
+        res.end();
+      }) as ErrorRequestHandler);
+    });
+    try {
+      const late = await rawRequest(url, { method: 'GET', path: '/api/v1/fail-late' });
+      expect(late.body.toString()).toBe('partial');
+      expect(seen).toEqual(['late failure']);
+      const ok = await rawRequest(url, { method: 'GET', path: '/api/v1/me' });
+      expect(ok.status).toBe(200);
+      expect(ok.headers['x-powered-by']).toBe('Express');
+    } finally {
+      await close();
+    }
+  });
+
+  it('when a first middleware or the surface throws, then the later error handlers answer, as on express\'s way, and the server stays up', async () => {
+    const { url, close } = await serve((app) => {
+      app.disable('x-powered-by');
+      const surface: express.RequestHandler = (req, res) => {
+        if (req.headers['x-throw'] === 'surface') throw new Error('thrown by the surface');
+        res.json({ url: req.url });
+      };
+      const first = (req: express.Request) => {
+        if (req.headers['x-throw'] === 'before') throw new Error('thrown before');
+      };
+      enterDirectly(app, [first], { base: '/api/v1', elsewhere: /^$/, surface });
+      app.use('/api/v1', surface);
+      app.use(((err: Error, _req, res, next) => (res.headersSent ? next(err) : void res.status(500).json({ handled: err.message }))) as ErrorRequestHandler);
+    });
+    try {
+      for (const where of ['before', 'surface']) {
+        for (const path of ['/api/v1/me', '/API/v1/me']) {
+          const r = await rawRequest(url, { method: 'GET', path, headers: { 'x-throw': where } });
+          expect(r.status, `${where} ${path}`).toBe(500);
+          expect(JSON.parse(r.body.toString()), `${where} ${path}`).toEqual({ handled: where === 'before' ? 'thrown before' : 'thrown by the surface' });
+        }
+      }
+      expect((await rawRequest(url, { method: 'GET', path: '/api/v1/me' })).status).toBe(200);
+    } finally {
+      await close();
+    }
+  });
 });
+
+/** An app of its own on port 0, set up by `build`. */
+async function serve(build: (app: express.Express) => void): Promise<{ url: string; close: () => Promise<void> }> {
+  const app = express();
+  build(app);
+  const s = app.listen(0, '127.0.0.1');
+  await new Promise((resolve) => s.once('listening', resolve));
+  return {
+    url: `http://127.0.0.1:${(s.address() as AddressInfo).port}`,
+    close: () => new Promise<void>((resolve) => s.close(() => resolve())),
+  };
+}
