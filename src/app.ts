@@ -111,8 +111,14 @@ function logAccess(s: Services): (req: express.Request, res: express.Response) =
     const start = process.hrtime.bigint();
     res.on('finish', () => {
       const ms = Number(process.hrtime.bigint() - start) / 1e6;
-      // The path only: query strings can carry user codes, and headers carry tokens.
-      s.log.info({ request_id: req.id, method: req.method, path: req.originalUrl.split('?')[0], status: res.statusCode, ms: Math.round(ms * 10) / 10 }, 'request');
+      // The path only: query strings (and a fragment, when a client sends one) can carry user codes, and headers carry tokens.
+      s.log.info({ request_id: req.id, method: req.method, path: pathOf(req.originalUrl), status: res.statusCode, ms: Math.round(ms * 10) / 10 }, 'request');
     });
   };
+}
+
+/** A request target without its query string or fragment. */
+export function pathOf(target: string): string {
+  const end = target.search(/[?#]/);
+  return end === -1 ? target : target.slice(0, end);
 }
