@@ -1,11 +1,11 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { chmod, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { randomBytes } from 'node:crypto';
-import { createServer } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
 import type { Logger } from 'pino';
+import { freePort } from '../server/free-port.ts';
 import { initdb, isAlive, runningPostmaster, spawnPostmaster, stopPid } from './embedded-process.ts';
 import { canReach, postgresUser, reachableBinaries, sharedDataDir } from './embedded-root.ts';
 
@@ -27,17 +27,6 @@ interface State {
   password: string;
   /** Set when the data lives outside DATA_DIR. */
   pgdata?: string;
-}
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address() as { port: number };
-      srv.close(() => resolve(port));
-    });
-  });
 }
 
 async function binaries(): Promise<{ nativeDir: string; version: string }> {
