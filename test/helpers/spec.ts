@@ -241,3 +241,17 @@ function decodeSafely(path: string): string {
 export function checkResponse(r: RecordedResponse): void {
   for (const problem of responseProblems(r)) reportSpecViolation(problem);
 }
+
+/**
+ * A bearer refused before any rate-limit window was touched (a token refused by its shape,
+ * its edition or its signature): 401 invalid_token with the RFC 6750 challenge, no
+ * RateLimit headers, and the error body the spec declares for `GET /me`.
+ */
+export async function expectRefusedUncounted(res: Response): Promise<void> {
+  expect(res.status).toBe(401);
+  expect(res.headers.get('www-authenticate')).toBe('Bearer realm="tessera", error="invalid_token"');
+  expect(res.headers.get('ratelimit-limit')).toBeNull();
+  const body = await res.json();
+  expect(body.error).toBe('invalid_token');
+  expectMatchesSpec('get', '/me', 401, body);
+}
