@@ -33,16 +33,6 @@ export function startLoad(targets: { url: string; headers?: Record<string, strin
   };
 }
 
-/** Polls until fn is true and returns how long that took (ms). */
-export async function timeUntil(fn: () => Promise<boolean>, what: string, deadlineMs = 10_000, everyMs = 20): Promise<number> {
-  const start = Date.now();
-  for (;;) {
-    if (await fn().catch(() => false)) return Date.now() - start;
-    if (Date.now() - start > deadlineMs) throw new Error(`timed out after ${deadlineMs} ms waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, everyMs));
-  }
-}
-
 /** Fault timings go to stderr when REPORT_TIMINGS is set (for the hardening notes); tests stay quiet otherwise. */
 export function reportTiming(what: string, ms: number): void {
   if (process.env.REPORT_TIMINGS) process.stderr.write(`timing: ${what}: ${ms} ms\n`);

@@ -64,11 +64,12 @@ export function postgresBinDir(): string {
   return found;
 }
 
-/** Polls fn until it resolves true; fails after the deadline. */
-export async function until(fn: () => Promise<boolean>, what: string, ms = 10_000, everyMs = 25): Promise<void> {
-  const deadline = Date.now() + ms;
+/** Polls fn until it resolves true (a rejection counts as false); fails after the deadline. Resolves to the ms it took. */
+export async function until(fn: () => Promise<boolean>, what: string, ms = 10_000, everyMs = 25): Promise<number> {
+  const start = Date.now();
+  const deadline = start + ms;
   for (;;) {
-    if (await fn().catch(() => false)) return;
+    if (await fn().catch(() => false)) return Date.now() - start;
     if (Date.now() > deadline) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
     await new Promise((r) => setTimeout(r, everyMs));
   }

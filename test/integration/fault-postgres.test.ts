@@ -5,7 +5,7 @@ import { migrate } from '../../src/storage/migrate.ts';
 import { consoleSignin, decide } from '../helpers/console.ts';
 import { startFlow } from '../helpers/device.ts';
 import { createAccount, createTestApp, createWorkspace, member, mintToken } from '../helpers/fixtures.ts';
-import { reportTiming, startLoad, timeUntil } from '../helpers/load.ts';
+import { reportTiming, startLoad } from '../helpers/load.ts';
 import { startOpenAiStub, type OpenAiStub } from '../helpers/openai-stub.ts';
 import { PostgresProcess, until } from '../helpers/processes.ts';
 import { chatConfig, post, RUN_PATHS, stubModel } from '../helpers/runs.ts';
@@ -79,7 +79,7 @@ describe('Postgres stops under load', () => {
     expect(await health.json()).toMatchObject({ ok: false, checks: { database: 'unavailable', store: 'ok' } });
 
     await pg.start();
-    const recovery = await timeUntil(
+    const recovery = await until(
       async () => (await get('/openapi/v1/me', cold)).status === 401 && (await get('/console/api/session', { cookie: login.cookie })).status === 200,
       'cold requests and the console to work',
     );
@@ -138,7 +138,7 @@ describe('runs when Postgres goes away mid-run', () => {
     // The replica gave up writing (its audit line is the last thing a run does).
     await until(async () => ended(appId), 'the run to give up its final write', 10_000);
     await pg.start();
-    const ms = await timeUntil(async () => (await statusOf(run.messageId)).status === 'failed', 'the sweeper to end the run');
+    const ms = await until(async () => (await statusOf(run.messageId)).status === 'failed', 'the sweeper to end the run');
     reportTiming('Postgres back → stale run marked failed', ms);
     expect(ms).toBeLessThan(2_000);
   });

@@ -4,7 +4,7 @@ import { consoleSignin, decide, type ConsoleLogin } from '../helpers/console.ts'
 import { backdateCollection, form, poll, startFlow } from '../helpers/device.ts';
 import { deviceFlowFor } from '../../src/device-flow/device-flow-service.ts';
 import { createAccount, member, uniq } from '../helpers/fixtures.ts';
-import { reportTiming, startLoad, timeUntil } from '../helpers/load.ts';
+import { reportTiming, startLoad } from '../helpers/load.ts';
 import { RedisProcess, until } from '../helpers/processes.ts';
 import { startServer, type TestServer } from '../helpers/server.ts';
 import { expectMatchesSpec } from '../helpers/spec.ts';
@@ -32,11 +32,18 @@ afterAll(async () => {
 const me = (s: TestServer, auth: Record<string, string>) => fetch(`${s.url}/openapi/v1/me`, { headers: auth, signal: AbortSignal.timeout(5_000) });
 const consoleSession = (s: TestServer, login: ConsoleLogin) => fetch(`${s.url}/console/api/session`, { headers: { cookie: login.cookie } });
 
+/** Resolves when every given replica's store answers a PING (a refused one is retried). */
+const reconnected = (...servers: TestServer[]) =>
+  until(async () => {
+    await Promise.all(servers.map((s) => s.store.ping()));
+    return true;
+  }, 'the replicas to reconnect');
+
 /** Kills Redis and starts it again, empty; resolves when both replicas reach it again. */
 async function restartRedis(): Promise<void> {
   await redis.stop('SIGKILL');
   await redis.start();
-  await until(async () => (await Promise.all([a.store.ping(), b.store.ping()])) !== undefined, 'the replicas to reconnect');
+  await reconnected(a, b);
 }
 
 /**
@@ -46,7 +53,7 @@ async function restartRedis(): Promise<void> {
  */
 async function msUntilRefused(server: TestServer, auth: Record<string, string>, mayAcceptUntilTold = false): Promise<number> {
   const seen: number[] = [];
-  const ms = await timeUntil(async () => {
+  const ms = await until(async () => {
     const status = (await me(server, auth)).status;
     seen.push(status);
     return status === 401;
@@ -70,7 +77,7 @@ describe('Redis stops under load', () => {
     expect(down.status).toBe(503);
     expectMatchesSpec('get', '/me', 503, await down.json());
     await redis.start();
-    const recovery = await timeUntil(async () => (await me(a, m.auth)).status === 200 && (await me(b, m.auth)).status === 200, 'both replicas to serve');
+    const recovery = await until(async () => (await me(a, m.auth)).status === 200 && (await me(b, m.auth)).status === 200, 'both replicas to serve');
     reportTiming('Redis back → first 200 on both replicas (under load)', recovery);
     const histogram = await load.stop();
     expect([...histogram.keys()].sort()).toEqual(['200', '503']);
@@ -103,7 +110,7 @@ describe('state that survives a Redis restart', () => {
     expect(out.status).toBe(204);
     expect((await consoleSession(b, leaves)).status).toBe(401);
     await redis.start();
-    await until(async () => (await Promise.all([a.store.ping(), b.store.ping()])) !== undefined, 'the replicas to reconnect');
+    await reconnected(a, b);
     for (const s of [a, b]) {
       expect((await consoleSession(s, leaves)).status).toBe(401);
       expect((await consoleSession(s, stays)).status).toBe(200);
@@ -164,7 +171,7 @@ describe('the recommended Redis persistence', () => {
       expect((await (await poll(c, flow.device_code)).json()).error).toBe('authorization_pending');
       await aof.stop('SIGTERM');
       await aof.start();
-      await until(async () => (await c.store.ping()) === undefined, 'the replica to reconnect');
+      await reconnected(c);
       const lookup = await (await fetch(`${c.url}/openapi/v1/oauth/device/lookup?user_code=${flow.user_code}`)).json();
       expect(lookup).toMatchObject({ valid: true });
       expect((await decide(c, 'approve', flow.user_code, await consoleSignin(c, account))).status).toBe(200);

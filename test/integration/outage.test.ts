@@ -3,18 +3,10 @@ import { Database } from '../../src/storage/db.ts';
 import { RedisStore } from '../../src/storage/store/index.ts';
 import { TEST_DATABASE_URL, TEST_REDIS_URL } from '../helpers/env.ts';
 import { member } from '../helpers/fixtures.ts';
+import { until } from '../helpers/processes.ts';
 import { startServer, type TestServer } from '../helpers/server.ts';
 import { expectMatchesSpec } from '../helpers/spec.ts';
 import { TcpProxy } from '../helpers/tcp-proxy.ts';
-
-async function until(fn: () => Promise<boolean>, ms = 8_000): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (Date.now() < deadline) {
-    if (await fn()) return;
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error('condition not met in time');
-}
 
 describe('dependency outages: 503, never a hang, and recovery', () => {
   const pgProxy = TcpProxy.forUrl(TEST_DATABASE_URL);
@@ -56,8 +48,8 @@ describe('dependency outages: 503, never a hang, and recovery', () => {
     expect(body.error).toBe('service_unavailable');
     expectMatchesSpec('get', '/me', 503, body);
     await redisProxy.restore();
-    await until(async () => (await health()).status === 200);
-    await until(async () => (await fetch(`${server.url}/openapi/v1/me`, { headers: m.auth })).status === 200);
+    await until(async () => (await health()).status === 200, 'health to be 200');
+    await until(async () => (await fetch(`${server.url}/openapi/v1/me`, { headers: m.auth })).status === 200, '/me to answer 200');
   });
 
   it('when Postgres goes away, then health is 503 database:unavailable, cold bearer requests 503, and both recover', async () => {
@@ -69,7 +61,7 @@ describe('dependency outages: 503, never a hang, and recovery', () => {
     expect(me.status).toBe(503);
     expect((await me.json()).error).toBe('service_unavailable');
     await pgProxy.restore();
-    await until(async () => (await health()).status === 200);
+    await until(async () => (await health()).status === 200, 'health to be 200');
     expect((await fetch(`${server.url}/openapi/v1/me`, { headers: m.auth })).status).toBe(200);
   });
 });
