@@ -3,10 +3,11 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import express from 'express';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildDocs } from '../../src/server/docs-build.ts';
 import { mountDocs } from '../../src/server/docs.ts';
+import { launchChromium } from '../helpers/browser.ts';
 import { startServer, type TestServer } from '../helpers/server.ts';
 
 // The docs are built exactly as `npm run docs` builds them, into a temp path, then read
@@ -33,10 +34,7 @@ beforeAll(async () => {
   listener = app.listen(0, '127.0.0.1');
   await new Promise((resolve) => listener.once('listening', resolve));
   docsUrl = `http://127.0.0.1:${(listener.address() as AddressInfo).port}`;
-  browser = await chromium.launch({
-    executablePath: '/usr/bin/chromium',
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'],
-  });
+  browser = await launchChromium();
   server = await startServer();
 }, 120_000);
 

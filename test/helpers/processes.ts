@@ -170,8 +170,9 @@ abstract class ServerProcess {
   async close(): Promise<void> {
     const child = this.child;
     if (child) {
+      // Thawed first: frozen Postgres backends sit outside the process group and would stay stopped.
+      if (this.frozen) this.thaw();
       this.child = null;
-      this.frozen = false;
       try {
         process.kill(-child.pid!, 'SIGKILL');
       } catch {
