@@ -81,7 +81,7 @@ describe('a hostile host after login', () => {
   const principal = {
     sub: 'sub-1',
     email: `mallory@example.test${ESC}[8m`,
-    display_name: `Mallory${ESC}[2J${ESC}[H`,
+    display_name: `Mallory${ESC}[2J${ESC}[H${CSI}31m\u007f\u202e`,
     scopes: ['full'],
     expires_at: null,
     subject_issuer: `https://idp.example${ESC}]0;pwned${BEL}`,
@@ -93,7 +93,7 @@ describe('a hostile host after login', () => {
     answer({ get: { '/me': { status: 200, body: principal } } });
     const human = await cli(['whoami'], await env()).done;
     expect(human.code).toBe(0);
-    expect(human.stdout).toContain('mallory@example.test[8m (Mallory[2J[H)');
+    expect(human.stdout).toContain('mallory@example.test[8m (Mallory[2J[H31m)');
     expect(human.stdout).toContain('Signed in through: https://idp.example]0;pwned (single sign-on');
     expect(human.stdout + human.stderr).not.toMatch(TERMINAL_CONTROL);
     const json = await cli(['whoami', '--json'], await env()).done;
