@@ -6,7 +6,7 @@ import type { AuditSink } from './audit.ts';
 import type { AuthContext, BearerStrategy } from './auth-context.ts';
 import { InvalidatingCache } from './invalidating-cache.ts';
 import { LastUsedTracker } from './last-used.ts';
-import { RateLimiter, rateLimitHeaders, type RateLimitResult } from './rate-limit.ts';
+import { RateLimiter, rateLimitHeaders, resetSeconds, type RateLimitResult } from './rate-limit.ts';
 import { OpaqueTokenStrategy } from './strategies/opaque-tokens.ts';
 import { hashToken } from './token-kinds.ts';
 import { unauthorized } from './unauthorized.ts';
@@ -78,12 +78,11 @@ export class BearerAuthenticator {
     const identifying = strategy.identify(token, hashToken(token), clientAddress);
     const identified = identifying instanceof Promise ? await identifying : identifying;
     const rate = await this.limiter.hit(identified.rateLimitNamespace ?? 'token', identified.rateLimitKey);
-    const headers = rateLimitHeaders(rate);
+    // The headers as an object only for a refusal; a request that passes gets them set by the bearer check.
     if (!rate.allowed) {
-      const seconds = Math.max(1, Math.ceil(rate.resetMs / 1000));
       throw new ApiError(429, 'rate_limited', 'Too many requests for this token; retry later.', {
         retryAfterMs: rate.resetMs,
-        headers: { ...headers, 'Retry-After': String(seconds) },
+        headers: { ...rateLimitHeaders(rate), 'Retry-After': resetSeconds(rate.resetMs) },
       });
     }
 
@@ -93,12 +92,12 @@ export class BearerAuthenticator {
       auth = resolving instanceof Promise ? await resolving : resolving;
     } catch (err) {
       // Refusals after the limit was counted still tell the client where it stands.
-      if (err instanceof ApiError) throw new ApiError(err.status, err.code, err.message, { ...err.extra, headers: { ...headers, ...err.extra.headers } });
+      if (err instanceof ApiError) throw new ApiError(err.status, err.code, err.message, { ...err.extra, headers: { ...rateLimitHeaders(rate), ...err.extra.headers } });
       throw err;
     }
     if (auth.expiresAtMs !== null && auth.expiresAtMs <= Date.now()) {
       await identified.expire(auth);
-      throw unauthorized('token_expired', headers);
+      throw unauthorized('token_expired', rateLimitHeaders(rate));
     }
     if (auth.source !== 'jwt') this.lastUsed.mark(auth.source, auth.tokenId);
     return { auth, rate };

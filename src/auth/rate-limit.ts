@@ -96,17 +96,17 @@ export class RateLimiter {
   }
 }
 
+/** Whole seconds until a reset, at least 1: `RateLimit-Reset` and `Retry-After`. */
+export const resetSeconds = (ms: number): string => String(Math.max(1, Math.ceil(ms / 1000)));
+
 /** The three headers on a response that passed the limit, set directly (no intermediate object: every request does this). */
 export function setRateLimitHeaders(res: { setHeader(name: string, value: string): unknown }, r: RateLimitResult): void {
   res.setHeader('RateLimit-Limit', String(r.limit));
   res.setHeader('RateLimit-Remaining', String(r.remaining));
-  res.setHeader('RateLimit-Reset', String(Math.max(1, Math.ceil(r.resetMs / 1000))));
+  res.setHeader('RateLimit-Reset', resetSeconds(r.resetMs));
 }
 
+/** The same three headers as an object, for a refusal that carries them. */
 export function rateLimitHeaders(r: RateLimitResult): Record<string, string> {
-  return {
-    'RateLimit-Limit': String(r.limit),
-    'RateLimit-Remaining': String(r.remaining),
-    'RateLimit-Reset': String(Math.max(1, Math.ceil(r.resetMs / 1000))),
-  };
+  return { 'RateLimit-Limit': String(r.limit), 'RateLimit-Remaining': String(r.remaining), 'RateLimit-Reset': resetSeconds(r.resetMs) };
 }

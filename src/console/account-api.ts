@@ -1,6 +1,6 @@
 import express, { type NextFunction, type Request, type Response, type Router } from 'express';
 import { z } from 'zod';
-import { RateLimiter } from '../auth/rate-limit.ts';
+import { RateLimiter, resetSeconds } from '../auth/rate-limit.ts';
 import { ApiError, notFound } from '../errors.ts';
 import { apiKeysFor, apiKeyView } from '../identity/api-keys.ts';
 import { deviceSessionsFor, sessionView } from '../identity/device-sessions.ts';
@@ -67,7 +67,7 @@ export function accountApi(s: Services, router: Router): void {
     if (!limit.allowed) {
       throw new ApiError(429, 'rate_limited', 'Too many changes from this session; wait and try again.', {
         retryAfterMs: limit.resetMs,
-        headers: { 'Retry-After': String(Math.ceil(limit.resetMs / 1000)) },
+        headers: { 'Retry-After': resetSeconds(limit.resetMs) },
       });
     }
     next();

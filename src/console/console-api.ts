@@ -8,6 +8,7 @@ import type { Services } from '../services.ts';
 import { accountApi } from './account-api.ts';
 import { consoleSessionsFor } from './session.ts';
 import { SigninService } from './signin.ts';
+import { resetSeconds } from '../auth/rate-limit.ts';
 
 const signinBody = z.object({ email: z.string().min(1).max(320), password: z.string().min(1).max(1024) }).strict();
 
@@ -42,7 +43,7 @@ export function consoleApi(s: Services): Router {
     if (!result.ok && result.reason === 'rate_limited') {
       throw new ApiError(429, 'rate_limited', 'Too many sign-in attempts; wait and try again.', {
         retryAfterMs: result.retryAfterMs,
-        headers: { 'Retry-After': String(Math.ceil(result.retryAfterMs / 1000)) },
+        headers: { 'Retry-After': resetSeconds(result.retryAfterMs) },
       });
     }
     if (!result.ok) throw new ApiError(401, 'invalid_credentials', 'The email or password is wrong.');

@@ -7,7 +7,7 @@ import { JwtIdentityCache } from '../jwt/identity-cache.ts';
 import type { JwtIdentity } from '../jwt/identity.ts';
 import { InvalidTokenLimit } from '../jwt/invalid-token-limit.ts';
 import { CLOCK_SKEW_SECONDS, JwtVerifier } from '../jwt/verifier.ts';
-import { rateLimitHeaders } from '../rate-limit.ts';
+import { rateLimitHeaders, resetSeconds } from '../rate-limit.ts';
 import { unauthorized } from '../unauthorized.ts';
 
 /** The rate-limit namespace of JWT subjects: `rl:jwt-subject:{sha256(iss, sub)}`, shared by every replica. */
@@ -36,7 +36,7 @@ export class JwtBearerStrategy implements BearerStrategy {
   ) {
     this.invalid = new InvalidTokenLimit(settings.invalidPerAddress, settings.invalidWindowMs);
     this.keyMaxAgeMs = settings.keys.cacheMaxAgeMs;
-    this.retryAfterSeconds = String(Math.max(1, Math.ceil(settings.keys.failureBackoffMs / 1000)));
+    this.retryAfterSeconds = resetSeconds(settings.keys.failureBackoffMs);
   }
 
   claims(token: string): boolean {
@@ -56,7 +56,7 @@ export class JwtBearerStrategy implements BearerStrategy {
       const limit = rateLimitHeaders({ allowed: false, limit: this.invalid.limit, remaining: 0, resetMs: waitMs });
       throw new ApiError(429, 'rate_limited', 'Too many invalid bearer tokens from this address; retry later.', {
         retryAfterMs: waitMs,
-        headers: { ...limit, 'Retry-After': String(Math.max(1, Math.ceil(waitMs / 1000))) },
+        headers: { ...limit, 'Retry-After': resetSeconds(waitMs) },
       });
     }
     const result = await this.verifier.verify(token);
