@@ -118,7 +118,7 @@ function logAccess(s: Services): (req: express.Request, res: express.Response) =
 }
 
 /** A request target without its query string or fragment. */
-export function pathOf(target: string): string {
+function pathOf(target: string): string {
   const end = target.search(/[?#]/);
   return end === -1 ? target : target.slice(0, end);
 }

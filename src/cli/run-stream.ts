@@ -10,7 +10,7 @@ type StreamEvent = { event: string; task_id: string; [k: string]: unknown };
 type RunData = components['schemas']['WorkflowRunData'];
 
 /** Why a streamed run did not succeed, as `--json` reports it (null when it did). */
-export interface RunError {
+interface RunError {
   /** The HTTP status the same failure gets in blocking mode (stream `error` events only). */
   status?: number;
   code: string;

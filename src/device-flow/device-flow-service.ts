@@ -31,10 +31,10 @@ const LEASE_MS = 15_000;
  * poll of the same client (its answer may have been lost): `invalid_grant`, nothing
  * revoked. Later, a repeat is a replay and revokes the token the code produced.
  */
-export const REPLAY_GRACE_MS = 5_000;
+const REPLAY_GRACE_MS = 5_000;
 const DEVICE_CODE = /^[A-Za-z0-9_-]{43}$/;
 
-export type Approved = Extract<PollResult, { r: 'approved' }>;
+type Approved = Extract<PollResult, { r: 'approved' }>;
 
 /**
  * An approval from the external-SSO branch, collected on a server in the community

@@ -42,7 +42,7 @@ type Json = Record<string, unknown>;
  * object (so lint checks it against the schema); the docs show the stream as it is on
  * the wire: one `data:` line of JSON per event.
  */
-export function wireExamples(spec: Json): Json {
+function wireExamples(spec: Json): Json {
   const copy = structuredClone(spec);
   const components = (copy.components ?? {}) as { examples?: Record<string, { value?: unknown }> };
   const resolve = (e: { $ref?: string; value?: unknown }) =>
@@ -67,7 +67,7 @@ export function wireExamples(spec: Json): Json {
 }
 
 /** The hashes of the page's inline scripts, for a policy that allows exactly those. */
-export function inlineScriptHashes(html: string): string[] {
+function inlineScriptHashes(html: string): string[] {
   const hashes: string[] = [];
   for (const m of html.matchAll(/<script\b[^>]*>([\s\S]*?)<\/script>/gi)) {
     if (/\bsrc\s*=/.test(m[0].slice(0, m[0].indexOf('>')))) continue;

@@ -4,8 +4,6 @@ import type { Logger } from 'pino';
 import type { TesseraApp } from '../app.ts';
 import type { Store } from '../storage/store/index.ts';
 
-/** In-flight requests get this long to finish (SHUTDOWN_DRAIN_MS); then their connections are closed. */
-export const DRAIN_MS = 5_000;
 /** Each clean-up step (store, services) gets at most this long; the database twice (an embedded Postgres stops there too). */
 const STEP_MS = 2_000;
 const STEPS_MS = STEP_MS + STEP_MS + 2 * STEP_MS;
@@ -28,7 +26,8 @@ export interface ShutdownDeps {
   log: Logger;
   /** Intervals of the process (e.g. the pruner) to clear first. */
   timers?: NodeJS.Timeout[];
-  drainMs?: number;
+  /** In-flight requests get this long to finish (SHUTDOWN_DRAIN_MS); then their connections are closed. */
+  drainMs: number;
   exit?: (code: number) => void;
 }
 
@@ -65,8 +64,7 @@ export function installShutdown(deps: ShutdownDeps): (signal: string) => Promise
 
 /** The shutdown itself, without the signal handlers (tests call it directly). */
 export function createShutdown(deps: ShutdownDeps): (signal: string) => Promise<void> {
-  const { server, app, store, database, log } = deps;
-  const drainMs = deps.drainMs ?? DRAIN_MS;
+  const { server, app, store, database, log, drainMs } = deps;
   const exit = deps.exit ?? ((code: number) => process.exit(code));
   let stopping = false;
 

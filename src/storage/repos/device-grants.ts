@@ -15,7 +15,7 @@ export interface DeviceGrant {
   subject: ExternalSubject | null;
 }
 
-export interface StoredGrant extends DeviceGrant {
+interface StoredGrant extends DeviceGrant {
   tokenId: string | null;
   collected: boolean;
   /** Collected less than the replay grace window ago. */
