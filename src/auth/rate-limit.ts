@@ -1,4 +1,5 @@
-import { createHash, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
+import { hashToken } from './token-kinds.ts';
 import type { Store, StoreScript } from '../storage/store/index.ts';
 
 export interface RateLimitResult {
@@ -92,7 +93,7 @@ export class RateLimiter {
 
   /** For keys that are not hashes yet (IP addresses, session ids, emails): the store only sees their SHA-256. */
   hitKey(namespace: string, key: string, limit = this.limit, windowMs = this.windowMs): Promise<RateLimitResult> {
-    return this.hit(namespace, createHash('sha256').update(key).digest('hex'), limit, windowMs);
+    return this.hit(namespace, hashToken(key), limit, windowMs);
   }
 }
 

@@ -1,4 +1,4 @@
-import { createHash, createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
+import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import { serialize } from 'cookie';
 import type { Request, Response } from 'express';
 import { errors as joseErrors, jwtVerify, SignJWT } from 'jose';
@@ -7,7 +7,9 @@ import type { Config } from '../config.ts';
 import { perServices } from '../services.ts';
 import { ConsoleSessionRepo } from '../storage/repos/console-sessions.ts';
 import { MemoryStore, StoreUnavailableError, type Store } from '../storage/store/index.ts';
-import { cookieName, singleCookie } from './cookies.ts';
+import { derivedKey } from '../auth/derived-key.ts';
+import { hashToken } from '../auth/token-kinds.ts';
+import { cookieName, singleCookie } from '../http/cookies.ts';
 
 /** The session cookie's name on http; on https it is `__Host-tessera_session` (see cookieName). */
 export const SESSION_COOKIE = 'tessera_session';
@@ -25,7 +27,6 @@ const LIVE_CACHE_MS = 60_000;
 const LIVE = 'live';
 const REVOKED = 'revoked';
 
-const idHash = (sid: string) => createHash('sha256').update(sid).digest('hex');
 const cacheKey = (hash: string) => `console:session:{${hash}}`;
 
 /**
@@ -50,8 +51,8 @@ export class ConsoleSessions {
     private readonly log: Logger,
   ) {
     if (!config.secretKey) throw new Error('SECRET_KEY is required for console sessions');
-    this.key = createHash('sha256').update(`cookie:${config.secretKey}`).digest();
-    this.csrfKey = createHash('sha256').update(`csrf:${config.secretKey}`).digest();
+    this.key = derivedKey(config.secretKey, 'cookie');
+    this.csrfKey = derivedKey(config.secretKey, 'csrf');
     this.secure = config.publicUrl.startsWith('https:');
     this.name = cookieName(SESSION_COOKIE, this.secure, '__Host-');
     // The in-process store is this process's alone: it would never hear of a session ended by
@@ -63,7 +64,7 @@ export class ConsoleSessions {
   async issue(res: Response, accountId: string): Promise<ConsoleSession> {
     const sid = randomBytes(16).toString('base64url');
     const expiresAtMs = Date.now() + SESSION_TTL_SECONDS * 1000;
-    const hash = idHash(sid);
+    const hash = hashToken(sid);
     await this.repo.create(hash, accountId, new Date(expiresAtMs));
     if (this.cachesLive) await this.store.set(cacheKey(hash), LIVE, LIVE_CACHE_MS).catch(() => undefined);
     const jws = await new SignJWT({ sid })
@@ -91,14 +92,14 @@ export class ConsoleSessions {
     const sid = payload.sid;
     if (typeof sid !== 'string' || typeof payload.sub !== 'string' || typeof payload.exp !== 'number') return null;
     const expiresAtMs = payload.exp * 1000;
-    if (!(await this.isLive(idHash(sid), expiresAtMs))) return null;
+    if (!(await this.isLive(hashToken(sid), expiresAtMs))) return null;
     return { accountId: payload.sub, sid, expiresAtMs };
   }
 
   /** Signs out: recorded in Postgres first (a failure there is a 503 and the cookie stays), then in the cache. */
   async revoke(res: Response, session: ConsoleSession | null): Promise<void> {
     if (session) {
-      const hash = idHash(session.sid);
+      const hash = hashToken(session.sid);
       await this.repo.revoke(hash);
       await cacheRevoked(this.store, this.log, [{ id: hash, expires_at: new Date(session.expiresAtMs) }]);
     }
@@ -111,7 +112,7 @@ export class ConsoleSessions {
    * button, and a user who just pressed this wants to see the result). Returns how many ended.
    */
   async revokeOthers(keep: ConsoleSession): Promise<number> {
-    return endConsoleSessions(this.repo, this.store, this.log, keep.accountId, idHash(keep.sid));
+    return endConsoleSessions(this.repo, this.store, this.log, keep.accountId, hashToken(keep.sid));
   }
 
   csrfToken(session: ConsoleSession): string {

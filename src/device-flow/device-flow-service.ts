@@ -1,6 +1,6 @@
-import { createHash, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { RateLimiter } from '../auth/rate-limit.ts';
-import { kindByPrefix } from '../auth/token-kinds.ts';
+import { hashToken, kindByPrefix } from '../auth/token-kinds.ts';
 import type { ExternalSubject, MintedToken, MintHooks } from '../auth/token-service.ts';
 import { clientKey } from '../limits/client-key.ts';
 import { perServices, type Services } from '../services.ts';
@@ -62,7 +62,6 @@ export interface StartedFlow {
   interval: number;
 }
 
-const sha256 = (s: string) => createHash('sha256').update(s).digest('hex');
 
 /** RFC 8628 device flow over the store: issuance, lookup, approve/deny, poll. */
 export class DeviceFlowService {
@@ -77,7 +76,7 @@ export class DeviceFlowService {
   async start(clientId: string, scope: string, deviceLabel: string): Promise<StartedFlow> {
     const ttlMs = this.s.config.deviceCodeTtlSeconds * 1000;
     const deviceCode = randomBytes(32).toString('base64url');
-    const hash = sha256(deviceCode);
+    const hash = hashToken(deviceCode);
     let userCode = '';
     for (let attempt = 0; ; attempt++) {
       userCode = generateUserCode();
@@ -148,7 +147,7 @@ export class DeviceFlowService {
    * from the store, else from the decision written through to Postgres.
    */
   async externalSubject(deviceCode: string): Promise<ExternalSubject | null> {
-    const hash = sha256(deviceCode);
+    const hash = hashToken(deviceCode);
     return decodeSubject(await this.s.store.get(externalKey(hash))) ?? (await this.grants.find(hash, REPLAY_GRACE_MS))?.subject ?? null;
   }
 
@@ -223,7 +222,7 @@ export class DeviceFlowService {
    * code (it restarted empty), the decision written through to Postgres answers.
    */
   async poll(deviceCode: string, clientId: string): Promise<PollResult> {
-    const hash = sha256(deviceCode);
+    const hash = hashToken(deviceCode);
     const result = await this.s.store.run(pollScript, [recordKey(hash), usedKey(hash)], [clientId, LEASE_MS, REPLAY_GRACE_MS]);
     if (result.r !== 'invalid' || !DEVICE_CODE.test(deviceCode)) return result;
     const g = await this.grants.find(hash, REPLAY_GRACE_MS);
@@ -244,7 +243,7 @@ export class DeviceFlowService {
    */
   async collect(deviceCode: string, clientId: string, a: Approved): Promise<{ minted: MintedToken; scope: string }> {
     if (!a.account_id && this.s.config.edition !== 'enterprise') throw new ExternalApprovalRefused();
-    const hash = sha256(deviceCode);
+    const hash = hashToken(deviceCode);
     const subject = a.account_id ? null : await this.externalSubject(deviceCode);
     if (!a.account_id && !subject) throw new Error('external approval without its subject');
     const grant: DeviceGrant = {
@@ -269,13 +268,13 @@ export class DeviceFlowService {
 
   /** The store forgets the approval and keeps a replay marker. `atMs` 0 stamps the store's own time. */
   async collected(deviceCode: string, tokenId: string, expiresAtMs: number, atMs = 0): Promise<void> {
-    const hash = sha256(deviceCode);
+    const hash = hashToken(deviceCode);
     const ttl = Math.max(1_000, expiresAtMs - Date.now() + GRACE_MS);
     await this.s.store.run(finishScript, [recordKey(hash), usedKey(hash)], [tokenId, ttl, atMs]);
   }
 
   async release(deviceCode: string): Promise<void> {
-    await this.s.store.run(releaseScript, [recordKey(sha256(deviceCode))], []);
+    await this.s.store.run(releaseScript, [recordKey(hashToken(deviceCode))], []);
   }
 }
 

@@ -5,9 +5,9 @@ import { serialize } from 'cookie';
 import type { Request, Response } from 'express';
 import { errors as joseErrors, jwtVerify, SignJWT } from 'jose';
 import type { ExternalSubject } from '../auth/token-service.ts';
-import { cookieName, singleCookie } from '../console/cookies.ts';
+import { cookieName, singleCookie } from '../http/cookies.ts';
 import type { Store } from '../storage/store/index.ts';
-import { derivedKey } from './keys.ts';
+import { derivedKey } from '../auth/derived-key.ts';
 
 /** The cookie's name on http; on https `__Secure-tessera_approval_grant` (path-scoped, so `__Host-` is not possible). */
 export const GRANT_COOKIE = 'tessera_approval_grant';

@@ -3,7 +3,8 @@
 import { randomBytes, timingSafeEqual } from 'node:crypto';
 import { errors as joseErrors, jwtVerify, SignJWT } from 'jose';
 import type { Store, StoreScript } from '../storage/store/index.ts';
-import { derivedKey, sha256hex } from './keys.ts';
+import { hashToken } from '../auth/token-kinds.ts';
+import { derivedKey } from '../auth/derived-key.ts';
 import type { AuthorizationChecks } from './oidc-rp.ts';
 
 export const STATE_TTL_SECONDS = 10 * 60;
@@ -53,7 +54,7 @@ export class SsoStates {
   async create(deviceHash: string, checks: AuthorizationChecks): Promise<{ state: string; binding: string }> {
     const id = randomBytes(16).toString('base64url');
     const binding = randomBytes(32).toString('base64url');
-    const record: SsoState = { ...checks, deviceHash, bindingHash: sha256hex(binding) };
+    const record: SsoState = { ...checks, deviceHash, bindingHash: hashToken(binding) };
     await this.store.set(stateKey(id), JSON.stringify(record), STATE_TTL_SECONDS * 1000);
     const state = await new SignJWT({ sid: id })
       .setProtectedHeader({ alg: 'HS256' })
@@ -78,7 +79,7 @@ export class SsoStates {
     const raw = await this.store.run(takeScript, [stateKey(sid)]);
     if (!raw) return { ok: false, reason: 'used_or_expired' };
     const record = JSON.parse(raw) as SsoState;
-    const sent = Buffer.from(sha256hex(binding ?? ''), 'hex');
+    const sent = Buffer.from(hashToken(binding ?? ''), 'hex');
     const expected = Buffer.from(record.bindingHash, 'hex');
     if (!binding || sent.length !== expected.length || !timingSafeEqual(sent, expected)) return { ok: false, reason: 'other_browser' };
     return { ok: true, state: record };

@@ -2,7 +2,7 @@ import { serialize } from 'cookie';
 import type { Request, Response } from 'express';
 import type { Logger } from 'pino';
 import type { Config } from '../config.ts';
-import { cookieName, singleCookie } from '../console/cookies.ts';
+import { cookieName, singleCookie } from '../http/cookies.ts';
 import type { Store } from '../storage/store/index.ts';
 import { ApprovalGrants } from './approval-grant.ts';
 import { OidcRelyingParty } from './oidc-rp.ts';

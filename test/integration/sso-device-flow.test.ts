@@ -1,7 +1,7 @@
 import { SignJWT } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RateLimiter } from '../../src/auth/rate-limit.ts';
-import { derivedKey } from '../../src/sso/keys.ts';
+import { derivedKey } from '../../src/auth/derived-key.ts';
 import { consoleSignin, decide } from '../helpers/console.ts';
 import { clientIp, poll, startFlow } from '../helpers/device.ts';
 import { createAccount } from '../helpers/fixtures.ts';

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { cookieName, singleCookie } from '../../src/console/cookies.ts';
+import { cookieName, singleCookie } from '../../src/http/cookies.ts';
 
 describe('reading one cookie', () => {
   it('when the cookie is there once, then its (decoded) value, whatever stands around it', () => {

@@ -5,4 +5,3 @@ export function derivedKey(secret: string, purpose: string): Buffer {
   return createHash('sha256').update(`${purpose}:${secret}`).digest();
 }
 
-export const sha256hex = (s: string) => createHash('sha256').update(s).digest('hex');
