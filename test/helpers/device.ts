@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { createHash } from 'node:crypto';
+import { hashToken } from '../../src/auth/token-kinds.ts';
 import { usedKey } from '../../src/device-flow/device-scripts.ts';
 import type { TestServer } from './server.ts';
 
@@ -50,7 +50,7 @@ export function poll(server: TestServer, deviceCode: string, clientId = 'tessera
 
 /** Moves a collected code's collection time back by `ms` (store marker and Postgres grant), to step past the replay grace window. */
 export async function backdateCollection(server: TestServer, deviceCode: string, ms = 6_000): Promise<void> {
-  const hash = createHash('sha256').update(deviceCode).digest('hex');
+  const hash = hashToken(deviceCode);
   const raw = await server.store.get(usedKey(hash));
   if (raw) {
     const marker = JSON.parse(raw) as { token_id: string; at: number };

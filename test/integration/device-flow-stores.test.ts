@@ -1,5 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { hashToken } from '../../src/auth/token-kinds.ts';
 import { deviceFlowFor } from '../../src/device-flow/device-flow-service.ts';
+import { recordKey, usedKey } from '../../src/device-flow/device-scripts.ts';
 import { consoleSignin, decide } from '../helpers/console.ts';
 import { backdateCollection, poll, startFlow } from '../helpers/device.ts';
 import { createAccount, type TestAccount } from '../helpers/fixtures.ts';
@@ -34,6 +36,27 @@ describe.each(['redis', 'memory'] as const)('the device flow on the %s store', (
     const replay = await poll(server, flow.device_code);
     expect((await replay.json()).error).toBe('invalid_grant');
     expect((await me()).status).toBe(401);
+  });
+
+  it('when the store still holds an approval that Postgres says was collected (an older snapshot), then the poll is a replay, and the marker it leaves keeps the real collection time', async () => {
+    const flow = await startFlow(server, { device_label: `snapshot-${Date.now()}` });
+    const hash = hashToken(flow.device_code);
+    expect((await decide(server, 'approve', flow.user_code, await consoleSignin(server, account))).status).toBe(200);
+    const approved = (await server.store.get(recordKey(hash)))!;
+    const ttl = await server.store.pttl(recordKey(hash));
+    const first = await poll(server, flow.device_code);
+    expect(first.status).toBe(200);
+    const { access_token } = await first.json();
+    // Collected a minute ago, and the store went back to before that.
+    await backdateCollection(server, flow.device_code, 60_000);
+    await server.store.del(usedKey(hash));
+    await server.store.set(recordKey(hash), approved, ttl);
+
+    const replay = await poll(server, flow.device_code);
+    expect((await replay.json()).error).toBe('invalid_grant');
+    expect((await fetch(`${server.url}/openapi/v1/me`, { headers: { Authorization: `Bearer ${access_token}` } })).status).toBe(401);
+    const marker = JSON.parse((await server.store.get(usedKey(hash)))!) as { at: number };
+    expect(marker.at).toBeLessThan(Date.now() - 50_000);
   });
 
   it('when 100 polls race on one approved code, then exactly one token is issued and it is not revoked by the others', async () => {

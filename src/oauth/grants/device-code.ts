@@ -47,7 +47,7 @@ export async function deviceCodeGrant(s: Services, params: Record<string, string
         if (err instanceof AlreadyCollected) {
           // The store still had the approval, but the code was collected (the store lost the
           // collection, or restored an older snapshot): settle the store, then treat it as a repeat.
-          if (err.tokenId) await flow.collected(deviceCode, err.tokenId, result.expires_at_ms).catch(() => undefined);
+          if (err.tokenId) await flow.collected(deviceCode, err.tokenId, result.expires_at_ms, err.collectedAtMs).catch(() => undefined);
           return replayed(s, err.tokenId, err.inGrace);
         }
         await flow.release(deviceCode).catch(() => undefined);

@@ -31,6 +31,8 @@ export class AlreadyCollected extends Error {
   constructor(
     readonly tokenId: string | null,
     readonly inGrace: boolean,
+    /** When it was collected (epoch ms), so the store's replay marker keeps the real grace window. */
+    readonly collectedAtMs: number,
   ) {
     super('device grant already collected');
   }
@@ -70,6 +72,9 @@ const toGrant = (r: GrantRow): StoredGrant => ({
   expired: r.expired,
 });
 
+/** Whether the grant was collected within the grace window (the query's $2, in ms). */
+const IN_GRACE = 'coalesce(collected_at > now() - make_interval(secs => $2::float8 / 1000), false) AS in_grace';
+
 /**
  * Device-flow decisions in Postgres (the durable copy of the store's records) and
  * their collection. Times are the database's, so every replica agrees on them.
@@ -92,7 +97,7 @@ export class DeviceGrantRepo {
       `SELECT code_hash, client_id, scope, device_label, status, account_id, subject_email, subject_issuer, subject_sub, subject_name,
               expires_at, token_id,
               collected_at IS NOT NULL AS collected,
-              coalesce(collected_at > now() - make_interval(secs => $2::float8 / 1000), false) AS in_grace,
+              ${IN_GRACE},
               expires_at <= now() AS expired
          FROM device_grants WHERE code_hash = $1`,
       [codeHash, graceMs],
@@ -118,12 +123,11 @@ export class DeviceGrantRepo {
       [g.codeHash, g.clientId, g.scope, g.deviceLabel, g.accountId || null, g.email, g.expiresAt, ...subjectColumns(g)],
     );
     if (won.length === 1) return;
-    const [seen] = await q<{ token_id: string | null; in_grace: boolean }>(
-      `SELECT token_id, coalesce(collected_at > now() - make_interval(secs => $2::float8 / 1000), false) AS in_grace
-         FROM device_grants WHERE code_hash = $1`,
+    const [seen] = await q<{ token_id: string | null; in_grace: boolean; collected_at: Date | null }>(
+      `SELECT token_id, collected_at, ${IN_GRACE} FROM device_grants WHERE code_hash = $1`,
       [g.codeHash, graceMs],
     );
-    throw new AlreadyCollected(seen?.token_id ?? null, seen?.in_grace ?? false);
+    throw new AlreadyCollected(seen?.token_id ?? null, seen?.in_grace ?? false, seen?.collected_at?.getTime() ?? 0);
   }
 
   /** In the same transaction, after minting: which token the code produced (for replay revocation). */
