@@ -34,7 +34,8 @@ const LEASE_MS = 15_000;
 const REPLAY_GRACE_MS = 5_000;
 const DEVICE_CODE = /^[A-Za-z0-9_-]{43}$/;
 
-type Approved = Extract<PollResult, { r: 'approved' }>;
+/** An approval to collect; `subject` is set when the Postgres fallback already read who approved it in the SSO branch. */
+type Approved = Extract<PollResult, { r: 'approved' }> & { subject?: ExternalSubject | null };
 
 /**
  * An approval from the external-SSO branch, collected on a server in the community
@@ -146,7 +147,7 @@ export class DeviceFlowService {
    * Who approved a device code in the external-SSO branch (null for an account approval):
    * from the store, else from the decision written through to Postgres.
    */
-  async externalSubject(deviceCode: string): Promise<ExternalSubject | null> {
+  private async externalSubject(deviceCode: string): Promise<ExternalSubject | null> {
     const hash = hashToken(deviceCode);
     return decodeSubject(await this.s.store.get(externalKey(hash))) ?? (await this.grants.find(hash, REPLAY_GRACE_MS))?.subject ?? null;
   }
@@ -221,7 +222,7 @@ export class DeviceFlowService {
    * The store decides (state machine, slow_down, lease); when it has no trace of the
    * code (it restarted empty), the decision written through to Postgres answers.
    */
-  async poll(deviceCode: string, clientId: string): Promise<PollResult> {
+  async poll(deviceCode: string, clientId: string): Promise<PollResult | Approved> {
     const hash = hashToken(deviceCode);
     const result = await this.s.store.run(pollScript, [recordKey(hash), usedKey(hash)], [clientId, LEASE_MS, REPLAY_GRACE_MS]);
     if (result.r !== 'invalid' || !DEVICE_CODE.test(deviceCode)) return result;
@@ -230,7 +231,7 @@ export class DeviceFlowService {
     if (g.collected) return { r: 'replay', token_id: g.tokenId ?? '', in_grace: g.inGrace };
     if (g.expired) return { r: 'expired' };
     if (g.status === 'denied') return { r: 'denied' };
-    return { r: 'approved', account_id: g.accountId, email: g.email, device_label: g.deviceLabel, scope: g.scope, expires_at_ms: g.expiresAt.getTime() };
+    return { r: 'approved', account_id: g.accountId, email: g.email, device_label: g.deviceLabel, scope: g.scope, expires_at_ms: g.expiresAt.getTime(), subject: g.subject };
   }
 
   /**
@@ -244,7 +245,7 @@ export class DeviceFlowService {
   async collect(deviceCode: string, clientId: string, a: Approved): Promise<{ minted: MintedToken; scope: string }> {
     if (!a.account_id && this.s.config.edition !== 'enterprise') throw new ExternalApprovalRefused();
     const hash = hashToken(deviceCode);
-    const subject = a.account_id ? null : await this.externalSubject(deviceCode);
+    const subject = a.account_id ? null : (a.subject ?? (await this.externalSubject(deviceCode)));
     if (!a.account_id && !subject) throw new Error('external approval without its subject');
     const grant: DeviceGrant = {
       codeHash: hash,
