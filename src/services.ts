@@ -2,7 +2,8 @@ import type { Logger } from 'pino';
 import { createProviders, type Providers } from './apps/providers/index.ts';
 import { RunLiveness } from './apps/run-sweeper.ts';
 import { TaskRegistry } from './apps/tasks.ts';
-import { BearerAuthenticator, type AuditSink } from './auth/bearer-authenticator.ts';
+import { auditTo, type AuditSink } from './auth/audit.ts';
+import { BearerAuthenticator } from './auth/bearer-authenticator.ts';
 import { APPS_CHANNEL, InvalidatingCache } from './auth/invalidating-cache.ts';
 import { jwtBearersFor, type JwtBearerStrategy } from './auth/strategies/jwt-bearers.ts';
 import { OpaqueTokenStrategy } from './auth/strategies/opaque-tokens.ts';
@@ -58,7 +59,7 @@ export interface Services extends Deps {
 
 export async function createServices(deps: Deps): Promise<Services> {
   const { config, db, store, log } = deps;
-  const audit: AuditSink = (event, fields) => log.info({ audit: true, event, ...fields }, event);
+  const audit = auditTo(log);
   const tokenRepo = new TokenRepo(db);
   const authenticator = new BearerAuthenticator(config, tokenRepo, store, log, audit);
   // External subjects' device logins (tse_) are a token source of the enterprise edition only:

@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import type { Logger } from 'pino';
+import { auditTo } from '../auth/audit.ts';
 import type { Config } from '../config.ts';
 import { endConsoleSessions } from '../console/session.ts';
 import { hashPassword } from '../console/signin.ts';
@@ -7,6 +8,13 @@ import type { Database } from '../storage/db.ts';
 import { AccountRepo } from '../storage/repos/accounts.ts';
 import { ConsoleSessionRepo } from '../storage/repos/console-sessions.ts';
 import type { Store } from '../storage/store/index.ts';
+
+/** The account with this email, or an error that names it (every admin command that takes --email). */
+export async function accountByEmail(db: Database, email: string) {
+  const account = await new AccountRepo(db).findByEmail(email);
+  if (!account) throw new Error(`no account with email ${email}`);
+  return account;
+}
 
 export interface PasswordReset {
   id: string;
@@ -27,11 +35,10 @@ export interface PasswordReset {
  */
 export async function resetPassword(db: Database, cfg: Config, store: Store | null, log: Logger, email: string): Promise<PasswordReset> {
   const accounts = new AccountRepo(db);
-  const account = await accounts.findByEmail(email);
-  if (!account) throw new Error(`no account with email ${email}`);
+  const account = await accountByEmail(db, email);
   const password = randomBytes(12).toString('base64url');
   await accounts.setPassword(account.id, await hashPassword(cfg, password));
   const ended = await endConsoleSessions(new ConsoleSessionRepo(db), store, log, account.id);
-  log.info({ audit: true, event: 'console.sessions_revoked', subject: account.id, count: ended, reason: 'password_reset' }, 'console.sessions_revoked');
+  auditTo(log)('console.sessions_revoked', { subject: account.id, count: ended, reason: 'password_reset' });
   return { id: account.id, email: account.email, password, console_sessions_ended: ended };
 }

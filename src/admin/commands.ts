@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import type { Logger } from 'pino';
+import { auditTo } from '../auth/audit.ts';
 import { InvalidatingCache } from '../auth/invalidating-cache.ts';
 import { generateToken, hashToken } from '../auth/token-kinds.ts';
 import { TokenService } from '../auth/token-service.ts';
@@ -12,7 +13,7 @@ import { AccountRepo, type Role } from '../storage/repos/accounts.ts';
 import { ApiKeyRepo } from '../storage/repos/api-keys.ts';
 import type { AccessMode, AppMode } from '../storage/repos/apps.ts';
 import { createStore } from '../storage/store/index.ts';
-import { resetPassword } from './accounts-admin.ts';
+import { accountByEmail, resetPassword } from './accounts-admin.ts';
 import { createApp } from './apps-admin.ts';
 import { registerGrantCommands } from './grant-commands.ts';
 
@@ -22,11 +23,6 @@ function output(json: boolean, value: Record<string, unknown>, text: string): vo
   console.log(json ? JSON.stringify(value) : text);
 }
 
-async function accountByEmail(db: Database, email: string) {
-  const account = await new AccountRepo(db).findByEmail(email);
-  if (!account) throw new Error(`no account with email ${email}`);
-  return account;
-}
 
 export function registerAdminCommands(admin: Command, withDatabase: WithDatabase): void {
   registerGrantCommands(admin, withDatabase);
@@ -129,7 +125,7 @@ export function registerAdminCommands(admin: Command, withDatabase: WithDatabase
         const account = await accountByEmail(db, o.email);
         const store = await createStore(cfg.redisUrl, log);
         try {
-          const tokens = new TokenService(cfg, db, new InvalidatingCache(store, log), (event, f) => log.info({ audit: true, event, ...f }, event));
+          const tokens = new TokenService(cfg, db, new InvalidatingCache(store, log), auditTo(log));
           const t = await tokens.mintAccountToken({ accountId: account.id, email: account.email, clientId: o.clientId, deviceLabel: o.deviceLabel });
           output(!!o.json, { access_token: t.token, token_id: t.id, expires_at: t.expiresAt.toISOString() }, t.token);
         } finally {
