@@ -1,7 +1,7 @@
 import type { Config } from '../config.ts';
 import type { Database } from '../storage/db.ts';
 import { ownerClause, type SessionOwner } from '../storage/repos/sessions.ts';
-import type { TxQuery } from '../storage/repos/device-grants.ts';
+import type { TxQuery } from '../storage/db.ts';
 import { ACCOUNT_ISSUER } from '../storage/repos/tokens.ts';
 import type { AuditSink } from './audit.ts';
 import type { InvalidatingCache } from './invalidating-cache.ts';

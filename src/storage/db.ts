@@ -33,6 +33,9 @@ function isOutage(err: unknown): boolean {
 export type Row = Record<string, unknown>;
 
 /** The one pg pool; counts queries so tests and the benchmark can prove a warm path makes none. */
+/** A query runner inside a transaction (Database.tx). */
+export type TxQuery = <R = Row>(text: string, values?: unknown[]) => Promise<R[]>;
+
 export class Database {
   queries = 0;
   readonly pool: pg.Pool;
@@ -81,7 +84,7 @@ export class Database {
   }
 
   /** Runs fn in a transaction on one client. */
-  async tx<T>(fn: (q: <R = Row>(text: string, values?: unknown[]) => Promise<R[]>) => Promise<T>): Promise<T> {
+  async tx<T>(fn: (q: TxQuery) => Promise<T>): Promise<T> {
     let client: pg.PoolClient;
     try {
       client = await this.pool.connect();

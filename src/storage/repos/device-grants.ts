@@ -1,5 +1,5 @@
 import type { ExternalSubject } from '../../auth/token-service.ts';
-import type { Database, Row } from '../db.ts';
+import type { Database, TxQuery } from '../db.ts';
 import { ACCOUNT_ISSUER } from './tokens.ts';
 
 export interface DeviceGrant {
@@ -22,9 +22,6 @@ interface StoredGrant extends DeviceGrant {
   inGrace: boolean;
   expired: boolean;
 }
-
-/** A query runner inside a transaction (Database.tx). */
-export type TxQuery = <R = Row>(text: string, values?: unknown[]) => Promise<R[]>;
 
 /** Collection found the grant already collected (by a racing poll, or through the other path). */
 export class AlreadyCollected extends Error {
