@@ -1,6 +1,5 @@
 // `npm run docs`: builds the offline API docs (generated/docs.html) from openapi.yaml.
-import { buildDocs } from '../src/server/docs-build.ts';
-import { DOCS_FILE } from '../src/server/docs.ts';
+import { buildDocs, DOCS_FILE } from '../src/server/docs-build.ts';
 
 const out = process.argv[2] ?? DOCS_FILE;
 await buildDocs(out);

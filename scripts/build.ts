@@ -2,9 +2,9 @@
 // (templates, page assets, migrations, the spec, package.json for the version, the
 // device login guide served at /docs/device-flow) and the offline API docs, so dist/
 // runs with plain `node` and no TypeScript loader.
-import { cpSync, existsSync, mkdirSync, rmSync, statSync } from 'node:fs';
+import { cpSync, mkdirSync, rmSync } from 'node:fs';
 import path from 'node:path';
-import { buildDocs } from '../src/server/docs-build.ts';
+import { buildDocs, DOCS_FILE, docsFresh } from '../src/server/docs-build.ts';
 
 const ROOT = path.resolve(import.meta.dirname, '..');
 const DIST = path.join(ROOT, 'dist');
@@ -18,10 +18,9 @@ for (const file of ['package.json', 'openapi.yaml', 'docs/device-flow.md']) {
   cpSync(path.join(ROOT, file), path.join(DIST, file));
 }
 
-const docs = path.join(ROOT, 'generated/docs.html');
 const built = path.join(DIST, 'generated/docs.html');
 mkdirSync(path.dirname(built), { recursive: true });
-if (existsSync(docs) && statSync(docs).mtimeMs >= statSync(path.join(ROOT, 'openapi.yaml')).mtimeMs) cpSync(docs, built);
+if (docsFresh()) cpSync(DOCS_FILE, built);
 // The same offline build as `npm run docs` (no telemetry, no external asset, wire-format stream examples).
 else await buildDocs(built);
 console.log('built dist/ (start it with: node dist/src/main.js start)');

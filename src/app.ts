@@ -46,7 +46,7 @@ export async function createApp(deps: Deps): Promise<TesseraApp> {
   // API calls enter their surface from there directly (src/http/direct-entry.ts).
   const api = apiSurface(s);
   const before = s.log.isLevelEnabled('info') ? [setBaseHeaders, logAccess(s)] : [setBaseHeaders];
-  enterDirectly(app, before, { base: API_BASE, elsewhere: new RegExp(`^${OAUTH_BASE}(?:[/?]|$)`, 'i'), surface: api });
+  enterDirectly(app, before, { base: API_BASE, elsewhere: [OAUTH_BASE], surface: api });
 
   // Surfaces, each with its own error shape: RFC errors under /openapi/v1/oauth (and the
   // metadata document), API errors for the rest of /openapi/v1 and /console/api, HTML for pages.

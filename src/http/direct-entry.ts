@@ -8,8 +8,8 @@ type Before = (req: Request, res: Response) => void;
 interface DirectEntry {
   /** Where the surface is mounted (`app.use(base, surface)`), as typed in URLs: the fast check is case-sensitive. */
   base: string;
-  /** Paths under `base` that belong to an earlier mount (OAuth's), tested on the URL: they take express's way. */
-  elsewhere: RegExp;
+  /** Prefixes under `base` of earlier mounts (OAuth's): URLs under them take express's way (matched as express does, in any case). */
+  elsewhere: string[];
   surface: RequestHandler;
 }
 
@@ -32,8 +32,10 @@ interface DirectEntry {
  * request takes express's way (re-entering it would set that header on a started response).
  */
 export function enterDirectly(app: Express, before: Before[], entry: DirectEntry): void {
-  const { base, elsewhere, surface } = entry;
-  const under = new RegExp(`^${base.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')}/[^?#\\s]*(?:\\?[^#\\s]*)?$`);
+  const { base, surface } = entry;
+  const under = new RegExp(`^${escaped(base)}/[^?#\\s]*(?:\\?[^#\\s]*)?$`);
+  // Never matches when there are none.
+  const elsewhere = new RegExp(`^(?:${entry.elsewhere.map(escaped).join('|') || '(?!)'})(?:[/?]|$)`, 'i');
   app.use((req, res, next) => {
     const passed = (req as Passed)[PASSED_ON];
     if (passed !== undefined) return next(passed);
@@ -76,6 +78,8 @@ export function enterDirectly(app: Express, before: Before[], entry: DirectEntry
 }
 
 type Passed = Request & { [PASSED_ON]?: unknown };
+
+const escaped = (text: string) => text.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&');
 
 /** What express's app object has beyond its types: `handle` and the prototypes it gives requests and responses. */
 interface Internal {

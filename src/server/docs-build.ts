@@ -1,6 +1,6 @@
 import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { existsSync } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
@@ -11,7 +11,12 @@ import { parse, stringify } from 'yaml';
 // Two levels up from this module: the project root (or dist/ in a build, which carries its own copies).
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 export const SPEC_FILE = `${ROOT}openapi.yaml`;
+/** The offline HTML docs, a build product (`npm run docs`), not committed. */
+export const DOCS_FILE = `${ROOT}generated/docs.html`;
 const CONFIG_FILE = `${ROOT}redocly.yaml`;
+
+/** Whether the built docs exist and are not older than the spec. */
+export const docsFresh = (): boolean => existsSync(DOCS_FILE) && statSync(DOCS_FILE).mtimeMs >= statSync(SPEC_FILE).mtimeMs;
 
 /** The redocly CLI when installed (a dev dependency: production installs may not have it). */
 export function redoclyCli(): string | null {

@@ -4,19 +4,16 @@ import { fileURLToPath } from 'node:url';
 import type { Response, Router } from 'express';
 import { Marked } from 'marked';
 import type { Logger } from 'pino';
-import { buildDocs, docsPolicy, redoclyCli, SPEC_FILE } from './docs-build.ts';
+import { buildDocs, DOCS_FILE, docsFresh, docsPolicy, redoclyCli } from './docs-build.ts';
 
-const ROOT = fileURLToPath(new URL('../../', import.meta.url));
-export const DOCS_FILE = `${ROOT}generated/docs.html`;
-const GUIDE_FILE = `${ROOT}docs/device-flow.md`;
+const GUIDE_FILE = fileURLToPath(new URL('../../docs/device-flow.md', import.meta.url));
 
 /**
  * The offline HTML docs are a build product (`npm run docs`), not committed; a
  * starting server (re)builds them in the background when missing or stale.
  */
 export function ensureDocs(log: Logger): void {
-  const fresh = existsSync(DOCS_FILE) && statSync(DOCS_FILE).mtimeMs >= statSync(SPEC_FILE).mtimeMs;
-  if (fresh || !redoclyCli()) return;
+  if (docsFresh() || !redoclyCli()) return;
   buildDocs(DOCS_FILE).then(
     () => log.info('API docs built'),
     (err: Error) => log.warn({ err: err.message }, 'API docs build failed; run `npm run docs`'),
@@ -92,9 +89,10 @@ export function mountDocs(router: Router, docsFile = DOCS_FILE): void {
     if (page) send(res, 200, 'html', page.html, page.policy);
     else send(res, 503, 'text', 'The API docs are being built (or run `npm run docs`); retry in a moment.', "default-src 'none'");
   });
+  // A build must carry docs/device-flow.md next to openapi.yaml.
+  const hasGuide = existsSync(GUIDE_FILE);
   router.get('/docs/device-flow', (_req, res) => {
-    // A build must carry docs/device-flow.md next to openapi.yaml.
-    if (!existsSync(GUIDE_FILE)) return send(res, 404, 'text', 'The device login guide is not part of this build.', "default-src 'none'");
+    if (!hasGuide) return send(res, 404, 'text', 'The device login guide is not part of this build.', "default-src 'none'");
     const page = guidePage();
     send(res, 200, 'html', page.html, page.policy);
   });

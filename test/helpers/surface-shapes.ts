@@ -1,6 +1,6 @@
 import { existsSync } from 'node:fs';
 import type { Surface } from '../../src/http/route-manifest.ts';
-import { DOCS_FILE } from '../../src/server/docs.ts';
+import { DOCS_FILE } from '../../src/server/docs-build.ts';
 import type { RawResponse } from './raw-http.ts';
 import { errorBodyProblems } from './spec.ts';
 
