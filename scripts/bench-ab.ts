@@ -9,13 +9,12 @@
  */
 import path from 'node:path';
 import autocannon from 'autocannon';
-import { cpuMicros, ensureBuilt, freePort, ROOT, SECRET_KEY, seed, start, startRedis } from './bench-kit.ts';
+import { cpuMicros, ensureBuilt, median, ROOT, seed, startRedis, startTessera } from './bench-kit.ts';
 
 const RATE = Number(process.env.AB_RATE ?? 3_000);
 const ROUNDS = Number(process.env.AB_ROUNDS ?? 10);
 const SECONDS = Number(process.env.AB_SECONDS ?? 3);
 
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 
 async function main() {
   if (!process.env.AB_A) throw new Error('AB_A: the directory of the other build (a checkout where npm run build has run)');
@@ -25,25 +24,9 @@ async function main() {
   const sides = { A: path.resolve(process.env.AB_A), B: path.resolve(process.env.AB_B ?? ROOT) };
   const servers: Record<string, { pid: number; base: string }> = {};
   for (const [side, dir] of Object.entries(sides)) {
-    const port = await freePort();
     const env = JSON.parse(process.env[`AB_${side}_ENV`] ?? '{}') as Record<string, string>;
-    const child = await start(
-      process.execPath,
-      [path.join(dir, 'dist/src/main.js'), 'start'],
-      {
-        PORT: String(port),
-        DATABASE_URL: dbUrl,
-        REDIS_URL: `redis://127.0.0.1:${redisPort}`,
-        NODE_ENV: 'production',
-        SECRET_KEY,
-        OPENAPI_RATE_LIMIT_PER_TOKEN: '1000000',
-        LOG_LEVEL: 'warn',
-        RUN_SWEEP_INTERVAL_MS: '86400000',
-        ...env,
-      },
-      /Tessera is running/,
-    );
-    servers[side] = { pid: child.pid!, base: `http://127.0.0.1:${port}` };
+    const { child, base } = await startTessera({ dbUrl, redisPort, dir, env });
+    servers[side] = { pid: child.pid!, base };
   }
   const target = process.env.AB_PATH === 'info' ? `/openapi/v1/apps/${appId}/info` : '/openapi/v1/me';
   const headers = { Authorization: `Bearer ${token}` };

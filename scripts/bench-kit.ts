@@ -22,6 +22,12 @@ export const SECRET_KEY = 'bench-secret-bench-secret-bench-secret-0123';
 
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
+export const median = (xs: number[]) => {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = Math.floor(s.length / 2);
+  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
+};
+
 const children: ChildProcess[] = [];
 process.on('exit', () => children.forEach((c) => c.kill('SIGKILL')));
 
@@ -141,6 +147,8 @@ export interface TesseraOptions {
   redisPort: number;
   /** `dist`: compiled JS, as production runs it; `tsx`: the TypeScript sources through the tsx loader. */
   loader?: 'dist' | 'tsx';
+  /** Another checkout to run (its own `npm run build`), for A/B comparisons; this one by default. */
+  dir?: string;
   nodeArgs?: string[];
   env?: Record<string, string>;
 }
@@ -148,7 +156,7 @@ export interface TesseraOptions {
 /** Tessera as in production: NODE_ENV=production, LOG_LEVEL=warn, a rate limit no bench reaches. */
 export async function startTessera(o: TesseraOptions): Promise<{ child: ChildProcess; base: string }> {
   const port = await freePort();
-  const entry = o.loader === 'tsx' ? ['--import', 'tsx', 'src/main.ts'] : ['dist/src/main.js'];
+  const entry = o.loader === 'tsx' ? ['--import', 'tsx', 'src/main.ts'] : [path.join(o.dir ?? ROOT, 'dist/src/main.js')];
   const child = await start(process.execPath, [...(o.nodeArgs ?? []), ...entry, 'start'], {
     PORT: String(port),
     DATABASE_URL: o.dbUrl,

@@ -27,7 +27,7 @@ import autocannon from 'autocannon';
 import { Redis } from 'ioredis';
 import { exportJWK, generateKeyPair, SignJWT } from 'jose';
 import pg from 'pg';
-import { cpuMicros, DB_NAME, ensureBuilt, freePort, seed, sleep, startBaseline, startRedis, startTessera } from './bench-kit.ts';
+import { cpuMicros, DB_NAME, ensureBuilt, freePort, median, seed, sleep, startBaseline, startRedis, startTessera } from './bench-kit.ts';
 
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 50);
 const COUNT_REQUESTS = 200;
@@ -141,11 +141,6 @@ async function jwtIssuer(): Promise<{ issuers: string; token: string }> {
   return { issuers, token };
 }
 
-const median = (xs: number[]) => {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = Math.floor(s.length / 2);
-  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
-};
 const quantile = (xs: number[], q: number) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor(q * xs.length))]!;
 
 /** ms from sending a streaming run until its first `data:` event arrives (headers alone do not count). */
