@@ -1,3 +1,5 @@
+import { orAfter } from '../time-limit.ts';
+
 /** The longest a clipboard tool may take before we give up on it (a hung xsel must never stall a login). */
 const COPY_TIMEOUT_MS = 2_000;
 
@@ -7,18 +9,11 @@ const COPY_TIMEOUT_MS = 2_000;
  * failed, in which case the caller says nothing.
  */
 export async function copyToClipboard(text: string): Promise<boolean> {
-  let timer: NodeJS.Timeout | undefined;
   try {
     // Loaded on demand: only an interactive login needs it.
     const { default: clipboard } = await import('clipboardy');
-    const timeout = new Promise<false>((resolve) => {
-      timer = setTimeout(() => resolve(false), COPY_TIMEOUT_MS);
-      timer.unref();
-    });
-    return await Promise.race([clipboard.write(text).then(() => true as const), timeout]);
+    return await orAfter(clipboard.write(text).then(() => true), COPY_TIMEOUT_MS, false, { unref: true });
   } catch {
     return false;
-  } finally {
-    clearTimeout(timer);
   }
 }

@@ -7,7 +7,7 @@ import type { Config } from '../config.ts';
 import { Database } from '../storage/db.ts';
 import { startEmbeddedPostgres } from '../storage/embedded.ts';
 import { migrate } from '../storage/migrate.ts';
-import { settleWithin } from './shutdown.ts';
+import { settleWithin } from '../time-limit.ts';
 
 export interface OpenedDatabase {
   db: Database;

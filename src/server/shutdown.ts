@@ -3,6 +3,7 @@ import type { Server } from 'node:http';
 import type { Logger } from 'pino';
 import type { TesseraApp } from '../app.ts';
 import type { Store } from '../storage/store/index.ts';
+import { settleWithin } from '../time-limit.ts';
 
 /** Each clean-up step (store, services) gets at most this long; the database twice (an embedded Postgres stops there too). */
 const STEP_MS = 2_000;
@@ -29,21 +30,6 @@ export interface ShutdownDeps {
   /** In-flight requests get this long to finish (SHUTDOWN_DRAIN_MS); then their connections are closed. */
   drainMs: number;
   exit?: (code: number) => void;
-}
-
-/** True when the promise settled (either way) within ms; never throws, never waits longer. */
-export async function settleWithin(p: Promise<unknown>, ms: number): Promise<boolean> {
-  let timer: NodeJS.Timeout | undefined;
-  const late = new Promise<false>((resolve) => (timer = setTimeout(() => resolve(false), ms)));
-  try {
-    const settled = p.then(
-      () => true,
-      () => true,
-    );
-    return await Promise.race([settled, late]);
-  } finally {
-    clearTimeout(timer);
-  }
 }
 
 /**

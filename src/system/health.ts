@@ -1,18 +1,14 @@
 import type { Routes } from '../http/operations.ts';
 import type { Services } from '../services.ts';
+import { orAfter } from '../time-limit.ts';
 import { VERSION } from '../version.ts';
 
+/** 'ok' when fn resolves within the time; a rejection or a hang is 'unavailable'. */
 async function check(fn: () => Promise<unknown>, timeoutMs = 2_000): Promise<'ok' | 'unavailable'> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<'unavailable'>((resolve) => {
-    timer = setTimeout(() => resolve('unavailable'), timeoutMs);
-  });
   try {
-    return await Promise.race([fn().then(() => 'ok' as const), timeout]);
+    return await orAfter(fn().then(() => 'ok' as const), timeoutMs, 'unavailable' as const);
   } catch {
     return 'unavailable';
-  } finally {
-    clearTimeout(timer);
   }
 }
 
