@@ -14,17 +14,17 @@ const STALE_ERROR = 'The run was interrupted (its server stopped or lost the dat
  */
 export async function sweepStaleRuns(db: Database, store: Store, staleAfterMs: number, log: Logger): Promise<{ messages: number; workflowRuns: number } | null> {
   return store.withLock('run-sweeper', 60_000, async () => {
-    const age = [staleAfterMs];
+    const args = [staleAfterMs, STALE_ERROR];
     const messages = await db.query(
-      `UPDATE messages SET status = 'failed', error = '${STALE_ERROR}'
+      `UPDATE messages SET status = 'failed', error = $2
         WHERE status = 'running' AND heartbeat_at < now() - make_interval(secs => $1::float8 / 1000) RETURNING id`,
-      age,
+      args,
     );
     const workflowRuns = await db.query(
-      `UPDATE workflow_runs SET status = 'failed', error = '${STALE_ERROR}', finished_at = now(),
+      `UPDATE workflow_runs SET status = 'failed', error = $2, finished_at = now(),
               elapsed_time = extract(epoch FROM heartbeat_at - created_at)
         WHERE status = 'running' AND heartbeat_at < now() - make_interval(secs => $1::float8 / 1000) RETURNING id`,
-      age,
+      args,
     );
     const result = { messages: messages.length, workflowRuns: workflowRuns.length };
     if (result.messages + result.workflowRuns > 0) log.warn({ ...result, stale_after_ms: staleAfterMs }, 'stale runs marked failed');
