@@ -818,7 +818,7 @@ export interface components {
             message_id?: string;
             /**
              * Format: int32
-             * @description The HTTP status the same failure gets in blocking mode.
+             * @description The HTTP status the same failure gets in blocking mode; for a failure only a stream can have (`stream_stalled`, a client that stopped reading), the status that describes it (408).
              */
             status: number;
             /** @example provider_error */
