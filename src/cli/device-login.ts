@@ -1,10 +1,9 @@
 // RFC 8628 §3.1–3.5 from the client side: start, show the code, poll politely.
-import { USER_CODE_ALPHABET } from '../device-flow/user-code.ts';
+import { isFormattedUserCode } from '../device-flow/user-code.ts';
 import { sameOriginHttp } from './browser.ts';
 import { CliError, EXIT, isConnectTimeout, network } from './errors.ts';
 import { cliFetch } from './http.ts';
 import type { Spinner } from './spinner.ts';
-import { terminalLine } from './term.ts';
 
 export const CLIENT_ID = 'tessera-cli';
 const GRANT = 'urn:ietf:params:oauth:grant-type:device_code';
@@ -61,11 +60,8 @@ const sleep = (ms: number, signal: AbortSignal) =>
 
 const expired = (loginCommand: string) => new CliError(EXIT.auth, 'The code expired before it was approved.', `Run \`${loginCommand}\` again.`);
 
-// The server's words go to the terminal: one line each, without control characters.
-const describe = (r: FormResult) => `${terminalLine(String(r.body.error ?? r.status))}: ${terminalLine(String(r.body.error_description ?? 'no details'))}`;
-
-// RFC 8628 §6.1 as Tessera makes user codes: two groups of four of its consonants (case-insensitive).
-const USER_CODE = new RegExp(`^[${USER_CODE_ALPHABET}]{4}-[${USER_CODE_ALPHABET}]{4}$`, 'i');
+// The server's words, for an error message (main prints every message as one line without control characters).
+const describe = (r: FormResult) => `${String(r.body.error ?? r.status)}: ${String(r.body.error_description ?? 'no details')}`;
 
 /**
  * Checks what the host answered before any of it reaches the terminal or the clipboard.
@@ -78,7 +74,7 @@ const USER_CODE = new RegExp(`^[${USER_CODE_ALPHABET}]{4}-[${USER_CODE_ALPHABET}
 function checkStart(host: string, body: Record<string, unknown>): DeviceStart {
   const notTessera = `Is ${host} a Tessera server? Check --host or TESSERA_HOST.`;
   const code = typeof body.user_code === 'string' ? body.user_code.toUpperCase() : '';
-  if (!USER_CODE.test(code)) {
+  if (!isFormattedUserCode(code)) {
     throw new CliError(EXIT.api, `${host} sent a login code that is not a Tessera code (XXXX-XXXX, consonants only); it is not shown or copied.`, notTessera);
   }
   const expiresIn = Number(body.expires_in);

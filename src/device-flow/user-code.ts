@@ -36,3 +36,8 @@ export function userCodeProblem(input: string): { kind: 'length'; length: number
 export function formatUserCode(code: string): string {
   return `${code.slice(0, 4)}-${code.slice(4)}`;
 }
+
+const FORMATTED = new RegExp(`^[${USER_CODE_ALPHABET}]{4}-[${USER_CODE_ALPHABET}]{4}$`);
+
+/** Exactly a code as the server shows it (XXXX-XXXX, upper case): what a client may copy and display. */
+export const isFormattedUserCode = (text: string): boolean => FORMATTED.test(text);
