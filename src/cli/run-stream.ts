@@ -2,7 +2,6 @@ import { createParser } from 'eventsource-parser';
 import type { components } from '../../generated/openapi.ts';
 import { call, type Caller } from './api.ts';
 import { CliError, EXIT } from './errors.ts';
-import type { CliContext } from './session.ts';
 import { terminalLine, terminalText } from './term.ts';
 
 type AppMode = components['schemas']['AppMode'];
@@ -71,12 +70,11 @@ function runDocument(mode: AppMode, taskId: string | null, events: StreamEvent[]
  * chat conversation's id, for the hint that continues it.
  */
 export async function readRunStream(
-  ctx: CliContext,
   caller: Caller,
   mode: AppMode,
   request: Promise<{ data?: unknown; error?: unknown; response: Response }>,
 ): Promise<string | undefined> {
-  const { host } = caller;
+  const { ctx, host } = caller;
   // Until the server answers 200 there is no stream: an error then is the same as in blocking mode.
   const body = (await call<unknown>(caller, request)) as ReadableStream<Uint8Array>;
   const events: StreamEvent[] = [];

@@ -69,7 +69,7 @@ export async function run(ctx: CliContext, appId: string, opts: RunOptions): Pro
     process.once('SIGINT', onSigint);
     try {
       const request = send({ parseAs: 'stream', signal: controller.signal, headers: { Accept: 'text/event-stream' } });
-      const conversation = await readRunStream(ctx, caller, info.mode, request).catch(withInputs);
+      const conversation = await readRunStream(caller, info.mode, request).catch(withInputs);
       if (conversation && !ctx.json) hintConversation(ctx, appId, conversation);
     } finally {
       process.off('SIGINT', onSigint);
