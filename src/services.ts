@@ -6,9 +6,7 @@ import { auditTo, type AuditSink } from './auth/audit.ts';
 import { BearerAuthenticator } from './auth/bearer-authenticator.ts';
 import { APPS_CHANNEL, InvalidatingCache } from './auth/invalidating-cache.ts';
 import { jwtBearersFor, type JwtBearerStrategy } from './auth/strategies/jwt-bearers.ts';
-import { OpaqueTokenStrategy } from './auth/strategies/opaque-tokens.ts';
 import { GrantVerdicts } from './auth/tenancy/external-grants.ts';
-import { ENTERPRISE_KINDS } from './auth/token-kinds.ts';
 import { TokenService } from './auth/token-service.ts';
 import type { Config } from './config.ts';
 import { Sso, ssoEnabled } from './sso/sso.ts';
@@ -62,10 +60,6 @@ export async function createServices(deps: Deps): Promise<Services> {
   const audit = auditTo(log);
   const tokenRepo = new TokenRepo(db);
   const authenticator = new BearerAuthenticator(config, tokenRepo, store, log, audit);
-  // External subjects' device logins (tse_) are a token source of the enterprise edition only:
-  // a community server on the same database claims none of them (401 invalid_token, no I/O).
-  // They share the authenticator's identity cache, so revocation and rotation reach them.
-  if (config.edition === 'enterprise') authenticator.use(new OpaqueTokenStrategy(tokenRepo, authenticator.cache, audit, ENTERPRISE_KINDS));
   // Enterprise only: in the community edition no verifier is built and a dotted bearer is
   // claimed by no strategy (401 invalid_token, no I/O).
   const jwtBearers = jwtBearersFor(config, log);

@@ -8,7 +8,7 @@ import { InvalidatingCache } from './invalidating-cache.ts';
 import { LastUsedTracker } from './last-used.ts';
 import { RateLimiter, rateLimitHeaders, resetSeconds, type RateLimitResult } from './rate-limit.ts';
 import { OpaqueTokenStrategy } from './strategies/opaque-tokens.ts';
-import { hashToken } from './token-kinds.ts';
+import { hashToken, kindsFor } from './token-kinds.ts';
 import { unauthorized } from './unauthorized.ts';
 
 export type { AuditSink } from './audit.ts';
@@ -42,7 +42,9 @@ export class BearerAuthenticator {
     this.cache = new InvalidatingCache(store, log);
     this.limiter = new RateLimiter(store, config.rateLimitPerToken);
     this.lastUsed = new LastUsedTracker(tokens, log);
-    this.strategies = [new OpaqueTokenStrategy(tokens, this.cache, audit)];
+    // External subjects' device logins (tse_) are a token source of the enterprise edition only:
+    // a community server on the same database claims none of them (401 invalid_token, no I/O).
+    this.strategies = [new OpaqueTokenStrategy(tokens, this.cache, audit, kindsFor(config.edition))];
   }
 
   /** Adds a token source (e.g. JWTs); the first strategy that claims a token's shape handles it. */

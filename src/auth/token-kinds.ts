@@ -29,10 +29,9 @@ const KINDS: readonly TokenKind[] = [
   { prefix: 'tsk_', kind: 'api_key', subject: 'account', table: 'api_keys', scopes: null, edition: 'community' },
 ];
 
-/** The kinds every edition accepts (`tsa_`, `tsk_`). */
-export const COMMUNITY_KINDS: readonly TokenKind[] = KINDS.filter((k) => k.edition === 'community');
-/** The kinds only the enterprise edition adds (`tse_`), as a token source of their own. */
-export const ENTERPRISE_KINDS: readonly TokenKind[] = KINDS.filter((k) => k.edition === 'enterprise');
+/** The kinds an edition accepts as bearers: the community edition `tsa_` and `tsk_`, the enterprise edition `tse_` too. */
+export const kindsFor = (edition: TokenKind['edition']): readonly TokenKind[] =>
+  edition === 'enterprise' ? KINDS : KINDS.filter((k) => k.edition === 'community');
 
 const B62 = '0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz';
 const BODY = /^[A-Za-z0-9_-]{43}$/;

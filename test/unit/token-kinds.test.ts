@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { checksum, COMMUNITY_KINDS, ENTERPRISE_KINDS, generateToken, hashToken, parseToken } from '../../src/auth/token-kinds.ts';
+import { checksum, generateToken, hashToken, kindsFor, parseToken } from '../../src/auth/token-kinds.ts';
 import { hasScope } from '../../src/auth/scopes.ts';
 import { buildPipeline, type Step } from '../../src/auth/pipeline.ts';
 
@@ -24,10 +24,10 @@ describe('token kinds', () => {
     expect(parseToken('app-abc')).toBeNull();
   });
 
-  it('when the registry is split by edition, then tse_ (external subjects) is the enterprise edition\'s alone and every kind is in exactly one part', () => {
-    expect(COMMUNITY_KINDS.map((k) => k.prefix)).toEqual(['tsa_', 'tsk_']);
-    expect(ENTERPRISE_KINDS.map((k) => k.prefix)).toEqual(['tse_']);
-    expect(ENTERPRISE_KINDS.every((k) => k.subject === 'external')).toBe(true);
+  it('when the kinds are asked per edition, then tse_ (external subjects) is the enterprise edition\'s alone', () => {
+    expect(kindsFor('community').map((k) => k.prefix)).toEqual(['tsa_', 'tsk_']);
+    expect(kindsFor('enterprise').map((k) => k.prefix)).toEqual(['tsa_', 'tse_', 'tsk_']);
+    expect(kindsFor('community').some((k) => k.subject === 'external')).toBe(false);
   });
 
   it('then tokens are random and hashed with sha256 hex', () => {

@@ -3,7 +3,7 @@ import type { AuthContext, BearerStrategy, Identified } from '../auth-context.ts
 import type { AuditSink } from '../audit.ts';
 import type { InvalidatingCache } from '../invalidating-cache.ts';
 import { isScope, type Scope } from '../scopes.ts';
-import { COMMUNITY_KINDS, parseToken, type TokenKind } from '../token-kinds.ts';
+import { parseToken, type TokenKind } from '../token-kinds.ts';
 import { unauthorized } from '../unauthorized.ts';
 
 /**
@@ -11,22 +11,19 @@ import { unauthorized } from '../unauthorized.ts';
  * without I/O; the rate limit is keyed by the token hash before any lookup, so unknown
  * and revoked tokens are limited too; identity comes from the cache, else Postgres.
  *
- * One instance claims only the kinds it is given: the authenticator's own takes the kinds
- * of every edition, and the enterprise edition adds a second for `tse_` (like the JWT
- * source). A community server therefore claims no `tse_` token, however valid its row:
- * `401 invalid_token` before any I/O, exactly like an unknown prefix.
+ * It claims only the kinds it is given (those of the server's edition): a community
+ * server claims no `tse_` token, however valid its row: `401 invalid_token` before any
+ * I/O, exactly like an unknown prefix.
  */
 export class OpaqueTokenStrategy implements BearerStrategy {
-  readonly name: string;
+  readonly name = 'opaque';
 
   constructor(
     private readonly tokens: TokenRepo,
     private readonly cache: InvalidatingCache<AuthContext>,
     private readonly audit: AuditSink,
-    private readonly kinds: readonly TokenKind[] = COMMUNITY_KINDS,
-  ) {
-    this.name = `opaque(${kinds.map((k) => k.prefix).join(',')})`;
-  }
+    private readonly kinds: readonly TokenKind[],
+  ) {}
 
   claims(token: string): boolean {
     const kind = parseToken(token);
