@@ -6,7 +6,7 @@ import type { Logger } from 'pino';
 import type { Config } from '../config.ts';
 import { perServices } from '../services.ts';
 import { ConsoleSessionRepo } from '../storage/repos/console-sessions.ts';
-import { MemoryStore, StoreUnavailableError, type Store } from '../storage/store/index.ts';
+import { StoreUnavailableError, type Store } from '../storage/store/index.ts';
 import { derivedKey } from '../auth/derived-key.ts';
 import { hashToken } from '../auth/token-kinds.ts';
 import { cookieName, singleCookie } from '../http/cookies.ts';
@@ -58,7 +58,7 @@ export class ConsoleSessions {
     // The in-process store is this process's alone: it would never hear of a session ended by
     // another process (`admin reset-password`), so it caches only `revoked` verdicts and a live
     // session is asked of Postgres on every read (one replica, and no hot path, so that is cheap).
-    this.cachesLive = !(store instanceof MemoryStore);
+    this.cachesLive = store.kind !== 'memory';
   }
 
   async issue(res: Response, accountId: string): Promise<ConsoleSession> {
