@@ -1,4 +1,4 @@
-import express, { type ErrorRequestHandler, type RequestHandler, type Router } from 'express';
+import express, { type ErrorRequestHandler, type Request, type RequestHandler, type Response, type Router } from 'express';
 import { match } from 'path-to-regexp';
 import { perServices } from '../services.ts';
 import { isWellEncoded, malformedPath, RequestProblem } from './request-problem.ts';
@@ -167,11 +167,9 @@ export class RouteManifest {
               if (at === 0) {
                 const path = req.path;
                 allowed = allowedFor(record, path);
-                if (!isWellEncoded(path)) return fail(malformedPath());
-                if (allowed) {
-                  if (req.method === 'OPTIONS') return void res.set('Allow', allowed.header).status(204).end();
-                  if (!allowed.methods.has(req.method)) return fail(notAllowed(req.method, allowed));
-                }
+                const verdict = frontVerdict(allowed, path, req, res);
+                if (verdict === ANSWERED) return;
+                if (verdict) return fail(verdict);
                 if (req.method === 'GET' || req.method === 'HEAD') stage++;
                 else return void body(req, res, on);
               }
@@ -253,15 +251,26 @@ function frontCheck(record: SurfaceRecord): RequestHandler {
     }
     const allowed = allowedFor(record, req.path);
     if (!allowed && record.owns === 'routes') return next();
-    if (!isWellEncoded(req.path)) return next(malformedPath());
-    if (!allowed) return next();
-    if (req.method === 'OPTIONS') {
-      res.set('Allow', allowed.header).status(204).end();
-      return;
-    }
-    if (allowed.methods.has(req.method)) return next();
-    next(notAllowed(req.method, allowed));
+    const verdict = frontVerdict(allowed, req.path, req, res);
+    if (verdict !== ANSWERED) next(verdict ?? undefined);
   };
+}
+
+const ANSWERED = 'answered';
+
+/**
+ * The front check's verdict on a path of the surface: 400 for malformed percent-encoding,
+ * for a path a route serves a 204 with `Allow` to a plain OPTIONS (answered here) or a 405
+ * for another method; null to go on.
+ */
+function frontVerdict(allowed: Allowed | null, path: string, req: Request, res: Response): RequestProblem | typeof ANSWERED | null {
+  if (!isWellEncoded(path)) return malformedPath();
+  if (!allowed) return null;
+  if (req.method === 'OPTIONS') {
+    res.set('Allow', allowed.header).status(204).end();
+    return ANSWERED;
+  }
+  return allowed.methods.has(req.method) ? null : notAllowed(req.method, allowed);
 }
 
 function notAllowed(method: string, allowed: Allowed): RequestProblem {
