@@ -1,5 +1,4 @@
 import type { AddressInfo } from 'node:net';
-import { Writable } from 'node:stream';
 import type { Logger } from 'pino';
 import { createServer, type RequestListener } from 'node:http';
 import createClient from 'openapi-fetch';
@@ -71,20 +70,4 @@ export async function startServer(opts: TestServerOptions = {}): Promise<TestSer
   };
 }
 
-/** A logger that keeps the audit lines (structured lines with `audit: true`, docs/tokens.md) for assertions. */
-export function auditLog(): { log: Logger; events: { event: string; [k: string]: unknown }[]; lines: string[] } {
-  const events: { event: string; [k: string]: unknown }[] = [];
-  const lines: string[] = [];
-  const sink = new Writable({
-    write(chunk: Buffer, _enc, done) {
-      for (const line of chunk.toString('utf8').split('\n')) {
-        if (!line) continue;
-        lines.push(line);
-        const rec = JSON.parse(line) as { audit?: boolean; event: string };
-        if (rec.audit) events.push(rec);
-      }
-      done();
-    },
-  });
-  return { log: createLogger('info', sink), events, lines };
-}
+export { auditLog } from './log.ts';

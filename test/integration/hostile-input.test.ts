@@ -1,11 +1,9 @@
 import { randomUUID } from 'node:crypto';
-import { Writable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { GrantAdmin } from '../../src/admin/grants-admin.ts';
 import { validateTrustedIssuers } from '../../src/auth/jwt/trusted-issuers.ts';
 import type { Method, Surface } from '../../src/http/route-manifest.ts';
 import { loadSpec, specOperations } from '../../src/http/spec.ts';
-import { createLogger } from '../../src/logger.ts';
 import { GRANT_COOKIE } from '../../src/sso/approval-grant.ts';
 import { consoleSignin, type ConsoleLogin } from '../helpers/console.ts';
 import { startFlow } from '../helpers/device.ts';
@@ -13,7 +11,7 @@ import { createTestApp, member, mintToken, uniq, type TestAccount } from '../hel
 import { authorizationShapes, bodyVariants, jwtAuthorizationShapes, MALFORMED_SEGMENTS, ODD_SEGMENTS, queryVariants } from '../helpers/hostile.ts';
 import { jwksOf, makeKey, mint } from '../helpers/jwks.ts';
 import { inPool, rawRequest } from '../helpers/raw-http.ts';
-import { startServer, type TestServer } from '../helpers/server.ts';
+import { auditLog, startServer, type TestServer } from '../helpers/server.ts';
 import { Agent, idpUser, signInWithSso, ssoLogin, startSsoPair, type SsoPair } from '../helpers/sso.ts';
 import { answerProblems } from '../helpers/surface-shapes.ts';
 
@@ -88,16 +86,6 @@ interface Walk {
   grant?: { cookie: string; csrf: string };
   /** Log lines at warn and above: an error-level line is itself a failure. */
   errorLines: string[];
-}
-
-function warnSink(lines: string[]) {
-  const sink = new Writable({
-    write(chunk: Buffer, _enc, done) {
-      for (const line of chunk.toString('utf8').split('\n')) if (line) lines.push(line);
-      done();
-    },
-  });
-  return createLogger('warn', sink);
 }
 
 let ipCounter = 0;
@@ -271,9 +259,9 @@ async function caller(server: TestServer, errorLines: string[], app: Parameters<
 describe('hostile input on every route', () => {
   let walk: Walk;
   beforeAll(async () => {
-    const errorLines: string[] = [];
-    const server = await startServer({ config: { rateLimitPerToken: 1_000_000 }, log: warnSink(errorLines) });
-    walk = await caller(server, errorLines);
+    const warned = auditLog('warn');
+    const server = await startServer({ config: { rateLimitPerToken: 1_000_000 }, log: warned.log });
+    walk = await caller(server, warned.lines);
   });
   afterAll(() => walk.server.close());
 
@@ -306,16 +294,16 @@ describe('hostile input on every route, enterprise edition (external SSO and JWT
   let walk: Walk;
 
   beforeAll(async () => {
-    const errorLines: string[] = [];
+    const warned = auditLog('warn');
     // One trusted issuer with inline keys: no JWKS server to run, nothing fetched.
     const key = await makeKey('ES256', 'walk-1');
     const trustedJwtIssuers = validateTrustedIssuers(
       [{ issuer: JWT_ISSUER, kind: 'federated', jwks: jwksOf(key), audience: JWT_AUDIENCE, algorithms: ['ES256'], allowed_scopes: ['apps:run', 'apps:read:permitted'] }],
       { allowInsecureHttp: false },
     );
-    pair = await startSsoPair({ server: { log: warnSink(errorLines), config: { rateLimitPerToken: 1_000_000, trustedJwtIssuers } } });
+    pair = await startSsoPair({ server: { log: warned.log, config: { rateLimitPerToken: 1_000_000, trustedJwtIssuers } } });
     // External subjects reach the caller's app through grants (access mode external); its workspace's members still do.
-    walk = await caller(pair.server, errorLines, { accessMode: 'external' });
+    walk = await caller(pair.server, warned.lines, { accessMode: 'external' });
     const s = pair.server;
 
     // The external subjects: a tse_ login from a real sign-in at the IdP, and a federated JWT.

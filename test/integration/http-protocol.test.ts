@@ -1,15 +1,13 @@
 import { randomUUID } from 'node:crypto';
 import { connect } from 'node:net';
-import { Writable } from 'node:stream';
 import { brotliCompressSync, deflateSync, gzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { specOperations } from '../../src/http/spec.ts';
-import { createLogger } from '../../src/logger.ts';
 import { consoleSignin, type ConsoleLogin } from '../helpers/console.ts';
 import { clientIp, GRANT } from '../helpers/device.ts';
 import { member } from '../helpers/fixtures.ts';
 import { rawRequest, type RawResponse } from '../helpers/raw-http.ts';
-import { startServer, type TestServer } from '../helpers/server.ts';
+import { auditLog, startServer, type TestServer } from '../helpers/server.ts';
 import { errorBodyProblems } from '../helpers/spec.ts';
 
 // Regression tests for the defects found by the outside fuzz run: each failed before the fix.
@@ -18,16 +16,11 @@ let server: TestServer;
 let auth: Record<string, string>;
 let appId: string;
 let login: ConsoleLogin;
-const logLines: { level: number; msg?: string; problem?: string; err?: { stack?: string } }[] = [];
+const logged = auditLog('debug');
+const logLines = logged.records as { level: number; msg?: string; problem?: string; err?: { stack?: string } }[];
 
 beforeAll(async () => {
-  const sink = new Writable({
-    write(chunk: Buffer, _enc, done) {
-      for (const line of chunk.toString('utf8').split('\n')) if (line) logLines.push(JSON.parse(line));
-      done();
-    },
-  });
-  server = await startServer({ log: createLogger('debug', sink) });
+  server = await startServer({ log: logged.log });
   const m = await member(server);
   ({ auth, appId } = m);
   login = await consoleSignin(server, m.account);

@@ -1,11 +1,10 @@
-import { Writable } from 'node:stream';
 import type { JWTPayload } from 'jose';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import type { TrustedIssuer } from '../../src/auth/jwt/trusted-issuers.ts';
 import { JwtVerifier, type JwtVerification, type JwtVerifierOptions } from '../../src/auth/jwt/verifier.ts';
-import { createLogger } from '../../src/logger.ts';
 import { AIRGAP, AUD, claimsFor, GATEWAY, IDP, jwtAttacks, makeKit, trustedIssuers, type JwtKit } from '../helpers/jwt-attacks.ts';
 import { b64json, jwksOf, mint, startJwksServer, type JwksServer, type TestKey } from '../helpers/jwks.ts';
+import { auditLog } from '../helpers/log.ts';
 
 // Real keys, real HTTP JWKS endpoints, the verifier as the bearer pipeline uses it.
 const WORKSPACE = '0b6c2a4e-2f0e-4b8e-9c3a-6f1d2e3a4b5c';
@@ -47,14 +46,8 @@ const trusted = (idpUri: string, gatewayUri: string) => trustedIssuers(kit, idpU
 
 /** A verifier with a fresh JWKS cache and a log we can read back. */
 function verifier(opts: JwtVerifierOptions & { issuers?: readonly TrustedIssuer[] } = {}) {
-  const lines: string[] = [];
-  const sink = new Writable({
-    write(chunk: Buffer, _enc, done) {
-      lines.push(...chunk.toString('utf8').split('\n').filter(Boolean));
-      done();
-    },
-  });
-  const v = new JwtVerifier(opts.issuers ?? issuers, { now: () => NOW, log: createLogger('info', sink), ...opts });
+  const { log, lines } = auditLog();
+  const v = new JwtVerifier(opts.issuers ?? issuers, { now: () => NOW, log, ...opts });
   return { v, lines };
 }
 

@@ -1,12 +1,11 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Writable } from 'node:stream';
 import { afterAll, describe, expect, it } from 'vitest';
 import { loadTrustedIssuers, TrustedIssuersError } from '../../src/auth/jwt/trusted-issuers.ts';
 import { jwtBearersFor } from '../../src/auth/strategies/jwt-bearers.ts';
 import { ConfigError, loadConfig, testConfig } from '../../src/config.ts';
-import { createLogger } from '../../src/logger.ts';
+import { auditLog } from '../helpers/log.ts';
 
 const RSA_PUBLIC = { kty: 'RSA', kid: 'k1', alg: 'RS256', n: 'sXchDaQebHnPiGvyDOAT4saGEUetSyo9MKLOoWFsueri23bOdgWp4Dy1WlUzewbgBHod5pcM9H95GQRV3JDXboIRROSBigeC5yjU1hGzHHyXss8UDprecbAYxknTcQkhslANGRUZmdTOQ5qTRsLAt6BTYuyvVRdhS8exSZEy_c4gs_7svlJJQ4H9_NxsiIoLwAEk7-Q3UXERGYw_75IDrGA84-lA_-Ct4eTlXHBIY2EaV7t7LjJaynVJCpkv4LKjTTAumiGUIuQhrNhZLuF_RJLqHpM2kgWFLU7-VTdL1VbC2tejvcI2BlMkEpk1BzBZI0KQB0GaDWFLN-aEAw3vRw', e: 'AQAB' };
 const EC_PUBLIC = { kty: 'EC', crv: 'P-256', kid: 'e1', x: 'f83OJ3D2xF1Bg8vub9tLe1gHMzV76e8Tus9uPHvRVEU', y: 'x_FEzRu9m36HLN_tue659LNpXW6pCyStikYjKIWI5a0' };
@@ -202,15 +201,9 @@ describe('TRUSTED_JWT_ISSUERS: a bad entry names the entry and the field', () =>
 describe('TRUSTED_JWT_ISSUERS: the start-up warning about gateways without workspaces', () => {
   /** The log lines of building the JWT source for these entries in an edition. */
   function startLines(entries: unknown, edition: 'community' | 'enterprise' = 'enterprise') {
-    const lines: { level: number; msg: string; jwt_issuer?: string }[] = [];
-    const sink = new Writable({
-      write(chunk: Buffer, _enc, done) {
-        for (const line of chunk.toString('utf8').split('\n')) if (line) lines.push(JSON.parse(line));
-        done();
-      },
-    });
-    jwtBearersFor(testConfig({ edition, trustedJwtIssuers: load(entries) }), createLogger('info', sink));
-    return lines;
+    const { log, records } = auditLog();
+    jwtBearersFor(testConfig({ edition, trustedJwtIssuers: load(entries) }), log);
+    return records;
   }
 
   it('when a gateway entry has no workspaces list, then one warning names the issuer and says what to set', () => {
