@@ -1,6 +1,5 @@
 import { mkdtemp, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { Command } from 'commander';
@@ -10,6 +9,7 @@ import { buildProgram } from '../../src/cli/program.ts';
 import { cli, closedPortUrl, hangingConnectUrl } from '../helpers/cli.ts';
 import { createAccount, createTestApp, createWorkspace, mintToken, type TestAccount } from '../helpers/fixtures.ts';
 import { startServer, type TestServer } from '../helpers/server.ts';
+import { listenLocal } from '../helpers/listen.ts';
 
 // Help, the hints that name the fix, and the conveniences of `run`.
 let server: TestServer;
@@ -108,16 +108,13 @@ describe('hints that name the fix', () => {
     const slow = createServer((_req, res) => {
       setTimeout(() => res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(me)), 3_500);
     });
-    slow.listen(0, '127.0.0.1');
-    await new Promise<void>((r) => slow.once('listening', r));
+    const { url, close } = await listenLocal(slow);
     try {
-      const url = `http://127.0.0.1:${(slow.address() as AddressInfo).port}`;
       const res = await cli(['whoami', '--json'], { TESSERA_CONFIG_DIR: await tmp(), TESSERA_HOST: url, TESSERA_TOKEN: 'tsa_x' }).done;
       expect(res.code).toBe(0);
       expect(JSON.parse(res.stdout)).toMatchObject({ host: url, email: 'slow@example.test' });
     } finally {
-      slow.closeAllConnections();
-      slow.close();
+      await close();
     }
   });
 
@@ -143,15 +140,13 @@ describe('hints that name the fix', () => {
 
   it('when the host is not a Tessera server, then the message says so instead of an empty error', async () => {
     const other = createServer((_req, res) => res.writeHead(404, { 'content-type': 'text/html' }).end('<h1>Not Found</h1>'));
-    other.listen(0, '127.0.0.1');
-    await new Promise<void>((r) => other.once('listening', r));
+    const { url, close } = await listenLocal(other);
     try {
-      const url = `http://127.0.0.1:${(other.address() as AddressInfo).port}`;
       const res = await cli(['whoami'], { TESSERA_CONFIG_DIR: await tmp(), TESSERA_HOST: url, TESSERA_TOKEN: 'tsa_x' }).done;
       expect(res.code).toBe(3);
       expect(res.stderr).toBe(`tessera: ${url} answered 404 without a Tessera error.\nIs ${url} a Tessera server? Check --host or TESSERA_HOST.\n`);
     } finally {
-      other.close();
+      await close();
     }
   });
 });

@@ -1,6 +1,5 @@
 import { mkdtemp, readFile, stat, writeFile } from 'node:fs/promises';
 import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -12,6 +11,7 @@ import { stubModel, workflowConfig } from '../helpers/runs.ts';
 import { consoleSignin, decide } from '../helpers/console.ts';
 import { createAccount, createTestApp, createWorkspace, mintToken, type TestAccount } from '../helpers/fixtures.ts';
 import { startServer, type TestServer } from '../helpers/server.ts';
+import { listenLocal, type Listening } from '../helpers/listen.ts';
 
 let server: TestServer;
 let stub: OpenAiStub;
@@ -122,10 +122,8 @@ describe('tessera CLI against a real server', () => {
       res.writeHead(upstream.status, { 'content-type': upstream.headers.get('content-type') ?? 'application/json' });
       res.end(Buffer.from(await upstream.arrayBuffer()));
     });
-    proxy.listen(0, '127.0.0.1');
-    await new Promise<void>((r) => proxy.once('listening', r));
+    const { url: host, close } = await listenLocal(proxy);
     try {
-      const host = `http://127.0.0.1:${(proxy.address() as AddressInfo).port}`;
       const res = await loginThroughBrowser({ TESSERA_CONFIG_DIR: await configDir() }, 'approve', host);
       expect(res.code).toBe(0);
       expect(polls.length).toBe(3);
@@ -133,7 +131,7 @@ describe('tessera CLI against a real server', () => {
       // Interval 1 s + 5 s for slow_down.
       expect(polls[2]! - polls[1]!).toBeGreaterThanOrEqual(5_900);
     } finally {
-      proxy.close();
+      await close();
     }
   }, 40_000);
 
@@ -244,11 +242,11 @@ describe('run --stream --json when the stream does not finish', () => {
   const TASK = '11111111-1111-4111-8111-111111111111';
   const MESSAGE = '22222222-2222-4222-8222-222222222222';
   const CONVERSATION = '33333333-3333-4333-8333-333333333333';
-  let fake: Server;
+  let fake: Listening;
   let fakeUrl: string;
   beforeAll(async () => {
     // A stand-in server: a chat app whose stream sends one delta and then ends cleanly (`ends`) or is cut mid-body (`breaks`).
-    fake = createServer((req, res) => {
+    const stand = createServer((req, res) => {
       const [, app, route] = req.url!.match(/^\/openapi\/v1\/apps\/(\w+)\/([\w-]+)/) ?? [];
       if (route === 'info') {
         res.writeHead(200, { 'content-type': 'application/json' });
@@ -262,11 +260,10 @@ describe('run --stream --json when the stream does not finish', () => {
         else res.end();
       });
     });
-    fake.listen(0, '127.0.0.1');
-    await new Promise<void>((r) => fake.once('listening', r));
-    fakeUrl = `http://127.0.0.1:${(fake.address() as AddressInfo).port}`;
+    fake = await listenLocal(stand);
+    fakeUrl = fake.url;
   });
-  afterAll(() => new Promise<void>((r) => fake.close(() => r())));
+  afterAll(() => fake.close());
 
   it('when the stream ends before its final event, then one document with the answer so far and the error is printed, and the exit code is 4', async () => {
     const res = await cli(['run', 'ends', '--query', 'hi', '--stream', '--json'], { TESSERA_CONFIG_DIR: await configDir(), TESSERA_HOST: fakeUrl, TESSERA_TOKEN: 'tsa_x' }).done;

@@ -1,11 +1,11 @@
 import { createServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { type Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { launchChromium } from '../helpers/browser.ts';
 import { poll, startFlow } from '../helpers/device.ts';
 import { createAccount, type TestAccount } from '../helpers/fixtures.ts';
 import { startServer, type TestServer } from '../helpers/server.ts';
+import { listenLocal } from '../helpers/listen.ts';
 
 let server: TestServer;
 let account: TestAccount;
@@ -74,11 +74,10 @@ describe('the /device page in a real browser', () => {
       res.setHeader('content-type', 'text/html');
       res.end(`<iframe src="${server.url}/signin"></iframe><iframe src="${server.url}/device"></iframe>`);
     });
-    framer.listen(0, '127.0.0.1');
-    await new Promise<void>((resolve) => framer.once('listening', resolve));
+    const framing = await listenLocal(framer);
     const page = await (await browser.newContext()).newPage();
     try {
-      await page.goto(`http://127.0.0.1:${(framer.address() as AddressInfo).port}/`);
+      await page.goto(`${framing.url}/`);
       await expect.poll(() => page.frames().length).toBe(3);
       await page.waitForLoadState('load');
       for (const frame of page.frames().slice(1)) {
@@ -87,7 +86,7 @@ describe('the /device page in a real browser', () => {
       }
     } finally {
       await page.context().close();
-      framer.close();
+      await framing.close();
     }
   });
 });

@@ -6,6 +6,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { stripVTControlCharacters } from 'node:util';
 import { spawn as spawnPty } from '@lydell/node-pty';
+import { listenLocal } from './listen.ts';
 
 const ROOT = path.resolve(import.meta.dirname, '../..');
 
@@ -190,16 +191,7 @@ export async function recordingProxy(target: string): Promise<{ url: string; req
       res.destroy();
     }
   });
-  server.listen(0, '127.0.0.1');
-  await new Promise<void>((r) => server.once('listening', r));
-  return {
-    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
-    requests,
-    close: () => {
-      server.closeAllConnections();
-      return new Promise<void>((r) => server.close(() => r()));
-    },
-  };
+  return { ...(await listenLocal(server)), requests };
 }
 
 /** A loopback URL where nothing listens (a port just released), for network failures. */
@@ -274,14 +266,5 @@ export async function hostileHost(): Promise<{ url: string; answers: HostileAnsw
     if (req.method === 'GET' && get) return json(get.status, get.body);
     json(404, { error: 'not_found', message: 'Nothing here.' });
   });
-  server.listen(0, '127.0.0.1');
-  await new Promise<void>((r) => server.once('listening', r));
-  return {
-    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
-    answers,
-    close: () => {
-      server.closeAllConnections();
-      return new Promise<void>((r) => server.close(() => r()));
-    },
-  };
+  return { ...(await listenLocal(server)), answers };
 }

@@ -1,9 +1,10 @@
 import type { AddressInfo } from 'node:net';
-import type { Server } from 'node:http';
+import { createServer, type Server } from 'node:http';
 import express, { type ErrorRequestHandler } from 'express';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { enterDirectly } from '../../src/http/direct-entry.ts';
 import { rawRequest } from '../helpers/raw-http.ts';
+import { listenLocal } from '../helpers/listen.ts';
 
 // The API's way in that skips express's app router (docs/performance.md) must see what
 // express's way would: the same trimming, the same first middleware, the same later handlers.
@@ -143,10 +144,5 @@ describe('a surface entered directly', () => {
 async function serve(build: (app: express.Express) => void): Promise<{ url: string; close: () => Promise<void> }> {
   const app = express();
   build(app);
-  const s = app.listen(0, '127.0.0.1');
-  await new Promise((resolve) => s.once('listening', resolve));
-  return {
-    url: `http://127.0.0.1:${(s.address() as AddressInfo).port}`,
-    close: () => new Promise<void>((resolve) => s.close(() => resolve())),
-  };
+  return listenLocal(createServer(app));
 }
