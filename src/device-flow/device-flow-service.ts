@@ -125,19 +125,11 @@ export class DeviceFlowService {
   async resolveExternal(hash: string, rec: DeviceRecord, subject: ExternalSubject, status: 'approved' | 'denied') {
     const result = await this.s.store.run(resolveExternalScript, [recordKey(hash), externalKey(hash)], [status, subject.email, encodeSubject(subject)]);
     if (result === 'ok') {
-      try {
-        await this.grants.record({ ...grantOf(hash, rec), status, accountId: '', email: subject.email, subject });
-      } catch (err) {
-        await this.s.store.run(unresolveScript, [recordKey(hash)], [status, '']).catch(() => undefined);
-        throw err;
-      }
-      this.s.audit(status === 'approved' ? 'oauth.device_flow_approved' : 'oauth.device_flow_denied', {
+      await this.decided({ ...grantOf(hash, rec), status, accountId: '', email: subject.email, subject }, {
         branch: 'sso',
         subject: subject.sub,
         subject_email: subject.email,
         subject_issuer: subject.issuer,
-        client_id: rec.client_id,
-        device_label: rec.device_label,
       });
     }
     return result;
@@ -187,20 +179,28 @@ export class DeviceFlowService {
     if (!found) return 'not_found' as const;
     const result = await this.s.store.run(resolveScript, [recordKey(found.hash)], [status, account.id, account.email]);
     if (result === 'ok') {
-      // Durable before it is confirmed: a decision the user saw succeed survives a store restart.
-      try {
-        await this.grants.record({ ...grantOf(found.hash, found.rec), status, accountId: account.id, email: account.email, subject: null });
-      } catch (err) {
-        await this.s.store.run(unresolveScript, [recordKey(found.hash)], [status, account.id]).catch(() => undefined);
-        throw err;
-      }
-      this.s.audit(status === 'approved' ? 'oauth.device_flow_approved' : 'oauth.device_flow_denied', {
-        subject: account.id,
-        client_id: found.rec.client_id,
-        device_label: found.rec.device_label,
-      });
+      await this.decided({ ...grantOf(found.hash, found.rec), status, accountId: account.id, email: account.email, subject: null }, { subject: account.id });
     }
     return result;
+  }
+
+  /**
+   * A decision the store just took, made durable before it is confirmed (a decision the user
+   * saw succeed survives a store restart): written through to Postgres, else the store's
+   * record goes back to pending and the error propagates; then audited.
+   */
+  private async decided(grant: DeviceGrant, who: Record<string, unknown>): Promise<void> {
+    try {
+      await this.grants.record(grant);
+    } catch (err) {
+      await this.s.store.run(unresolveScript, [recordKey(grant.codeHash)], [grant.status, grant.accountId]).catch(() => undefined);
+      throw err;
+    }
+    this.s.audit(grant.status === 'approved' ? 'oauth.device_flow_approved' : 'oauth.device_flow_denied', {
+      ...who,
+      client_id: grant.clientId,
+      device_label: grant.deviceLabel,
+    });
   }
 
   /**
