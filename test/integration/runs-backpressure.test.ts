@@ -6,16 +6,22 @@ import { chatConfig, expectEventsMatchSpec, post, readEvents, RUN_PATHS, type Ru
 import { startServer, type TestServer } from '../helpers/server.ts';
 
 let server: TestServer;
+// The same with a stall timeout no pause of a loaded machine reaches, for the reader that is slow but alive.
+let patient: TestServer;
 let appId: string;
 let token: string;
 beforeAll(async () => {
   server = await startServer({ config: { sseStallTimeoutMs: 300 } });
+  patient = await startServer({ db: server.db, config: { sseStallTimeoutMs: 30_000 } });
   const account = await createAccount(server.db);
   const ws = await createWorkspace(server.db, account.id);
   appId = await createTestApp(server.db, ws, { mode: 'chat', config: chatConfig() });
   token = await mintToken(server, account);
 });
-afterAll(() => server.close());
+afterAll(async () => {
+  await patient.close();
+  await server.close();
+});
 
 // The echo model answers one event per word: 50,000 words are ~10 MB of events.
 const bigQuery = 'w '.repeat(50_000);
@@ -56,14 +62,14 @@ describe('streaming backpressure', () => {
 
   it('when a client reads slowly, then it still gets every event, in order, and message_end', async () => {
     const query = 'slow '.repeat(20_000);
-    const res = await post(server, RUN_PATHS.chat.replace('{app_id}', appId), token, { inputs: {}, query, response_mode: 'streaming' });
+    const res = await post(patient, RUN_PATHS.chat.replace('{app_id}', appId), token, { inputs: {}, query, response_mode: 'streaming' });
     let reads = 0;
     const events: RunEvent[] = await readEvents(
       new Response(
         new ReadableStream({
           async start(controller) {
             for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {
-              // Pause now and then, shorter than the stall timeout.
+              // Pause now and then: the writer waits for this reader (backpressure) and loses nothing.
               if (++reads % 20 === 0) await new Promise((r) => setTimeout(r, 100));
               controller.enqueue(chunk);
             }
