@@ -6,6 +6,7 @@ import { runRoutes } from './apps/run-routes.ts';
 import { consoleRouter } from './console/router.ts';
 import { cors } from './http/cors.ts';
 import { pageErrorsFor } from './console/page-errors.ts';
+import { pageHeaders } from './console/pages.ts';
 import { apiErrorHandler, BODY_LIMIT } from './http/error-mapper.ts';
 import { mountOperations } from './http/mount.ts';
 import type { RouteTable } from './http/operations.ts';
@@ -54,7 +55,7 @@ export async function createApp(deps: Deps): Promise<TesseraApp> {
   mountOAuth(app, s);
   app.use(API_BASE, api);
   app.use(consoleRouter(s));
-  const docs = routes.router('page', { base: '', owns: 'routes', head: true });
+  const docs = routes.router('page', { base: '', owns: 'routes', head: true, front: [pageHeaders] });
   mountDocs(docs);
   app.use(docs);
   // Whatever no surface claims is a page that does not exist.

@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import type { Request, Response, Router } from 'express';
+import type { Request, RequestHandler, Response, Router } from 'express';
 import { Liquid } from 'liquidjs';
 import { deviceFlowFor } from '../device-flow/device-flow-service.ts';
 import { userCodeProblem } from '../device-flow/user-code.ts';
@@ -50,6 +50,16 @@ export const CSP =
 export const PAGE_HEADERS = { 'Content-Security-Policy': CSP, 'X-Frame-Options': 'DENY', 'Cache-Control': 'no-store' };
 export const TEMPLATES_DIR = TEMPLATES;
 
+/**
+ * PAGE_HEADERS on whatever a page router answers, set before its routes and its front check.
+ * Never by comparing `req.path`: express matches routes in any case and with a trailing slash,
+ * so `/Device/` renders the device page too and must refuse framing as well.
+ */
+export const pageHeaders: RequestHandler = (_req, res, next) => {
+  res.set(PAGE_HEADERS);
+  next();
+};
+
 const ASSET_FILES = ['console.css', 'console.js', 'signin.js', 'device.js', 'device-sso.js', 'account.js', 'favicon.svg'];
 const TYPES: Record<string, string> = { js: 'text/javascript; charset=utf-8', css: 'text/css; charset=utf-8', svg: 'image/svg+xml' };
 
@@ -74,13 +84,8 @@ export function pages(s: Services): Router {
   const devices = deviceSessionsFor(s);
   const apiKeys = apiKeysFor(s);
   const assets = loadAssets();
-  const router = routeManifestFor(s).router('page', { base: '', owns: 'routes', head: true });
-
-  // Every answer of these pages (redirects and errors too) refuses framing and caching.
-  router.use((req, res, next) => {
-    if (['/', '/signin', '/device', '/account'].includes(req.path)) res.set(PAGE_HEADERS);
-    next();
-  });
+  // Every answer of these pages (redirects and errors too) refuses framing and caching; assets set their own caching.
+  const router = routeManifestFor(s).router('page', { base: '', owns: 'routes', head: true, front: [pageHeaders] });
   const render = async (res: Response, status: number, view: string, vars: Record<string, unknown>) => {
     res.status(status).type('html').send(await liquid.renderFile(view, { version: VERSION, ...vars }));
   };

@@ -1,26 +1,34 @@
 import type { RequestHandler } from 'express';
+import { pathMatcher } from './route-manifest.ts';
 
 /**
- * CORS for /openapi/v1/* (OPENAPI_CORS_ALLOW_ORIGINS): an explicit allow-list, credentials allowed,
- * and no Access-Control-Allow-Origin at all for an origin outside it.
+ * CORS for the bearer routes of /openapi/v1/* (OPENAPI_CORS_ALLOW_ORIGINS): an explicit
+ * allow-list, no Access-Control-Allow-Origin at all for an origin outside it, and never
+ * credentials: a bearer token needs none, and with them an allow-listed origin running
+ * hostile script could read what a cookie unlocks.
+ *
+ * `cookieAuthenticated`: paths (below where the middleware is mounted, matched as express
+ * matches routes: any case, optional trailing slash) that a cookie authenticates. They answer
+ * no cross-origin request at all: no Access-Control-Allow-* header, on a preflight or a request.
  */
-export function cors(allowOrigins: readonly string[]): RequestHandler {
+export function cors(allowOrigins: readonly string[], opts: { cookieAuthenticated?: readonly string[] } = {}): RequestHandler {
   const allowed = new Set(allowOrigins);
+  const cookieAuthenticated = pathMatcher(opts.cookieAuthenticated ?? []);
   return (req, res, next) => {
+    if (cookieAuthenticated(req.path)) return next();
     const origin = req.headers.origin;
     // Every answer depends on Origin, so caches must key on it; on the usual path nothing has set Vary yet.
     if (res.getHeader('Vary') === undefined) res.setHeader('Vary', 'Origin');
     else res.vary('Origin');
     if (origin && allowed.has(origin)) {
       res.setHeader('Access-Control-Allow-Origin', origin);
-      res.setHeader('Access-Control-Allow-Credentials', 'true');
       res.setHeader(
         'Access-Control-Expose-Headers',
         'X-Request-Id, Retry-After, RateLimit-Limit, RateLimit-Remaining, RateLimit-Reset, WWW-Authenticate',
       );
       if (req.method === 'OPTIONS') {
         res.setHeader('Access-Control-Allow-Methods', 'GET, POST, PATCH, DELETE, OPTIONS');
-        res.setHeader('Access-Control-Allow-Headers', 'Authorization, Content-Type, X-CSRF-Token');
+        res.setHeader('Access-Control-Allow-Headers', 'Authorization, Content-Type');
         res.setHeader('Access-Control-Max-Age', '600');
       }
     }

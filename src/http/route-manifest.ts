@@ -198,6 +198,12 @@ export class RouteManifest {
 /** How express matches a route path (router 2.x with default settings), without decoding parameters. */
 const MATCHING = { decode: false as const, end: true, trailing: true, sensitive: false };
 
+/** Whether a path is one of `paths`, matched as express matches routes (any case, optional trailing slash). */
+export function pathMatcher(paths: readonly string[]): (path: string) => boolean {
+  const tests = paths.map((p) => match(p, MATCHING));
+  return (path) => tests.some((test) => test(path) !== false);
+}
+
 /** As express decodes a path parameter (a URIError for bad percent-encoding, whose path the front check refuses). */
 function decodeParam(value: string): string {
   return value.includes('%') ? decodeURIComponent(value) : value;

@@ -17,6 +17,9 @@ import { token } from './token.ts';
 
 export const OAUTH_BASE = '/openapi/v1/oauth';
 
+/** Endpoints a cookie authenticates (the console session, the approval grant): they answer no cross-origin request. */
+const COOKIE_AUTHENTICATED = ['/device/approve', '/device/deny', '/device/approval-context', '/device/approve-external', '/device/deny-external'];
+
 /**
  * The hand-written OAuth endpoints (RFC 8414, 8628, 7009): not in openapi.yaml. Every
  * answer under /openapi/v1/oauth, including 404, 405 and unreadable bodies, is an
@@ -42,8 +45,14 @@ export function mountOAuth(app: Express, s: Services): void {
   wellKnown.get('/oauth-authorization-server', metadata(s));
   wellKnown.use(oauthErrorHandler(s.log));
 
-  // CORS as everywhere under /openapi/v1, then anti-framing, so that even the manifest's 400/405 answers carry both.
-  const oauth = manifest.router('oauth', { base: OAUTH_BASE, owns: 'prefix', head: true, front: [cors(s.config.corsAllowOrigins), noFraming] });
+  // CORS as on the bearer routes (none for the cookie endpoints), then anti-framing, so that even the manifest's 400/405 answers carry both.
+  const allowOrigins = s.config.corsAllowOrigins;
+  const oauth = manifest.router('oauth', {
+    base: OAUTH_BASE,
+    owns: 'prefix',
+    head: true,
+    front: [cors(allowOrigins, { cookieAuthenticated: COOKIE_AUTHENTICATED }), noFraming],
+  });
   oauth.post('/device/code', raw, wrap(deviceAuthorization(s)));
   oauth.post('/token', raw, wrap(token(s)));
   oauth.post('/revoke', raw, wrap(revocation(s)));

@@ -3,7 +3,7 @@
 import type { ErrorRequestHandler, Request, Response, Router } from 'express';
 import { Liquid } from 'liquidjs';
 import { pageErrorsFor } from '../console/page-errors.ts';
-import { PAGE_HEADERS, TEMPLATES_DIR } from '../console/pages.ts';
+import { pageHeaders, TEMPLATES_DIR } from '../console/pages.ts';
 import { deviceFlowFor } from '../device-flow/device-flow-service.ts';
 import { asRequestProblem } from '../http/request-problem.ts';
 import { routeManifestFor } from '../http/route-manifest.ts';
@@ -28,14 +28,13 @@ export function ssoPages(s: Services): Router {
   const sso = s.sso!;
   const flow = deviceFlowFor(s);
   const liquid = new Liquid({ root: TEMPLATES_DIR, extname: '.liquid', outputEscape: 'escape', cache: true });
-  const router = routeManifestFor(s).router('page', { base: '', owns: 'routes', head: true });
+  const router = routeManifestFor(s).router('page', { base: '', owns: 'routes', head: true, front: [pageHeaders] });
   const fail = async (res: Response, status: number, message: string) => {
     // The page's script removes code and state from the address bar.
     res.status(status).type('html').send(await liquid.renderFile('error', { title: 'Single sign-on', message, script: 'device-sso.js' }));
   };
 
   router.get(CALLBACK_PATH, async (req: Request, res) => {
-    res.set(PAGE_HEADERS);
     const { state, code, error } = req.query;
     const taken = await sso.states.take(state, sso.readBinding(req));
     sso.clearBinding(res);
