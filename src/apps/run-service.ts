@@ -44,10 +44,18 @@ export interface PreparedRun<R, E> {
   execute(sink: EventSink<E>): Promise<R>;
 }
 
-/** The history key of a caller: accounts by id, external subjects by issuer and subject. */
+/**
+ * The history key of a caller: accounts by id, external subjects by issuer and subject.
+ * Issuers and subjects are any strings, so each part has `%` and `:` escaped and the key
+ * splits one way only: issuer `https://gw.example` with subject `8443:alice` and issuer
+ * `https://gw.example:8443` with subject `alice` are two owners (migration 006 re-keyed
+ * the rows stored before).
+ */
 export function subjectOf(caller: Caller): string {
-  return caller.type === 'account' ? `account:${caller.accountId}` : `external:${caller.issuer}:${caller.subject}`;
+  return caller.type === 'account' ? `account:${caller.accountId}` : `external:${keyPart(caller.issuer)}:${keyPart(caller.subject)}`;
 }
+
+const keyPart = (text: string): string => text.replaceAll('%', '%25').replaceAll(':', '%3A');
 
 export const unix = (d: Date | number): number => Math.floor((typeof d === 'number' ? d : d.getTime()) / 1000);
 

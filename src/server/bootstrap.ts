@@ -34,7 +34,8 @@ export async function openDatabase(config: Config, log: Logger, opts: { attach: 
   }
   const db = new Database(url);
   try {
-    const applied = await migrate(db);
+    const knownIssuers = [...(config.sso ? [config.sso.issuer] : []), ...config.trustedJwtIssuers.map((t) => t.issuer)];
+    const applied = await migrate(db, { knownIssuers });
     if (applied.length > 0) log.info({ applied }, 'migrations applied');
   } catch (err) {
     await db.close();

@@ -182,7 +182,7 @@ describe('federated JWTs: the rights of a tse_ token', () => {
     expect(res.status).toBe(200);
     const answer = await res.json();
     const [row] = await server.db.query<{ subject: string }>('SELECT subject FROM conversations WHERE id = $1', [answer.conversation_id]);
-    expect(row!.subject).toBe(`external:${IDP}:${ada.sub}`);
+    expect(row!.subject).toBe(`external:${IDP.replaceAll(':', '%3A')}:${ada.sub}`);
 
     // A fresh token of the same subject sees the same history: it belongs to (iss, sub), not to a token.
     const again = await mk.federated({ sub: ada.sub, email: ada.email, jti: uniq() });
@@ -206,7 +206,7 @@ describe('gateway JWTs: a service account confined to its workspace', () => {
     const answer = await res.json();
     expect(answer.answer).toBe('through the gateway');
     const [row] = await server.db.query<{ subject: string }>('SELECT subject FROM conversations WHERE id = $1', [answer.conversation_id]);
-    expect(row!.subject).toBe(`external:${GATEWAY}:end-user-1`);
+    expect(row!.subject).toBe(`external:${GATEWAY.replaceAll(':', '%3A')}:end-user-1`);
     const other = await mk.gateway({ client_id: 'end-user-2' });
     expect((await (await get(server, `/apps/${app}/conversations`, other)).json()).total).toBe(0);
     expect((await (await get(server, `/apps/${app}/conversations`, await mk.gateway({ client_id: 'end-user-1' }))).json()).total).toBe(1);

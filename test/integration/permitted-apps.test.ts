@@ -186,7 +186,7 @@ describe('the grant strategy on app routes', () => {
     const answer = await res.json();
     expectMatchesSpec('post', '/apps/{app_id}/chat-messages', 200, answer);
     const [row] = await server.db.query<{ subject: string }>('SELECT subject FROM conversations WHERE id = $1', [answer.conversation_id]);
-    expect(row!.subject).toBe(`external:${ISSUER}:${ada.sub}`);
+    expect(row!.subject).toBe(`external:${ISSUER.replaceAll(':', '%3A')}:${ada.sub}`);
 
     const streamed = await post(server, `/apps/${app}/chat-messages`, ada.token, { inputs: {}, query: 'and again', response_mode: 'streaming', conversation_id: answer.conversation_id });
     const events = await readEvents(streamed);

@@ -32,7 +32,8 @@ export class GrantVerdicts {
   }
 
   async granted(appId: string, issuer: string, email: string): Promise<boolean> {
-    const key = `${issuer}\n${email.toLowerCase()}`;
+    // Issuers are any strings: a separator they could contain would let two pairs share a verdict.
+    const key = JSON.stringify([issuer, email.toLowerCase()]);
     let verdicts = this.cache.get(appId);
     const known = verdicts?.get(key);
     if (known !== undefined) return known;
