@@ -189,6 +189,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   }
   const publicUrl = (r.PUBLIC_URL ?? `http://localhost:${r.PORT}`).replace(/\/+$/, '');
   const sso = ssoConfig(r);
+  if (sso) checkSsoAgainstTrustedIssuers(sso, trustedJwtIssuers);
   return Object.freeze({
     env: r.NODE_ENV,
     port: r.PORT,
@@ -244,6 +245,24 @@ function ssoConfig(r: Raw): SsoConfig | null {
     displayName: r.SSO_DISPLAY_NAME,
     discoveryRetryMs: 30_000,
   });
+}
+
+/**
+ * The SSO IdP's own tokens must never pass as bearer tokens: its ID tokens carry
+ * `aud` = SSO_OIDC_CLIENT_ID, and a gateway entry for its issuer would turn its users into
+ * workspace service accounts.
+ */
+function checkSsoAgainstTrustedIssuers(sso: SsoConfig, issuers: readonly TrustedIssuer[]): void {
+  const audience = issuers.find((t) => t.kind === 'federated' && t.audience === sso.clientId);
+  if (audience) {
+    throw new ConfigError(
+      'TRUSTED_JWT_ISSUERS',
+      `federated issuer ${JSON.stringify(audience.issuer)} has audience ${JSON.stringify(audience.audience)}, which is SSO_OIDC_CLIENT_ID: the IdP's ID tokens would be accepted as bearer tokens (use the audience of the access tokens meant for Tessera)`,
+    );
+  }
+  if (issuers.some((t) => t.kind === 'gateway' && t.issuer === sso.issuer)) {
+    throw new ConfigError('TRUSTED_JWT_ISSUERS', `SSO_OIDC_ISSUER ${JSON.stringify(sso.issuer)} is listed as a gateway: the single sign-on IdP can only be a federated issuer`);
+  }
 }
 
 /** A config for tests: defaults plus overrides, without reading process.env. */

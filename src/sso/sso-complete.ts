@@ -4,6 +4,7 @@ import type { ErrorRequestHandler, Request, Response, Router } from 'express';
 import { Liquid } from 'liquidjs';
 import { pageErrorsFor } from '../console/page-errors.ts';
 import { pageHeaders, TEMPLATES_DIR } from '../console/pages.ts';
+import { emailFromClaim } from '../auth/email.ts';
 import { deviceFlowFor } from '../device-flow/device-flow-service.ts';
 import { asRequestProblem } from '../http/request-problem.ts';
 import { routeManifestFor } from '../http/route-manifest.ts';
@@ -62,6 +63,12 @@ export function ssoPages(s: Services): Router {
       return fail(res, 400, `Tessera could not verify your sign-in with ${sso.displayName}, so nothing was approved. ${AGAIN}`);
     }
     if (!claims.email) return fail(res, 400, `${sso.displayName} did not tell Tessera your email address, so nothing was approved.`);
+    // As a federated JWT's email is read: the subject is keyed by it.
+    const email = emailFromClaim(claims.email);
+    if (!email) {
+      s.log.warn({ request_id: req.id, reason: 'bad_email' }, 'sso: sign-in response refused');
+      return fail(res, 400, `${sso.displayName} gave Tessera an email address it cannot use, so nothing was approved. Check your address there, then ${AGAIN.toLowerCase()}`);
+    }
     if (claims.emailVerified !== true) {
       return fail(res, 400, `Your email address at ${sso.displayName} is not verified, so nothing was approved. Verify it there, then ${AGAIN.toLowerCase()}`);
     }
@@ -70,7 +77,7 @@ export function ssoPages(s: Services): Router {
     await sso.grants.issue(res, {
       deviceHash: taken.state.deviceHash,
       userCode: rec.user_code,
-      subject: { issuer: claims.issuer, sub: claims.sub, email: claims.email.toLowerCase(), name: claims.name ?? null },
+      subject: { issuer: claims.issuer, sub: claims.sub, email, name: claims.name ?? null },
     });
     res.redirect(303, '/device');
   });

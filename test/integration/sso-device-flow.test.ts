@@ -273,6 +273,31 @@ describe('ID token validation (by openid-client, against the real provider)', ()
     await expectNothingApproved(flow.device_code);
   });
 
+  it('when the IdP sends the email padded and in mixed case, then the subject is the trimmed, lower-case address, as for a federated JWT', async () => {
+    const user = idpUser();
+    const token = await ssoLogin(pair, { ...user, email: `  ${user.email.toUpperCase()}\t` });
+    const me = await fetch(`${pair.server.url}/openapi/v1/me`, { headers: { Authorization: `Bearer ${token.token}` } });
+    expect((await me.json()).email).toBe(user.email);
+    const [row] = await pair.server.db.query<{ subject_email: string }>('SELECT subject_email FROM oauth_access_tokens WHERE token_hash IS NOT NULL AND subject_email LIKE $1', [`%${user.email}%`]);
+    expect(row!.subject_email).toBe(user.email);
+  });
+
+  it('when the IdP sends something that is not an email address, then a clear page and nothing approved', async () => {
+    for (const email of ['not an address', 'two@@corp.example', 'x'.repeat(320) + '@corp.example']) {
+      const user = idpUser({ email });
+      pair.idp.accounts.set(user.login, user);
+      const flow = await startFlow(pair.server);
+      const agent = new Agent();
+      const callback = await signInAtIdp(agent, await initiate(agent, pair.server, flow.user_code), user.login, callbackPrefix(pair.server));
+      const res = await agent.fetch(callback);
+      expect(res.status, email).toBe(400);
+      expectPage(res);
+      expect(await res.text(), email).toContain('Corp SSO gave Tessera an email address it cannot use, so nothing was approved.');
+      expect((await agent.fetch(device('approval-context'))).status, email).toBe(401);
+      await expectNothingApproved(flow.device_code);
+    }
+  });
+
   it('when the person cancels at the IdP (error=access_denied), then a clear page and nothing approved', async () => {
     const { flow, agent, auth } = await started();
     const callback = await cancelAtIdp(agent, auth, callbackPrefix(pair.server));

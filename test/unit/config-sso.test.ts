@@ -56,3 +56,31 @@ describe('single sign-on settings', () => {
     expect(error(env)).toContain(`invalid configuration: ${message}`);
   });
 });
+
+describe('single sign-on next to trusted JWT issuers', () => {
+  const IDP = 'https://login.corp.example';
+  const sso = { EDITION: 'enterprise', SSO_OIDC_ISSUER: IDP, SSO_OIDC_CLIENT_ID: 'tessera-web' };
+  const jwks = { keys: [{ kty: 'EC', crv: 'P-256', x: 'f83OJ3D2xF1Bg8vub9tLe1gHMzV76e8Tus9uPHvRVEU', y: 'x_FEzRu9m36HLN_tue659LNpXW6pCyStikYjKIWI5a0' }] };
+  const federated = (audience: string) => ({ issuer: IDP, kind: 'federated', jwks, audience, algorithms: ['ES256'], allowed_scopes: ['apps:run'] });
+  const gateway = (issuer: string) => ({ issuer, kind: 'gateway', jwks, audience: 'https://tessera.corp.example', algorithms: ['ES256'], allowed_scopes: ['apps:run'] });
+  const withIssuers = (entries: object[]) => ({ ...sso, TRUSTED_JWT_ISSUERS: JSON.stringify(entries) });
+
+  it("when a federated issuer's audience is SSO_OIDC_CLIENT_ID, then the start is refused in one line (ID tokens would pass as bearers)", () => {
+    const message = error(withIssuers([federated('tessera-web')]));
+    expect(message).toBe(
+      'invalid configuration: TRUSTED_JWT_ISSUERS: federated issuer "https://login.corp.example" has audience "tessera-web", which is SSO_OIDC_CLIENT_ID: ' +
+        "the IdP's ID tokens would be accepted as bearer tokens (use the audience of the access tokens meant for Tessera)",
+    );
+  });
+
+  it('when SSO_OIDC_ISSUER is also listed as a gateway, then the start is refused in one line', () => {
+    const message = error(withIssuers([gateway(IDP)]));
+    expect(message).toBe('invalid configuration: TRUSTED_JWT_ISSUERS: SSO_OIDC_ISSUER "https://login.corp.example" is listed as a gateway: the single sign-on IdP can only be a federated issuer');
+  });
+
+  it('when the IdP is federated with its access-token audience and gateways are other issuers, then the configuration is accepted', () => {
+    const c = loadConfig(withIssuers([federated('https://tessera.corp.example'), gateway('https://gateway.corp.example')]));
+    expect(c.sso?.clientId).toBe('tessera-web');
+    expect(c.trustedJwtIssuers.map((t) => t.kind)).toEqual(['federated', 'gateway']);
+  });
+});

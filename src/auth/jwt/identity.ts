@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { JWTPayload } from 'jose';
+import { emailFromClaim } from '../email.ts';
 import type { Scope } from '../scopes.ts';
 import { WORKSPACE_ID, type TrustedIssuer } from './trusted-issuers.ts';
 
@@ -32,8 +33,6 @@ export interface JwtIdentity {
 
 export type IdentityProblem = { reason: 'bad_subject' | 'bad_email' | 'email_not_verified' | 'bad_scope' | 'bad_workspace'; detail: string };
 
-const EMAIL = /^[^\s@]+@[^\s@]+$/;
-
 export function rateLimitKey(issuer: string, subject: string): string {
   return createHash('sha256').update(JSON.stringify([issuer, subject])).digest('hex');
 }
@@ -54,10 +53,8 @@ export function identityFromClaims(entry: TrustedIssuer, payload: JWTPayload): J
   const rawEmail = payload[entry.emailClaim];
   let email: string | null = null;
   if (rawEmail !== undefined) {
-    if (typeof rawEmail !== 'string' || rawEmail.length > 320 || !EMAIL.test(rawEmail.trim())) {
-      return { reason: 'bad_email', detail: `claim "${entry.emailClaim}" is not an email address` };
-    }
-    email = rawEmail.trim().toLowerCase();
+    email = emailFromClaim(rawEmail);
+    if (email === null) return { reason: 'bad_email', detail: `claim "${entry.emailClaim}" is not an email address` };
   } else if (entry.kind === 'federated') {
     return { reason: 'bad_email', detail: `claim "${entry.emailClaim}" is required for federated tokens` };
   }
