@@ -1,5 +1,6 @@
 import { notFound } from '../errors.ts';
 import type { ConversationRow, MessageRow, RunStatus, Usage } from '../storage/repos/conversations.ts';
+import { AnswerText } from './answer-text.ts';
 import { inputSchemaOf, type ChatConfig, type CompletionConfig } from './app-config.ts';
 import { checkText, render, validateInputs } from './inputs.ts';
 import { countWords, promptWords, usageOf, type ChatTurn } from './providers/index.ts';
@@ -68,6 +69,7 @@ export async function prepareMessageRun(d: RunDeps, r: MessageRunRequest): Promi
     abort: task.abort,
     async execute(sink) {
       const started = Date.now();
+      const partial = new AnswerText();
       let answer = '';
       let usage = usageOf(0, 0);
       let status: RunStatus = 'succeeded';
@@ -78,7 +80,7 @@ export async function prepareMessageRun(d: RunDeps, r: MessageRunRequest): Promi
           messages: turns,
           signal: task.signal,
           onDelta: (text) => {
-            answer += text;
+            partial.append(text);
             sink.send({ event: 'message', ...ids, answer: text, created_at: unix(message.created_at) });
             return sink.drained();
           },
@@ -86,6 +88,7 @@ export async function prepareMessageRun(d: RunDeps, r: MessageRunRequest): Promi
         ({ answer, usage } = result);
       } catch (err) {
         status = endedBy(err, task);
+        answer = partial.toString();
         if (status === 'stopped') usage = usageOf(promptWords(turns), countWords(answer));
         else failure = err;
       }

@@ -55,6 +55,8 @@ describe('streaming backpressure', () => {
       // Far less than the whole answer was produced: the model waited for the reader.
       expect(row.answer.length).toBeGreaterThan(0);
       expect(row.answer.length).toBeLessThan(bigQuery.length / 2);
+      // The partial answer is every delta produced, in order (kept as folded text, not one string a delta).
+      expect(bigQuery.startsWith(row.answer)).toBe(true);
     } finally {
       socket.destroy();
     }

@@ -1,5 +1,6 @@
 import { setImmediate as tick } from 'node:timers/promises';
 import type { Config } from '../../config.ts';
+import { AnswerText } from '../answer-text.ts';
 import type { ModelConfig } from '../app-config.ts';
 import { openAiProvider } from './openai.ts';
 import { countWords, promptWords, usageOf, type Provider } from './provider.ts';
@@ -16,15 +17,16 @@ export type Providers = Record<ModelConfig['provider'], Provider>;
 export const echoProvider: Provider = {
   async complete({ messages, signal, onDelta }) {
     const prompt = [...messages].reverse().find((m) => m.role === 'user')?.content ?? '';
-    let answer = '';
+    const text = new AnswerText();
     for (const piece of words(prompt)) {
       signal.throwIfAborted();
-      answer += piece;
+      text.append(piece);
       await onDelta(piece);
       // Yield between words, as a real model would, so a stop or a disconnect lands mid-answer.
       await tick();
     }
     signal.throwIfAborted();
+    const answer = text.toString();
     return { answer, usage: usageOf(promptWords(messages), countWords(answer)) };
   },
 };

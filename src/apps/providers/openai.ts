@@ -1,4 +1,5 @@
 import { createParser } from 'eventsource-parser';
+import { AnswerText } from '../answer-text.ts';
 import { countWords, promptWords, ProviderError, usageOf, type Provider, type Usage } from './provider.ts';
 
 export interface OpenAiOptions {
@@ -28,7 +29,7 @@ export function openAiProvider(o: OpenAiOptions): Provider {
         clearTimeout(timer);
         timer = setTimeout(() => idle.abort(), o.timeoutMs);
       };
-      let answer = '';
+      const answer = new AnswerText();
       let usage: Usage | null = null;
       // What onDelta asked us to wait for (a stream reader's backpressure).
       const waits: Promise<void>[] = [];
@@ -38,7 +39,7 @@ export function openAiProvider(o: OpenAiOptions): Provider {
         // Postgres text cannot hold NUL; a model that emits one must not break the run's record.
         const delta = (choice?.delta?.content ?? choice?.message?.content)?.replaceAll('\u0000', '');
         if (delta) {
-          answer += delta;
+          answer.append(delta);
           const wait = onDelta(delta);
           if (wait) waits.push(wait);
         }
@@ -92,7 +93,8 @@ export function openAiProvider(o: OpenAiOptions): Provider {
         }
         if (!sse) take(JSON.parse(whole) as Chunk);
         await Promise.all(waits.splice(0));
-        return { answer, usage: usage ?? usageOf(promptWords(messages), countWords(answer)) };
+        const text = answer.toString();
+        return { answer: text, usage: usage ?? usageOf(promptWords(messages), countWords(text)) };
       } catch (err) {
         if (signal.aborted) throw signal.reason;
         if (idle.signal.aborted) throw new ProviderError('The model provider did not answer in time.');
