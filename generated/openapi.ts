@@ -14,7 +14,7 @@ export interface paths {
         };
         /**
          * Check health
-         * @description Reports whether the database and the shared store answer. Needs no token.
+         * @description Reports whether the database and the shared store answer, and which deployment holds the store (one Redis, Redis Sentinel, Redis Cluster, or the in-process store of a single replica). Needs no token.
          */
         get: operations["getHealth"];
         put?: never;
@@ -599,6 +599,12 @@ export interface components {
                 /** @enum {string} */
                 store: "ok" | "unavailable";
             };
+            /**
+             * @description Where the shared state lives: `redis` (one Redis, `REDIS_URL`), `redis_sentinel` (`REDIS_SENTINELS`), `redis_cluster` (`REDIS_CLUSTER_NODES`), or `in_process` (no Redis configured: correct for a single replica only).
+             * @example redis_cluster
+             * @enum {string}
+             */
+            store_deployment: "in_process" | "redis" | "redis_sentinel" | "redis_cluster";
         };
         /** @enum {string} */
         Scope: "full" | "apps:read" | "apps:run" | "apps:read:permitted";
@@ -1240,7 +1246,8 @@ export interface operations {
                      *       "checks": {
                      *         "database": "ok",
                      *         "store": "ok"
-                     *       }
+                     *       },
+                     *       "store_deployment": "redis_cluster"
                      *     }
                      */
                     "application/json": components["schemas"]["Health"];
@@ -1263,7 +1270,8 @@ export interface operations {
                      *       "checks": {
                      *         "database": "ok",
                      *         "store": "unavailable"
-                     *       }
+                     *       },
+                     *       "store_deployment": "redis_sentinel"
                      *     }
                      */
                     "application/json": components["schemas"]["Health"];

@@ -1,6 +1,8 @@
 import { z } from 'zod';
 import { JWKS_DEFAULTS, type JwksOptions } from './auth/jwt/key-source.ts';
 import { loadTrustedIssuers, TrustedIssuersError, type TrustedIssuer } from './auth/jwt/trusted-issuers.ts';
+import { hostPorts, redisDeployment } from './redis-config.ts';
+import type { RedisDeployment } from './storage/store/index.ts';
 
 export class ConfigError extends Error {
   constructor(
@@ -47,7 +49,15 @@ const fields = {
   HOST: z.string().trim().min(1).default('127.0.0.1'),
   PUBLIC_URL: httpUrl.optional(),
   DATABASE_URL: url.optional(),
-  REDIS_URL: url.optional(),
+  // Redis: one of three deployments (docs/operations.md, "Redis deployments").
+  REDIS_URL: url.refine((v) => /^rediss?:\/\//i.test(v), 'expected a redis:// or rediss:// URL, e.g. redis://127.0.0.1:6379').optional(),
+  REDIS_SENTINELS: hostPorts.optional(),
+  REDIS_SENTINEL_MASTER: z.string().trim().min(1).optional(),
+  REDIS_SENTINEL_PASSWORD: z.string().min(1).optional(),
+  REDIS_CLUSTER_NODES: hostPorts.optional(),
+  REDIS_USERNAME: z.string().trim().min(1).optional(),
+  REDIS_PASSWORD: z.string().min(1).optional(),
+  REDIS_TLS: bool.optional(),
   DATA_DIR: z.string().trim().min(1).default('./.tessera'),
   SECRET_KEY: z.string().min(32, 'must be at least 32 characters').optional(),
   ENABLE_OAUTH_BEARER: bool.default(true),
@@ -105,7 +115,8 @@ export interface Config {
   readonly host: string;
   readonly publicUrl: string;
   readonly databaseUrl: string | null;
-  readonly redisUrl: string | null;
+  /** The Redis deployment (one, Sentinel or Cluster); null: the in-process store, one replica only. */
+  readonly redis: RedisDeployment | null;
   readonly dataDir: string;
   /** Null until resolved at start (generated into DATA_DIR outside production). */
   readonly secretKey: string | null;
@@ -196,7 +207,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     host: r.HOST,
     publicUrl,
     databaseUrl: r.DATABASE_URL ?? null,
-    redisUrl: r.REDIS_URL ?? null,
+    redis: redisDeployment(r, (variable, detail) => {
+      throw new ConfigError(variable, detail);
+    }),
     dataDir: r.DATA_DIR,
     secretKey: r.SECRET_KEY ?? null,
     enableOauthBearer: r.ENABLE_OAUTH_BEARER,

@@ -52,7 +52,7 @@ program
   .description('Delete revoked and expired tokens past retention, once')
   .action(() =>
     withDatabase(async ({ db, cfg, log }) => {
-      const store = await createStore(cfg.redisUrl, log);
+      const store = await createStore(cfg.redis, log);
       try {
         const result = await pruneTokens(db, store, cfg.accessTokenRetentionDays, log);
         console.log(result ? `pruned ${result.tokens} tokens and ${result.apiKeys} API keys` : 'another replica is pruning; nothing done');

@@ -47,7 +47,7 @@ export function registerAdminCommands(admin: Command, withDatabase: WithDatabase
     .action((o: { email: string; json?: boolean }) =>
       withDatabase(async ({ db, cfg, log }) => {
         // Redis holds the running servers' cached session verdicts; the in-process store caches none worth clearing.
-        const store = cfg.redisUrl ? await createStore(cfg.redisUrl, log) : null;
+        const store = cfg.redis ? await createStore(cfg.redis, log) : null;
         try {
           const r = await resetPassword(db, cfg, store, log, o.email);
           const ended = `${r.console_sessions_ended} console session${r.console_sessions_ended === 1 ? '' : 's'} signed out`;
@@ -123,7 +123,7 @@ export function registerAdminCommands(admin: Command, withDatabase: WithDatabase
     .action((o: { email: string; clientId: string; deviceLabel: string; json?: boolean }) =>
       withDatabase(async ({ db, cfg, log }) => {
         const account = await accountByEmail(db, o.email);
-        const store = await createStore(cfg.redisUrl, log);
+        const store = await createStore(cfg.redis, log);
         try {
           const tokens = new TokenService(cfg, db, new InvalidatingCache(store, log), auditTo(log));
           const t = await tokens.mintAccountToken({ accountId: account.id, email: account.email, clientId: o.clientId, deviceLabel: o.deviceLabel });

@@ -22,10 +22,10 @@ const view = (g: GrantRow) => ({
 
 const line = (g: GrantRow) => `${g.subject_issuer}  ${g.email ?? `*@${g.email_domain}`}`;
 
-/** Runs fn with a GrantAdmin whose changes are published to every replica (through REDIS_URL's store). */
+/** Runs fn with a GrantAdmin whose changes are published to every replica (through the configured Redis). */
 function withGrants(withDatabase: WithDatabase, fn: (admin: GrantAdmin) => Promise<void>): Promise<void> {
   return withDatabase(async ({ db, cfg, log }) => {
-    const store = await createStore(cfg.redisUrl, log);
+    const store = await createStore(cfg.redis, log);
     try {
       await fn(
         new GrantAdmin(db, async (appId) => {

@@ -168,7 +168,7 @@ async function cacheRevoked(store: Store | null, log: Logger, ended: { id: strin
  * first (a failure there throws and nothing is claimed), then a `revoked` verdict in the
  * store for each, so every replica refuses them at once, as a sign-out does. Needs no
  * SECRET_KEY, so `admin reset-password` calls it with its own connection to the store
- * (none without REDIS_URL: servers on the in-process store do not cache live verdicts).
+ * (none without Redis: servers on the in-process store do not cache live verdicts).
  */
 export async function endConsoleSessions(repo: ConsoleSessionRepo, store: Store | null, log: Logger, accountId: string, keepIdHash: string | null = null): Promise<number> {
   const ended = await repo.revokeAllOf(accountId, keepIdHash);

@@ -88,7 +88,7 @@ export async function startServer(cfg: Config, log: Logger): Promise<void> {
   let server: Server | undefined;
   let demo: Awaited<ReturnType<typeof demoAccount>> = null;
   try {
-    store = await createStore(cfg.redisUrl, log);
+    store = await createStore(cfg.redis, log);
     app = await createApp({ config: cfg, db: database.db, store, log });
     ensureDocs(log);
     server = await listen(app.express, cfg.port, cfg.host);

@@ -19,7 +19,7 @@ export function healthRoutes(s: Services): Routes<'getHealth'> {
       async handler() {
         const [database, store] = await Promise.all([check(() => s.db.query('SELECT 1')), check(() => s.store.ping())]);
         const ok = database === 'ok' && store === 'ok';
-        return { status: ok ? 200 : 503, body: { ok, version: VERSION, checks: { database, store } } };
+        return { status: ok ? 200 : 503, body: { ok, version: VERSION, checks: { database, store }, store_deployment: s.store.deployment } };
       },
     },
   };

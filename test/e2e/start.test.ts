@@ -102,7 +102,7 @@ describe('npm start with no environment', () => {
     expect(first.output()).toContain(`/docs`);
     const health = await fetch(`${base}/openapi/v1/_health`);
     expect(health.status).toBe(200);
-    expect(await health.json()).toEqual({ ok: true, version: expect.any(String), checks: { database: 'ok', store: 'ok' } });
+    expect(await health.json()).toEqual({ ok: true, version: expect.any(String), checks: { database: 'ok', store: 'ok' }, store_deployment: 'in_process' });
     expect((await fetch(`${base}/openapi/v1/openapi.yaml`)).status).toBe(200);
     let docs = 0;
     for (let i = 0; i < 100 && docs !== 200; i++) {

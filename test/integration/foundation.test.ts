@@ -19,7 +19,7 @@ describe('health', () => {
   it('when Postgres and Redis answer, then /_health is 200 ok without a token', async () => {
     const { data, response } = await server.api.GET('/_health');
     expect(response.status).toBe(200);
-    expect(data).toEqual({ ok: true, version: expect.any(String), checks: { database: 'ok', store: 'ok' } });
+    expect(data).toEqual({ ok: true, version: expect.any(String), checks: { database: 'ok', store: 'ok' }, store_deployment: 'redis' });
     expectMatchesSpec('get', '/_health', 200, data);
   });
 });

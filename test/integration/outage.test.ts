@@ -40,7 +40,7 @@ describe('dependency outages: 503, never a hang, and recovery', () => {
     expect((await health()).status).toBe(200);
     await redisProxy.cut();
     const down = await health();
-    expect(down).toEqual({ status: 503, body: { ok: false, version: expect.any(String), checks: { database: 'ok', store: 'unavailable' } } });
+    expect(down).toEqual({ status: 503, body: { ok: false, version: expect.any(String), checks: { database: 'ok', store: 'unavailable' }, store_deployment: 'redis' } });
     expectMatchesSpec('get', '/_health', 503, down.body);
     const me = await fetch(`${server.url}/openapi/v1/me`, { headers: m.auth, signal: AbortSignal.timeout(5_000) });
     expect(me.status).toBe(503);
@@ -56,7 +56,7 @@ describe('dependency outages: 503, never a hang, and recovery', () => {
     const m = await member(server);
     await pgProxy.cut();
     const down = await health();
-    expect(down).toEqual({ status: 503, body: { ok: false, version: expect.any(String), checks: { database: 'unavailable', store: 'ok' } } });
+    expect(down).toEqual({ status: 503, body: { ok: false, version: expect.any(String), checks: { database: 'unavailable', store: 'ok' }, store_deployment: 'redis' } });
     const me = await fetch(`${server.url}/openapi/v1/me`, { headers: m.auth, signal: AbortSignal.timeout(5_000) });
     expect(me.status).toBe(503);
     expect((await me.json()).error).toBe('service_unavailable');

@@ -10,7 +10,7 @@ describe('config', () => {
       host: '127.0.0.1',
       publicUrl: 'http://localhost:8080',
       databaseUrl: null,
-      redisUrl: null,
+      redis: null,
       dataDir: './.tessera',
       enableOauthBearer: true,
       edition: 'community',

@@ -1,5 +1,6 @@
 import { EventEmitter } from 'node:events';
 import { randomUUID } from 'node:crypto';
+import { slotError } from './hash-tag.ts';
 import { releaseLockScript, type MemoryKV, type Store, type StoreScript } from './store.ts';
 
 interface Entry {
@@ -44,11 +45,15 @@ class Kv implements MemoryKV {
 /** In-process store: correct for exactly one replica. */
 export class MemoryStore implements Store {
   readonly kind = 'memory' as const;
+  readonly deployment = 'in_process' as const;
   private readonly kv = new Kv();
   private readonly bus = new EventEmitter().setMaxListeners(0);
   private readonly sweeper = setInterval(() => this.kv.sweep(), 30_000).unref();
 
   async run<R>(script: StoreScript<R>, keys: string[], args: (string | number)[] = []): Promise<R> {
+    // The rule a cluster imposes holds here too, so a test on one replica catches a script that breaks it.
+    const wrong = slotError(script.name, keys);
+    if (wrong) throw wrong;
     const result = script.memory(this.kv, keys, args.map(String), Date.now());
     // Same isolation as Redis: the caller gets a copy, never a live reference.
     return structuredClone(result);

@@ -1,43 +1,45 @@
 import { createHash, randomUUID } from 'node:crypto';
-import { Redis } from 'ioredis';
+import type { Redis } from 'ioredis';
+import { slotError } from './hash-tag.ts';
+import { singleRedis, type RedisTopology, type StoreDeployment } from './redis-topology.ts';
 import { releaseLockScript, StoreUnavailableError, type Store, type StoreScript } from './store.ts';
 
-const options = {
-  lazyConnect: true,
-  // Fail fast while Redis is down (503 instead of a hang); reconnect in the background.
-  enableOfflineQueue: false,
-  maxRetriesPerRequest: 1,
-  connectTimeout: 2_000,
-  commandTimeout: 2_000,
-  // Reconnect attempts are cheap; a short cap keeps recovery well under 2 s after Redis returns.
-  retryStrategy: (times: number) => Math.min(50 * times, 500),
-};
+/** Wait before a new subscriber connection replaces one that ended (a cluster node gone). */
+const RELINK_MS = 100;
 
+/** Redis over one, Sentinel or Cluster deployment (redis-topology.ts); nothing here depends on which. */
 export class RedisStore implements Store {
   readonly kind = 'redis' as const;
-  private readonly client: Redis;
+  readonly deployment: StoreDeployment;
+  private readonly client: RedisTopology['commands'];
   private subscriber: Redis | null = null;
   private readonly handlers = new Map<string, Set<(message: string) => void>>();
   private readonly liveListeners = new Set<(live: boolean) => void>();
   /** True while the subscriber connection is up and every channel is subscribed. */
   private live = false;
+  private closed = false;
   /** Settles at the subscriber's first connect or first failure: start-up waits for no more. */
-  private firstOutcome: Promise<void> = Promise.resolve();
+  private firstOutcome: Promise<void> | null = null;
   private readonly shas = new Map<string, string>();
 
-  private constructor(private readonly url: string) {
-    // Auto-pipelining batches the commands of concurrent requests into one write.
-    this.client = new Redis(url, { ...options, enableAutoPipelining: true });
+  private constructor(private readonly topology: RedisTopology) {
+    this.deployment = topology.deployment;
+    this.client = topology.commands;
     this.client.on('error', () => {
       /* surfaced per command as StoreUnavailableError; ioredis keeps reconnecting */
     });
   }
 
-  /** Connects once; a Redis that is down at start is tolerated and retried. */
-  static async connect(url: string): Promise<RedisStore> {
-    const store = new RedisStore(url);
+  /** Connects once; a deployment that is down at start is tolerated and retried. */
+  static async open(topology: RedisTopology): Promise<RedisStore> {
+    const store = new RedisStore(topology);
     await store.client.connect().catch(() => undefined);
     return store;
+  }
+
+  /** One Redis at `url`. */
+  static connect(url: string): Promise<RedisStore> {
+    return RedisStore.open(singleRedis(url));
   }
 
   private async call<T>(fn: () => Promise<T>): Promise<T> {
@@ -50,20 +52,19 @@ export class RedisStore implements Store {
 
   /** One round trip on the hot path: plain promise callbacks, no async wrappers (docs/performance.md). */
   run<R>(script: StoreScript<R>, keys: string[], args: (string | number)[] = []): Promise<R> {
+    const wrong = slotError(script.name, keys);
+    if (wrong) return Promise.reject(wrong);
     let sha = this.shas.get(script.name);
     if (!sha) {
       sha = createHash('sha1').update(script.lua).digest('hex');
       this.shas.set(script.name, sha);
     }
     const decode = script.reply === 'flat' ? (raw: unknown) => raw as R : (raw: unknown) => JSON.parse(String(raw)) as R;
-    const exec = () => this.client.evalsha(sha, keys.length, ...keys, ...args);
-    return exec().then(decode, (err: unknown) => {
+    return this.client.evalsha(sha, keys.length, ...keys, ...args).then(decode, (err: unknown) => {
       if (!(err instanceof Error) || !err.message.startsWith('NOSCRIPT')) throw failure(err);
-      // First use on this Redis (or after a restart): load once, then run by hash.
-      return this.call(async () => {
-        await this.client.script('LOAD', script.lua);
-        return exec();
-      }).then(decode);
+      // First use on this node (or after a restart or a failover): EVAL runs it on the node
+      // that owns the keys and caches it there; later calls run by hash again.
+      return this.call(() => this.client.eval(script.lua, keys.length, ...keys, ...args)).then(decode);
     });
   }
   async get(key: string): Promise<string | null> {
@@ -77,7 +78,7 @@ export class RedisStore implements Store {
   }
   async del(...keys: string[]): Promise<number> {
     if (keys.length === 0) return 0;
-    // One DEL per key keeps this Redis Cluster-safe when keys live in different slots.
+    // One DEL per key: keys of different slots never meet in one command.
     let n = 0;
     for (const key of keys) n += await this.call(() => this.client.del(key));
     return n;
@@ -89,7 +90,7 @@ export class RedisStore implements Store {
     await this.call(() => this.client.publish(channel, message));
   }
   async subscribe(channel: string, handler: (message: string) => void, onLive?: (live: boolean) => void): Promise<() => Promise<void>> {
-    const sub = this.subscriberConnection();
+    if (!this.subscriber) this.link();
     let set = this.handlers.get(channel);
     if (!set) {
       set = new Set();
@@ -97,7 +98,8 @@ export class RedisStore implements Store {
     }
     set.add(handler);
     if (onLive) this.liveListeners.add(onLive);
-    if (sub.status === 'ready') {
+    const sub = this.subscriber;
+    if (sub?.status === 'ready') {
       // Already connected: add this channel now (a resubscription in flight picks it up too).
       await sub.subscribe(channel).catch(() => undefined);
       if (this.live) onLive?.(true);
@@ -110,22 +112,24 @@ export class RedisStore implements Store {
       if (set.size === 0) {
         this.handlers.delete(channel);
         // Never wait for a Redis that is down (shutdown must not hang on it).
-        if (sub.status === 'ready') await sub.unsubscribe(channel).catch(() => undefined);
+        const current = this.subscriber;
+        if (current?.status === 'ready') await current.unsubscribe(channel).catch(() => undefined);
       }
     };
   }
 
   /**
-   * One connection carries every subscription. ioredis's own resubscription is off:
-   * we resubscribe on every `ready` and only then report the subscription live, so
-   * a subscriber never believes it hears invalidations while it cannot.
+   * One connection carries every subscription. ioredis's own resubscription is off: we
+   * resubscribe on every `ready` and only then report the subscription live, so a
+   * subscriber never believes it hears invalidations while it cannot. A connection that
+   * ends for good (a cluster node gone) is replaced by one to another node.
    */
-  private subscriberConnection(): Redis {
-    if (this.subscriber) return this.subscriber;
-    const sub = new Redis(this.url, { ...options, autoResubscribe: false, maxRetriesPerRequest: null });
+  private link(): void {
+    const sub = this.topology.subscriber();
     this.subscriber = sub;
     let settle: () => void = () => undefined;
-    this.firstOutcome = new Promise<void>((resolve) => (settle = resolve));
+    const outcome = new Promise<void>((resolve) => (settle = resolve));
+    this.firstOutcome ??= outcome;
     sub.on('error', () => undefined);
     sub.on('message', (ch: string, msg: string) => {
       for (const h of this.handlers.get(ch) ?? []) h(msg);
@@ -133,10 +137,17 @@ export class RedisStore implements Store {
     sub.on('ready', () => void this.resubscribe(sub).finally(settle));
     sub.on('close', () => {
       settle();
-      this.setLive(false);
+      if (this.subscriber === sub) this.setLive(false);
+    });
+    sub.once('end', () => {
+      settle();
+      if (this.subscriber !== sub || this.closed) return;
+      this.subscriber = null;
+      setTimeout(() => {
+        if (!this.subscriber && !this.closed) this.link();
+      }, RELINK_MS).unref();
     });
     sub.connect().catch(() => undefined);
-    return sub;
   }
 
   private async resubscribe(sub: Redis): Promise<void> {
@@ -148,9 +159,9 @@ export class RedisStore implements Store {
         await sub.subscribe(...todo);
         done = [...done, ...todo];
       }
-      if (sub.status === 'ready') this.setLive(true);
+      if (sub.status === 'ready' && this.subscriber === sub) this.setLive(true);
     } catch {
-      // The connection dropped again; the next `ready` retries.
+      // The connection dropped again; the next `ready` (or the next connection) retries.
     }
   }
 
@@ -174,14 +185,23 @@ export class RedisStore implements Store {
     await this.call(() => this.client.ping());
   }
   async close(): Promise<void> {
+    this.closed = true;
     this.liveListeners.clear();
     this.client.disconnect();
     this.subscriber?.disconnect();
   }
 }
 
-/** A reply error is a bug in a script or a key, not an outage; anything else means Redis is unavailable. */
+/**
+ * Replies that mean "not now" rather than "wrong": a replica that was a primary a moment ago
+ * (READONLY), a node loading its data or cut off from its primary, a cluster that is
+ * re-electing (CLUSTERDOWN, TRYAGAIN, MOVED/ASK past the client's redirections), a script
+ * still running (BUSY), a full or failing disk (OOM, MISCONF).
+ */
+const TRANSIENT_REPLIES = /^(READONLY|LOADING|MASTERDOWN|CLUSTERDOWN|TRYAGAIN|MOVED|ASK|BUSY|NOREPLICAS|OOM|MISCONF)\b/;
+
+/** A reply error is a bug in a script or a key, unless it is transient; anything else means Redis is unavailable. */
 function failure(err: unknown): Error {
-  if (err instanceof Error && err.name === 'ReplyError') return err;
+  if (err instanceof Error && err.name === 'ReplyError' && !TRANSIENT_REPLIES.test(err.message)) return err;
   return new StoreUnavailableError(err);
 }

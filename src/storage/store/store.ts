@@ -1,7 +1,9 @@
+import type { StoreDeployment } from './redis-topology.ts';
+
 /**
  * Shared state for replicas: atomic scripts, TTL keys, pub/sub and locks.
- * Two implementations pass one contract suite: Redis (many replicas) and
- * in-process memory (one replica only).
+ * Two implementations pass one contract suite: Redis (one, Sentinel or Cluster; many
+ * replicas) and in-process memory (one replica only).
  */
 
 /** The in-process view a script's memory twin works on; values are plain JS data. */
@@ -17,6 +19,11 @@ export interface MemoryKV {
 /**
  * An atomic operation with two equal implementations: Lua run by hash in Redis and a
  * synchronous function over the memory KV. Both must pass the same contract tests.
+ *
+ * Cluster-safe by construction: the Lua touches only keys passed in `KEYS` (never a key
+ * built inside the script), and the keys of one call share a hash tag (both stores refuse
+ * a call that breaks this, see hash-tag.ts). Every script is listed in src/store-scripts.ts,
+ * with an example call, and the tests run each on a real cluster.
  */
 export interface StoreScript<R> {
   readonly name: string;
@@ -33,6 +40,8 @@ export interface StoreScript<R> {
 
 export interface Store {
   readonly kind: 'redis' | 'memory';
+  /** Which deployment holds the state (reported by `/_health`). */
+  readonly deployment: StoreDeployment;
   run<R>(script: StoreScript<R>, keys: string[], args?: (string | number)[]): Promise<R>;
   get(key: string): Promise<string | null>;
   set(key: string, value: string, ttlMs?: number): Promise<void>;
