@@ -20,7 +20,7 @@ export interface SsoState extends AuthorizationChecks {
 const stateKey = (id: string) => `sso:state:{${id}}`;
 
 /** GET and DEL in one step, so a state is consumed exactly once across replicas. */
-const takeScript: StoreScript<string | null> = {
+export const takeScript: StoreScript<string | null> = {
   name: 'sso_take_v1',
   lua: `local v = redis.call('GET', KEYS[1])
 if v then redis.call('DEL', KEYS[1]) end
