@@ -1,4 +1,4 @@
-import { clientIp } from './device.ts';
+import { clientIp, poll, startFlow } from './device.ts';
 import type { TestAccount } from './fixtures.ts';
 import type { TestServer } from './server.ts';
 
@@ -8,7 +8,7 @@ export interface ConsoleLogin {
   setCookie: string;
 }
 
-export function signinRequest(server: TestServer, email: string, password: string, headers: Record<string, string> = {}) {
+export function signinRequest(server: Pick<TestServer, 'url'>, email: string, password: string, headers: Record<string, string> = {}) {
   return fetch(`${server.url}/console/api/signin`, {
     method: 'POST',
     headers: { 'content-type': 'application/json', ...headers },
@@ -17,7 +17,7 @@ export function signinRequest(server: TestServer, email: string, password: strin
 }
 
 /** Signs in to the console over HTTP, as the /signin page does (from its own client address unless told). */
-export async function consoleSignin(server: TestServer, account: Pick<TestAccount, 'email' | 'password'>, headers: Record<string, string> = clientIp()): Promise<ConsoleLogin> {
+export async function consoleSignin(server: Pick<TestServer, 'url'>, account: Pick<TestAccount, 'email' | 'password'>, headers: Record<string, string> = clientIp()): Promise<ConsoleLogin> {
   const res = await signinRequest(server, account.email, account.password, headers);
   if (res.status !== 200) throw new Error(`signin: ${res.status} ${await res.text()}`);
   const setCookie = res.headers.get('set-cookie') ?? '';
@@ -26,7 +26,7 @@ export async function consoleSignin(server: TestServer, account: Pick<TestAccoun
 }
 
 /** POST /openapi/v1/oauth/device/{approve|deny} as the /device page sends it. */
-export function decide(server: TestServer, decision: 'approve' | 'deny', userCode: string, login: Partial<ConsoleLogin>, headers: Record<string, string> = {}) {
+export function decide(server: Pick<TestServer, 'url'>, decision: 'approve' | 'deny', userCode: string, login: Partial<ConsoleLogin>, headers: Record<string, string> = {}) {
   return fetch(`${server.url}/openapi/v1/oauth/device/${decision}`, {
     method: 'POST',
     headers: {
@@ -37,4 +37,18 @@ export function decide(server: TestServer, decision: 'approve' | 'deny', userCod
     },
     body: JSON.stringify({ user_code: userCode }),
   });
+}
+
+/**
+ * A whole device login over HTTP, as the CLI and the browser make it: the code from
+ * `start`, sign-in and approval on `approveOn`, the token collected from `start` again
+ * (replicas behind one load balancer: any of them may serve any step).
+ */
+export async function deviceLogin(start: Pick<TestServer, 'url'>, approveOn: Pick<TestServer, 'url'>, account: Pick<TestAccount, 'email' | 'password'>): Promise<string> {
+  const flow = await startFlow(start);
+  const approved = await decide(approveOn, 'approve', flow.user_code, await consoleSignin(approveOn, account));
+  if (approved.status !== 200) throw new Error(`approve: ${approved.status} ${await approved.text()}`);
+  const res = await poll(start, flow.device_code);
+  if (res.status !== 200) throw new Error(`token: ${res.status} ${await res.text()}`);
+  return ((await res.json()) as { access_token: string }).access_token;
 }

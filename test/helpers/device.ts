@@ -38,13 +38,13 @@ export function clientNetwork(): () => Record<'x-forwarded-for', string> {
 
 const randomPrefix = () => `2001:db8:${randomBytes(4).toString('hex').match(/.{4}/g)!.join(':')}`;
 
-export async function startFlow(server: TestServer, params: Record<string, string> = {}, headers: Record<string, string> = clientIp()): Promise<DeviceStart> {
+export async function startFlow(server: Pick<TestServer, 'url'>, params: Record<string, string> = {}, headers: Record<string, string> = clientIp()): Promise<DeviceStart> {
   const res = await form(`${server.url}/openapi/v1/oauth/device/code`, { client_id: 'tessera-cli', device_label: 'laptop', ...params }, headers);
   if (res.status !== 200) throw new Error(`device/code: ${res.status} ${await res.text()}`);
   return res.json() as Promise<DeviceStart>;
 }
 
-export function poll(server: TestServer, deviceCode: string, clientId = 'tessera-cli') {
+export function poll(server: Pick<TestServer, 'url'>, deviceCode: string, clientId = 'tessera-cli') {
   return form(`${server.url}/openapi/v1/oauth/token`, { grant_type: GRANT, device_code: deviceCode, client_id: clientId });
 }
 

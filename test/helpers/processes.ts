@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { accessSync, chownSync, constants, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { accessSync, chownSync, constants, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createConnection } from 'node:net';
 import { arch, platform, tmpdir } from 'node:os';
 import path from 'node:path';
@@ -47,6 +47,13 @@ function onPath(name: string): string | null {
 export function redisServerBinary(): string {
   const found = [process.env.REDIS_SERVER_BIN, '/usr/bin/redis-server', '/usr/local/bin/redis-server'].find((f) => f && executable(f)) ?? onPath('redis-server');
   if (!found) throw new Error('fault tests need redis-server: install the Debian package `redis-server` (.ci/run does), or set REDIS_SERVER_BIN');
+  return found;
+}
+
+/** redis-cli, which creates the clusters of the topology tests (`--cluster create`). */
+export function redisCliBinary(): string {
+  const found = [process.env.REDIS_CLI_BIN, '/usr/bin/redis-cli', '/usr/local/bin/redis-cli'].find((f) => f && executable(f)) ?? onPath('redis-cli');
+  if (!found) throw new Error('topology tests need redis-cli: install the Debian package `redis-tools` (.ci/run does), or set REDIS_CLI_BIN');
   return found;
 }
 
@@ -189,13 +196,17 @@ export class RedisProcess extends ServerProcess {
     port: number,
     dir: string,
     private readonly extraArgs: string[],
+    private readonly config: string | null,
   ) {
     super(port, dir);
   }
 
-  /** No persistence by default: a restart comes back empty, as the outage items assume. */
-  static async start(extraArgs: string[] = ['--save', '', '--appendonly', 'no']): Promise<RedisProcess> {
-    const r = new RedisProcess(await freePort(), mkdtempSync(path.join(tmpdir(), 'tessera-redis-')), extraArgs);
+  /**
+   * No persistence by default: a restart comes back empty, as the outage items assume.
+   * `config` is written to a file given first (a Sentinel needs one it can rewrite).
+   */
+  static async start(extraArgs: string[] = ['--save', '', '--appendonly', 'no'], config: string | null = null): Promise<RedisProcess> {
+    const r = new RedisProcess(await freePort(), mkdtempSync(path.join(tmpdir(), 'tessera-redis-')), extraArgs, config);
     await r.start();
     return r;
   }
@@ -205,7 +216,10 @@ export class RedisProcess extends ServerProcess {
   }
 
   protected spawnServer(): void {
-    const args = ['--port', String(this.port), '--bind', '127.0.0.1', '--dir', this.dir, '--daemonize', 'no', ...this.extraArgs];
+    const file = path.join(this.dir, 'redis.conf');
+    // Written once: a restart keeps what the server rewrote into it.
+    if (this.config !== null && !existsSync(file)) writeFileSync(file, this.config);
+    const args = [...(this.config !== null ? [file] : []), '--port', String(this.port), '--bind', '127.0.0.1', '--dir', this.dir, '--daemonize', 'no', ...this.extraArgs];
     ({ child: this.child, output: this.output } = launch(redisServerBinary(), args));
   }
 

@@ -1,0 +1,183 @@
+import { randomUUID } from 'node:crypto';
+import { Cluster } from 'ioredis';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { hashToken } from '../../src/auth/token-kinds.ts';
+import { recordKey, usedKey } from '../../src/device-flow/device-scripts.ts';
+import { STORE_SCRIPTS } from '../../src/store-scripts.ts';
+import { RedisStore } from '../../src/storage/store/index.ts';
+import { topologyFor } from '../../src/storage/store/redis-topology.ts';
+import { deviceLogin } from '../helpers/console.ts';
+import { form, startFlow } from '../helpers/device.ts';
+import { failoverUnderLoad, HANG_MS, refusedWithin, reportFailover } from '../helpers/failover.ts';
+import { createAccount, mintToken, type TestAccount } from '../helpers/fixtures.ts';
+import { reportTiming } from '../helpers/load.ts';
+import { until } from '../helpers/processes.ts';
+import { ask, RedisCluster, subscribersOf, type ClusterNode, type Subscriber } from '../helpers/redis-topologies.ts';
+import { startReplica, type ReplicaProcess } from '../helpers/replica-process.ts';
+import { startServer, type TestServer } from '../helpers/server.ts';
+import { expectMatchesSpec } from '../helpers/spec.ts';
+import { describeStoreContract } from '../helpers/store-contract.ts';
+
+// One Redis Cluster for the whole file (3 primaries, 1 replica each, node timeout 1 s), two
+// Tessera replicas in processes of their own on it and on the test database, and this
+// worker's own app instance on it, which mints tokens for the tests. The last test kills a
+// primary; everything before it runs on the intact cluster.
+let cluster: RedisCluster;
+let a: ReplicaProcess;
+let b: ReplicaProcess;
+let fixture: TestServer;
+let account: TestAccount;
+
+beforeAll(async () => {
+  cluster = await RedisCluster.start();
+  [a, b] = await Promise.all([startReplica('a', cluster.env), startReplica('b', cluster.env)]);
+  fixture = await startServer({ store: await RedisStore.open(topologyFor(cluster.deployment)) });
+  account = await createAccount(fixture.db);
+}, 180_000);
+afterAll(async () => {
+  await Promise.all([a?.close(), b?.close()]);
+  await fixture?.close();
+  await fixture?.store.close();
+  await cluster?.close();
+});
+
+const me = (r: { url: string }, token: string) => fetch(`${r.url}/openapi/v1/me`, { headers: { Authorization: `Bearer ${token}` }, signal: AbortSignal.timeout(HANG_MS) });
+
+describeStoreContract('RedisStore on Redis Cluster', () => RedisStore.open(topologyFor(cluster.deployment)));
+
+describe('every store script on a real cluster', () => {
+  it.each(STORE_SCRIPTS.map((e) => [e.script.name, e] as const))('when %s runs its example on the cluster, then it answers as documented, its keys in one slot', async (_name, { script, example }) => {
+    const store = fixture.store;
+    const slots = await Promise.all(example.keys.map((k) => cluster.slotOf(k)));
+    expect(new Set(slots).size).toBe(1);
+    await store.del(...example.keys);
+    for (const g of example.given) await store.set(g.key, g.value, g.ttlMs);
+    expect(await store.run(script, [...example.keys], [...example.args])).toEqual(example.result);
+  });
+});
+
+describe('two replicas on one cluster', () => {
+  it('when a device login starts on one replica and is approved on the other, then its token works on both, and /_health says redis_cluster', async () => {
+    const token = await deviceLogin(a, b, account);
+    for (const r of [a, b]) expect(await (await me(r, token)).json()).toMatchObject({ sub: account.id, prefix: 'tsa_' });
+    const health = await fetch(`${a.url}/openapi/v1/_health`);
+    const body = await health.json();
+    expect(body).toEqual({ ok: true, version: expect.any(String), checks: { database: 'ok', store: 'ok' }, store_deployment: 'redis_cluster' });
+    expectMatchesSpec('get', '/_health', 200, body);
+  });
+
+  it('when many tokens and device codes are used, then their keys spread over all three primaries, and one code keeps its keys in one slot', async () => {
+    const tokens = await Promise.all(Array.from({ length: 30 }, () => mintToken(fixture, account)));
+    for (const [i, t] of tokens.entries()) expect((await me(i % 2 ? a : b, t)).status).toBe(200);
+    const masters = await cluster.masters();
+    const owners = await Promise.all(tokens.map(async (t) => (await cluster.ownerOf(`rl:token:{${hashToken(t)}}`)).port));
+    const sizes = await Promise.all(masters.map((m) => ask(m.port, (r) => r.dbsize())));
+    for (const m of masters) expect(owners).toContain(m.port);
+    expect(sizes.every((n) => n > 0)).toBe(true);
+    // A window is on the primary that owns its slot, and on no other.
+    const key = `rl:token:{${hashToken(tokens[0]!)}}`;
+    const owner = await cluster.ownerOf(key);
+    for (const m of masters) expect(await ask(m.port, (r) => r.call('EXISTS', key).catch((e: Error) => e.message.split(' ')[0]))).toBe(m.port === owner.port ? 1 : 'MOVED');
+
+    const flow = await startFlow(a);
+    const hash = hashToken(flow.device_code);
+    expect(await cluster.slotOf(recordKey(hash))).toBe(await cluster.slotOf(usedKey(hash)));
+  });
+
+  it('when 200 requests for one token arrive at both replicas at once, then exactly 60 pass and the rest get 429', async () => {
+    const token = await mintToken(fixture, account);
+    const statuses = await Promise.all(Array.from({ length: 200 }, (_, i) => me(i % 2 ? a : b, token).then((r) => r.status)));
+    expect(statuses.filter((s) => s === 200)).toHaveLength(60);
+    expect(statuses.filter((s) => s === 429)).toHaveLength(140);
+  });
+
+  it('when a token is revoked on one replica, then the other refuses it within 1 s', async () => {
+    const token = await deviceLogin(b, a, account);
+    for (const r of [a, b]) expect((await me(r, token)).status).toBe(200);
+    expect((await form(`${a.url}/openapi/v1/oauth/revoke`, { token })).status).toBe(200);
+    const ms = await refusedWithin(b, token);
+    reportTiming('cluster: revoked on a → refused on b', ms);
+    expect(ms).toBeLessThan(1_000);
+  });
+});
+
+describe('a primary killed under load', () => {
+  it('when a primary that carries subscriptions is SIGKILLed while both replicas serve, then every answer is correct or 503, both serve again within 5 s of the promotion, subscriptions move and are live again, and logins and revocations work afterwards', async () => {
+    // A store of this worker, whose subscription we can watch: put it, and replica a's, on the primary to be killed.
+    const watcher = await RedisStore.open(topologyFor(cluster.deployment));
+    const channel = `test:watch:${randomUUID()}`;
+    const states: boolean[] = [];
+    const heard: string[] = [];
+    await watcher.subscribe(channel, (m) => heard.push(m), (live) => states.push(live));
+    const victim = await primaryHosting(async () => (await cluster.hostsOf(channel))[0]);
+    const before = await moveSubscriber(a.pid, victim.port);
+    await until(async () => states.at(-1) === true, 'the watching store to be live');
+    states.length = 0;
+    const heir = (await cluster.view()).find((n) => n.masterId === victim.id)!;
+    const inVictimSlots = async (key: string) => {
+      const slot = await cluster.slotOf(key);
+      return victim.slots.some(([lo, hi]) => slot >= lo && slot <= hi);
+    };
+    const inspect = new Cluster(cluster.deployment.nodes.map((n) => ({ ...n })));
+    try {
+      const report = await failoverUnderLoad([a, b], fixture, {
+        onVictim: inVictimSlots,
+        kill: () => cluster.process(victim.port).stop('SIGKILL'),
+        promoted: async () => {
+          await until(async () => (await ask(heir.port, (r) => r.role()))[0] === 'master', 'the replica to be promoted', 30_000, 20);
+          return Date.now();
+        },
+        windowSize: (key) => inspect.zcard(key),
+      });
+      reportFailover('cluster', report);
+      expect(report.wrong).toEqual([]);
+      expect(report.maxLatencyMs).toBeLessThan(HANG_MS);
+      for (const ms of Object.values(report.servingAgainMs)) expect(ms).toBeLessThan(5_000);
+      expect(report.window.kept).toBeLessThanOrEqual(report.window.admitted);
+
+      // The subscriptions on the lost primary were reported lost, moved to a live node, and are whole and live again.
+      const live = cluster.nodes.filter((n) => n.running).map((n) => n.port);
+      await until(async () => {
+        const now = await subscribersOf(a.pid, live);
+        return now.length === 1 && now[0]!.channels === before.channels;
+      }, "replica a's subscriptions on a live node");
+      await until(async () => states.at(-1) === true, 'the watching store to be live again');
+      expect(states).toEqual([false, true]);
+      await fixture.store.publish(channel, 'after');
+      await until(async () => heard.includes('after'), 'a message after the failover');
+    } finally {
+      inspect.disconnect();
+      await watcher.close();
+    }
+    // Afterwards: a new login on each replica, and invalidations flow between them again.
+    const token = await deviceLogin(b, a, account);
+    expect((await me(a, token)).status).toBe(200);
+    expect((await me(b, token)).status).toBe(200);
+    expect((await form(`${b.url}/openapi/v1/oauth/revoke`, { token })).status).toBe(200);
+    expect(await refusedWithin(a, token)).toBeLessThan(1_000);
+  }, 180_000);
+});
+
+/** Moves the subscriptions on the node `where` names (CLIENT KILL: they relink to a random node) until it is a primary. */
+async function primaryHosting(where: () => Promise<number | undefined>): Promise<ClusterNode> {
+  for (let i = 0; i < 40; i++) {
+    const port = await where();
+    const master = port === undefined ? undefined : (await cluster.masters()).find((m) => m.port === port);
+    if (master) return master;
+    if (port !== undefined) await ask(port, (r) => r.call('CLIENT', 'KILL', 'TYPE', 'pubsub'));
+    await new Promise((r) => setTimeout(r, 150));
+  }
+  throw new Error('the subscription never landed on a primary');
+}
+
+/** Moves a replica process's subscriber (killing its connection: it relinks to a random node) until it is on `port`. */
+async function moveSubscriber(pid: number, port: number): Promise<Subscriber> {
+  const all = cluster.nodes.map((n) => n.port);
+  for (let i = 0; i < 60; i++) {
+    const [sub] = await subscribersOf(pid, all);
+    if (sub?.port === port && sub.channels > 0) return sub;
+    if (sub) await ask(sub.port, (r) => r.call('CLIENT', 'KILL', 'ID', sub.id)).catch(() => undefined);
+    await new Promise((r) => setTimeout(r, 150));
+  }
+  throw new Error(`the subscriber of ${pid} never landed on ${port}`);
+}
