@@ -27,6 +27,7 @@ import autocannon from 'autocannon';
 import { Redis } from 'ioredis';
 import { exportJWK, generateKeyPair, SignJWT } from 'jose';
 import pg from 'pg';
+import { benchCluster } from './bench-cluster.ts';
 import { cpuMicros, DB_NAME, ensureBuilt, freePort, median, seed, sleep, startBaseline, startRedis, startTessera } from './bench-kit.ts';
 
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 50);
@@ -288,7 +289,8 @@ async function main() {
   process.exit(0);
 }
 
-main().catch((err) => {
+// `npm run bench -- cluster`: the Redis Cluster target instead (scripts/bench-cluster.ts).
+(process.argv.includes('cluster') ? benchCluster() : main()).catch((err) => {
   console.error(err);
   process.exit(1);
 });
