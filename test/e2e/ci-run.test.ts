@@ -41,8 +41,8 @@ describe('.ci/run on a machine without a suitable Node', () => {
   it.each(['20.19.0', '22.12.0'])('when it finds Node.js %s with npm, then the check lets it through to the next step', (node) => {
     const r = ciRun({ node, npm: true });
     expect(r.stderr).not.toContain('needs Node.js');
-    // The next step looks for Postgres, Redis and Chromium; on this bare PATH it finds none and would install them.
-    expect(r.stdout).toContain('ci: installing postgresql redis-server chromium');
+    // The next step looks for Postgres, Redis (server and CLI) and Chromium; on this bare PATH it finds none and would install them.
+    expect(r.stdout).toContain('ci: installing postgresql redis-server redis-tools chromium');
     expect(r.status).not.toBe(0);
   });
 });

@@ -34,7 +34,12 @@ export interface FailoverReport {
   killToPromotionMs: number;
   /** Per replica: from the promotion to its first 200 for a token whose window is on the lost primary. */
   servingAgainMs: Record<string, number>;
-  /** Requests for one token admitted in the last moments before the kill, and the entries its window kept. */
+  /**
+   * Requests for one token admitted in the last moments before the kill, and the entries its
+   * window kept. Fewer kept: entries lost with the primary (the token gets as many extra
+   * requests this minute). More kept: a request whose script ran but whose answer was lost
+   * with the connection was retried and answered 503, yet counted.
+   */
   window: { admitted: number; kept: number };
   /** Device codes started in the last moments (on the lost primary), and how many could still be looked up. */
   pendingCodes: { started: number; kept: number };

@@ -133,7 +133,6 @@ describe('a primary killed under load', () => {
       expect(report.wrong).toEqual([]);
       expect(report.maxLatencyMs).toBeLessThan(HANG_MS);
       for (const ms of Object.values(report.servingAgainMs)) expect(ms).toBeLessThan(5_000);
-      expect(report.window.kept).toBeLessThanOrEqual(report.window.admitted);
 
       // The subscriptions on the lost primary were reported lost, moved to a live node, and are whole and live again.
       const live = cluster.nodes.filter((n) => n.running).map((n) => n.port);

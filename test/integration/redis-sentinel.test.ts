@@ -82,7 +82,6 @@ describe('the primary killed under load', () => {
       expect(report.wrong).toEqual([]);
       expect(report.maxLatencyMs).toBeLessThan(HANG_MS);
       for (const ms of Object.values(report.servingAgainMs)) expect(ms).toBeLessThan(5_000);
-      expect(report.window.kept).toBeLessThanOrEqual(report.window.admitted);
       expect(await redis.primaryPort()).toBe(redis.replica.port);
       expect(oldPrimary).not.toBe(redis.replica.port);
     } finally {
