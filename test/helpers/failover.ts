@@ -47,7 +47,8 @@ export interface FailoverReport {
   revokedDuringOutageRefusedMs: number;
 }
 
-const me = (url: string, token: string) => fetch(`${url}/openapi/v1/me`, { headers: { Authorization: `Bearer ${token}` }, signal: AbortSignal.timeout(HANG_MS) });
+/** GET /me with a token, given up after HANG_MS (a hang shows as a TimeoutError). */
+export const me = (server: { url: string }, token: string) => fetch(`${server.url}/openapi/v1/me`, { headers: { Authorization: `Bearer ${token}` }, signal: AbortSignal.timeout(HANG_MS) });
 const windowKey = (token: string) => `rl:token:{${hashToken(token)}}`;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -79,9 +80,9 @@ export async function failoverUnderLoad(replicas: ReplicaProcess[], fixture: Tes
   const revokeOn = (url: string, token: string) => form(`${url}/openapi/v1/oauth/revoke`, { token });
 
   // Warm: every token's identity cached on both replicas; then the revoked ones are refused everywhere.
-  for (const r of replicas) for (const t of [...live, ...probes, ...revoked, revokedLater!]) expect((await me(r.url, t)).status).toBe(200);
+  for (const r of replicas) for (const t of [...live, ...probes, ...revoked, revokedLater!]) expect((await me(r, t)).status).toBe(200);
   for (const t of revoked) expect((await revokeOn(a.url, t)).status).toBe(200);
-  for (const r of replicas) for (const t of revoked) expect((await me(r.url, t)).status).toBe(401);
+  for (const r of replicas) for (const t of revoked) expect((await me(r, t)).status).toBe(401);
 
   // What the last moments before the kill write.
   const approvalFlow = await startFlowOnVictim(a, topology);
@@ -96,7 +97,7 @@ export async function failoverUnderLoad(replicas: ReplicaProcess[], fixture: Tes
     const t0 = Date.now();
     let status: string;
     try {
-      const res = await me(r.url, token);
+      const res = await me(r, token);
       const body = (await res.json()) as { sub?: string };
       status = String(res.status);
       if (res.status === 200 && (kind === 'revoked' || body.sub !== account.id)) wrong.push(`${r.name} ${kind}: 200 ${JSON.stringify(body)}`);
@@ -149,7 +150,7 @@ export async function failoverUnderLoad(replicas: ReplicaProcess[], fixture: Tes
   };
   let answered = 0;
   const burst = Array.from({ length: 45 }, (_, i) =>
-    me((i % 2 ? b : a).url, burstToken!)
+    me(i % 2 ? b : a, burstToken!)
       .then((res) => {
         if (++answered === 15) void kill();
         return res.status;
@@ -216,12 +217,12 @@ async function startFlowOnVictim(server: ReplicaProcess, topology: FailoverTopol
 async function firstRefusal(server: ReplicaProcess, token: string, wrong: string[]): Promise<number> {
   let refusedAt = 0;
   for (let i = 0; i < 400 && !refusedAt; i++) {
-    const status = (await me(server.url, token)).status;
+    const status = (await me(server, token)).status;
     if (status === 401) refusedAt = Date.now();
     else await sleep(25);
   }
   if (!refusedAt) throw new Error('the token revoked during the outage was never refused');
-  for (let i = 0; i < 5; i++) if ((await me(server.url, token)).status === 200) wrong.push(`${server.name}: a refused revoked token accepted again`);
+  for (let i = 0; i < 5; i++) if ((await me(server, token)).status === 200) wrong.push(`${server.name}: a refused revoked token accepted again`);
   return refusedAt;
 }
 
@@ -229,7 +230,7 @@ async function firstRefusal(server: ReplicaProcess, token: string, wrong: string
 export async function refusedWithin(server: { url: string }, token: string): Promise<number> {
   const start = Date.now();
   for (;;) {
-    if ((await me(server.url, token)).status === 401) return Date.now() - start;
+    if ((await me(server, token)).status === 401) return Date.now() - start;
     if (Date.now() - start > 10_000) throw new Error('a revoked token was still accepted after 10 s');
     await sleep(10);
   }

@@ -6,16 +6,12 @@ import { recordKey, usedKey } from '../../src/device-flow/device-scripts.ts';
 import { STORE_SCRIPTS } from '../../src/store-scripts.ts';
 import { RedisStore } from '../../src/storage/store/index.ts';
 import { topologyFor } from '../../src/storage/store/redis-topology.ts';
-import { deviceLogin } from '../helpers/console.ts';
-import { form, startFlow } from '../helpers/device.ts';
-import { failoverUnderLoad, HANG_MS, refusedWithin, reportFailover } from '../helpers/failover.ts';
-import { createAccount, mintToken, type TestAccount } from '../helpers/fixtures.ts';
-import { reportTiming } from '../helpers/load.ts';
+import { startFlow } from '../helpers/device.ts';
+import { failoverUnderLoad, HANG_MS, me, reportFailover } from '../helpers/failover.ts';
+import { mintToken } from '../helpers/fixtures.ts';
 import { until } from '../helpers/processes.ts';
 import { ask, RedisCluster, subscribersOf, type ClusterNode, type Subscriber } from '../helpers/redis-topologies.ts';
-import { startReplica, type ReplicaProcess } from '../helpers/replica-process.ts';
-import { startServer, type TestServer } from '../helpers/server.ts';
-import { expectMatchesSpec } from '../helpers/spec.ts';
+import { describeReplicaPair, loginAndRevokeAcross, startReplicaPair, type ReplicaPair } from '../helpers/replica-pair.ts';
 import { describeStoreContract } from '../helpers/store-contract.ts';
 
 // One Redis Cluster for the whole file (3 primaries, 1 replica each, node timeout 1 s), two
@@ -23,31 +19,24 @@ import { describeStoreContract } from '../helpers/store-contract.ts';
 // worker's own app instance on it, which mints tokens for the tests. The last test kills a
 // primary; everything before it runs on the intact cluster.
 let cluster: RedisCluster;
-let a: ReplicaProcess;
-let b: ReplicaProcess;
-let fixture: TestServer;
-let account: TestAccount;
+let pair: ReplicaPair;
 
 beforeAll(async () => {
   cluster = await RedisCluster.start();
-  [a, b] = await Promise.all([startReplica('a', cluster.env), startReplica('b', cluster.env)]);
-  fixture = await startServer({ store: await RedisStore.open(topologyFor(cluster.deployment)) });
-  account = await createAccount(fixture.db);
+  pair = await startReplicaPair(cluster.deployment, cluster.env);
 }, 180_000);
 afterAll(async () => {
-  await Promise.all([a?.close(), b?.close()]);
-  await fixture?.close();
-  await fixture?.store.close();
+  await pair?.close();
   await cluster?.close();
 });
 
-const me = (r: { url: string }, token: string) => fetch(`${r.url}/openapi/v1/me`, { headers: { Authorization: `Bearer ${token}` }, signal: AbortSignal.timeout(HANG_MS) });
-
 describeStoreContract('RedisStore on Redis Cluster', () => RedisStore.open(topologyFor(cluster.deployment)));
+
+describeReplicaPair('redis_cluster', () => pair);
 
 describe('every store script on a real cluster', () => {
   it.each(STORE_SCRIPTS.map((e) => [e.script.name, e] as const))('when %s runs its example on the cluster, then it answers as documented, its keys in one slot', async (_name, { script, example }) => {
-    const store = fixture.store;
+    const store = pair.fixture.store;
     const slots = await Promise.all(example.keys.map((k) => cluster.slotOf(k)));
     expect(new Set(slots).size).toBe(1);
     await store.del(...example.keys);
@@ -56,19 +45,10 @@ describe('every store script on a real cluster', () => {
   });
 });
 
-describe('two replicas on one cluster', () => {
-  it('when a device login starts on one replica and is approved on the other, then its token works on both, and /_health says redis_cluster', async () => {
-    const token = await deviceLogin(a, b, account);
-    for (const r of [a, b]) expect(await (await me(r, token)).json()).toMatchObject({ sub: account.id, prefix: 'tsa_' });
-    const health = await fetch(`${a.url}/openapi/v1/_health`);
-    const body = await health.json();
-    expect(body).toEqual({ ok: true, version: expect.any(String), checks: { database: 'ok', store: 'ok' }, store_deployment: 'redis_cluster' });
-    expectMatchesSpec('get', '/_health', 200, body);
-  });
-
+describe('keys on a cluster', () => {
   it('when many tokens and device codes are used, then their keys spread over all three primaries, and one code keeps its keys in one slot', async () => {
-    const tokens = await Promise.all(Array.from({ length: 30 }, () => mintToken(fixture, account)));
-    for (const [i, t] of tokens.entries()) expect((await me(i % 2 ? a : b, t)).status).toBe(200);
+    const tokens = await Promise.all(Array.from({ length: 30 }, () => mintToken(pair.fixture, pair.account)));
+    for (const [i, t] of tokens.entries()) expect((await me(i % 2 ? pair.a : pair.b, t)).status).toBe(200);
     const masters = await cluster.masters();
     const owners = await Promise.all(tokens.map(async (t) => (await cluster.ownerOf(`rl:token:{${hashToken(t)}}`)).port));
     const sizes = await Promise.all(masters.map((m) => ask(m.port, (r) => r.dbsize())));
@@ -79,25 +59,9 @@ describe('two replicas on one cluster', () => {
     const owner = await cluster.ownerOf(key);
     for (const m of masters) expect(await ask(m.port, (r) => r.call('EXISTS', key).catch((e: Error) => e.message.split(' ')[0]))).toBe(m.port === owner.port ? 1 : 'MOVED');
 
-    const flow = await startFlow(a);
+    const flow = await startFlow(pair.a);
     const hash = hashToken(flow.device_code);
     expect(await cluster.slotOf(recordKey(hash))).toBe(await cluster.slotOf(usedKey(hash)));
-  });
-
-  it('when 200 requests for one token arrive at both replicas at once, then exactly 60 pass and the rest get 429', async () => {
-    const token = await mintToken(fixture, account);
-    const statuses = await Promise.all(Array.from({ length: 200 }, (_, i) => me(i % 2 ? a : b, token).then((r) => r.status)));
-    expect(statuses.filter((s) => s === 200)).toHaveLength(60);
-    expect(statuses.filter((s) => s === 429)).toHaveLength(140);
-  });
-
-  it('when a token is revoked on one replica, then the other refuses it within 1 s', async () => {
-    const token = await deviceLogin(b, a, account);
-    for (const r of [a, b]) expect((await me(r, token)).status).toBe(200);
-    expect((await form(`${a.url}/openapi/v1/oauth/revoke`, { token })).status).toBe(200);
-    const ms = await refusedWithin(b, token);
-    reportTiming('cluster: revoked on a → refused on b', ms);
-    expect(ms).toBeLessThan(1_000);
   });
 });
 
@@ -110,7 +74,7 @@ describe('a primary killed under load', () => {
     const heard: string[] = [];
     await watcher.subscribe(channel, (m) => heard.push(m), (live) => states.push(live));
     const victim = await primaryHosting(async () => (await cluster.hostsOf(channel))[0]);
-    const before = await moveSubscriber(a.pid, victim.port);
+    const before = await moveSubscriber(pair.a.pid, victim.port);
     await until(async () => states.at(-1) === true, 'the watching store to be live');
     states.length = 0;
     const heir = (await cluster.view()).find((n) => n.masterId === victim.id)!;
@@ -120,7 +84,7 @@ describe('a primary killed under load', () => {
     };
     const inspect = new Cluster(cluster.deployment.nodes.map((n) => ({ ...n })));
     try {
-      const report = await failoverUnderLoad([a, b], fixture, {
+      const report = await failoverUnderLoad([pair.a, pair.b], pair.fixture, {
         onVictim: inVictimSlots,
         kill: () => cluster.process(victim.port).stop('SIGKILL'),
         promoted: async () => {
@@ -137,23 +101,19 @@ describe('a primary killed under load', () => {
       // The subscriptions on the lost primary were reported lost, moved to a live node, and are whole and live again.
       const live = cluster.nodes.filter((n) => n.running).map((n) => n.port);
       await until(async () => {
-        const now = await subscribersOf(a.pid, live);
+        const now = await subscribersOf(pair.a.pid, live);
         return now.length === 1 && now[0]!.channels === before.channels;
       }, "replica a's subscriptions on a live node");
       await until(async () => states.at(-1) === true, 'the watching store to be live again');
       expect(states).toEqual([false, true]);
-      await fixture.store.publish(channel, 'after');
+      await pair.fixture.store.publish(channel, 'after');
       await until(async () => heard.includes('after'), 'a message after the failover');
     } finally {
       inspect.disconnect();
       await watcher.close();
     }
-    // Afterwards: a new login on each replica, and invalidations flow between them again.
-    const token = await deviceLogin(b, a, account);
-    expect((await me(a, token)).status).toBe(200);
-    expect((await me(b, token)).status).toBe(200);
-    expect((await form(`${b.url}/openapi/v1/oauth/revoke`, { token })).status).toBe(200);
-    expect(await refusedWithin(a, token)).toBeLessThan(1_000);
+    // Afterwards: a new login across the replicas, and invalidations flow between them again.
+    await loginAndRevokeAcross(pair);
   }, 180_000);
 });
 
