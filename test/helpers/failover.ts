@@ -5,12 +5,10 @@ import { consoleSignin, decide } from './console.ts';
 import { form, poll, startFlow, type DeviceStart } from './device.ts';
 import { createAccount, mintToken, type TestAccount } from './fixtures.ts';
 import { reportTiming } from './load.ts';
+import { me } from './replica-pair.ts';
 import type { ReplicaProcess } from './replica-process.ts';
 import type { TestServer } from './server.ts';
 
-/** The store's command timeout: no answer may take longer than this, plus what a busy 2-core machine adds. */
-export const COMMAND_TIMEOUT_MS = 2_000;
-export const HANG_MS = COMMAND_TIMEOUT_MS + 2_000;
 /** Uses per token of the load: well under the limit of 60 per minute, so a 429 is always a fault. */
 const USES_PER_TOKEN = 40;
 
@@ -47,8 +45,6 @@ export interface FailoverReport {
   revokedDuringOutageRefusedMs: number;
 }
 
-/** GET /me with a token, given up after HANG_MS (a hang shows as a TimeoutError). */
-export const me = (server: { url: string }, token: string) => fetch(`${server.url}/openapi/v1/me`, { headers: { Authorization: `Bearer ${token}` }, signal: AbortSignal.timeout(HANG_MS) });
 const windowKey = (token: string) => `rl:token:{${hashToken(token)}}`;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -224,16 +220,6 @@ async function firstRefusal(server: ReplicaProcess, token: string, wrong: string
   if (!refusedAt) throw new Error('the token revoked during the outage was never refused');
   for (let i = 0; i < 5; i++) if ((await me(server, token)).status === 200) wrong.push(`${server.name}: a refused revoked token accepted again`);
   return refusedAt;
-}
-
-/** ms until `server` refuses a token just revoked elsewhere (it may accept it until the invalidation arrives). */
-export async function refusedWithin(server: { url: string }, token: string): Promise<number> {
-  const start = Date.now();
-  for (;;) {
-    if ((await me(server, token)).status === 401) return Date.now() - start;
-    if (Date.now() - start > 10_000) throw new Error('a revoked token was still accepted after 10 s');
-    await sleep(10);
-  }
 }
 
 /** The figures of a failover, on stderr when REPORT_TIMINGS is set (for docs/operations.md). */

@@ -3,12 +3,28 @@ import { RedisStore, type RedisDeployment, type StoreDeployment } from '../../sr
 import { topologyFor } from '../../src/storage/store/redis-topology.ts';
 import { deviceLogin } from './console.ts';
 import { form } from './device.ts';
-import { me, refusedWithin } from './failover.ts';
 import { createAccount, mintToken, type TestAccount } from './fixtures.ts';
 import { reportTiming } from './load.ts';
 import { startReplica, type ReplicaProcess } from './replica-process.ts';
 import { startServer, type TestServer } from './server.ts';
 import { expectMatchesSpec } from './spec.ts';
+
+/** The store's command timeout: no answer may take longer than this, plus what a busy 2-core machine adds. */
+export const COMMAND_TIMEOUT_MS = 2_000;
+export const HANG_MS = COMMAND_TIMEOUT_MS + 2_000;
+
+/** GET /me with a token, given up after HANG_MS (a hang shows as a TimeoutError). */
+export const me = (server: { url: string }, token: string) => fetch(`${server.url}/openapi/v1/me`, { headers: { Authorization: `Bearer ${token}` }, signal: AbortSignal.timeout(HANG_MS) });
+
+/** ms until `server` refuses a token just revoked elsewhere (it may accept it until the invalidation arrives). */
+export async function refusedWithin(server: { url: string }, token: string): Promise<number> {
+  const start = Date.now();
+  for (;;) {
+    if ((await me(server, token)).status === 401) return Date.now() - start;
+    if (Date.now() - start > 10_000) throw new Error('a revoked token was still accepted after 10 s');
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
 
 /**
  * Two Tessera replicas in processes of their own (a and b) on one Redis deployment and the

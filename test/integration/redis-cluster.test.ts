@@ -7,11 +7,12 @@ import { STORE_SCRIPTS } from '../../src/store-scripts.ts';
 import { RedisStore } from '../../src/storage/store/index.ts';
 import { topologyFor } from '../../src/storage/store/redis-topology.ts';
 import { startFlow } from '../helpers/device.ts';
-import { failoverUnderLoad, HANG_MS, me, reportFailover } from '../helpers/failover.ts';
+import { failoverUnderLoad, reportFailover } from '../helpers/failover.ts';
 import { mintToken } from '../helpers/fixtures.ts';
 import { until } from '../helpers/processes.ts';
-import { ask, RedisCluster, subscribersOf, type ClusterNode, type Subscriber } from '../helpers/redis-topologies.ts';
-import { describeReplicaPair, loginAndRevokeAcross, startReplicaPair, type ReplicaPair } from '../helpers/replica-pair.ts';
+import { RedisCluster, type ClusterNode } from '../helpers/redis-cluster-process.ts';
+import { ask, subscribersOf, type Subscriber } from '../helpers/redis-topologies.ts';
+import { describeReplicaPair, HANG_MS, loginAndRevokeAcross, me, startReplicaPair, type ReplicaPair } from '../helpers/replica-pair.ts';
 import { describeStoreContract } from '../helpers/store-contract.ts';
 
 // One Redis Cluster for the whole file (3 primaries, 1 replica each, node timeout 1 s), two

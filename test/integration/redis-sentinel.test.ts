@@ -2,10 +2,11 @@ import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RedisStore } from '../../src/storage/store/index.ts';
 import { topologyFor } from '../../src/storage/store/redis-topology.ts';
-import { failoverUnderLoad, HANG_MS, reportFailover } from '../helpers/failover.ts';
+import { failoverUnderLoad, reportFailover } from '../helpers/failover.ts';
 import { until } from '../helpers/processes.ts';
-import { RedisSentinels, subscribersOf } from '../helpers/redis-topologies.ts';
-import { describeReplicaPair, loginAndRevokeAcross, startReplicaPair, type ReplicaPair } from '../helpers/replica-pair.ts';
+import { RedisSentinels } from '../helpers/redis-sentinel-process.ts';
+import { subscribersOf } from '../helpers/redis-topologies.ts';
+import { describeReplicaPair, HANG_MS, loginAndRevokeAcross, startReplicaPair, type ReplicaPair } from '../helpers/replica-pair.ts';
 import { describeStoreContract } from '../helpers/store-contract.ts';
 
 // One Sentinel deployment for the whole file (a primary, a replica, three Sentinels with
