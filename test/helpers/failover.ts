@@ -5,6 +5,7 @@ import { consoleSignin, decide } from './console.ts';
 import { form, poll, startFlow, type DeviceStart } from './device.ts';
 import { createAccount, mintToken, type TestAccount } from './fixtures.ts';
 import { reportTiming } from './load.ts';
+import { until } from './processes.ts';
 import { me } from './replica-pair.ts';
 import type { ReplicaProcess } from './replica-process.ts';
 import type { TestServer } from './server.ts';
@@ -130,7 +131,7 @@ export async function failoverUnderLoad(replicas: ReplicaProcess[], fixture: Tes
     }
   };
   const workers = replicas.flatMap((r) => Array.from({ length: 3 }, () => worker(r)));
-  while ((answers[`${a.name} live 200`] ?? 0) + (answers[`${b.name} live 200`] ?? 0) < 60) await sleep(20);
+  await until(async () => (answers[`${a.name} live 200`] ?? 0) + (answers[`${b.name} live 200`] ?? 0) >= 60, 'the load to flow', 30_000, 20);
 
   // The last moments: an approval, a sign-out and fresh device codes, each acknowledged; then a
   // burst for one token, and the kill once a third of it has been answered (the rest in flight).
@@ -163,13 +164,15 @@ export async function failoverUnderLoad(replicas: ReplicaProcess[], fixture: Tes
 
   const servingAgainAt: Record<string, number> = {};
   const probe = async (r: ReplicaProcess) => {
-    for (let i = 0; ; i++) {
+    const giveUp = Date.now() + 30_000;
+    for (let i = 0; Date.now() < giveUp; i++) {
       if ((await record(r, 'probe', probes[i % probes.length]!)) === 200) {
         servingAgainAt[r.name] = Date.now();
         return;
       }
       await sleep(25);
     }
+    throw new Error(`replica ${r.name} did not serve keys of the lost primary within 30 s of the promotion`);
   };
   const promotedAt = await promotion;
   const [, refusedAt] = await Promise.all([Promise.all(replicas.map(probe)), refusal]);

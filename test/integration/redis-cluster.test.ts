@@ -106,7 +106,8 @@ describe('a primary killed under load', () => {
         return now.length === 1 && now[0]!.channels === before.channels;
       }, "replica a's subscriptions on a live node");
       await until(async () => states.at(-1) === true, 'the watching store to be live again');
-      expect(states).toEqual([false, true]);
+      expect(states[0]).toBe(false);
+      expect(states.at(-1)).toBe(true);
       await pair.fixture.store.publish(channel, 'after');
       await until(async () => heard.includes('after'), 'a message after the failover');
     } finally {

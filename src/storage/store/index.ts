@@ -5,7 +5,7 @@ import { topologyFor, type RedisDeployment } from './redis-topology.ts';
 import type { Store } from './store.ts';
 
 export * from './store.ts';
-export type { HostPort, RedisCredentials, RedisDeployment, StoreDeployment } from './redis-topology.ts';
+export type { HostPort, RedisCredentials, RedisDeployment } from './redis-topology.ts';
 export { MemoryStore, RedisStore };
 
 /** The store the settings name: one Redis, Sentinel or Cluster, or (none set) the in-process store. */

@@ -1,8 +1,8 @@
 import { createHash, randomUUID } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import { slotError } from './hash-tag.ts';
-import { singleRedis, type RedisTopology, type StoreDeployment } from './redis-topology.ts';
-import { releaseLockScript, StoreUnavailableError, type Store, type StoreScript } from './store.ts';
+import { singleRedis, type RedisTopology } from './redis-topology.ts';
+import { releaseLockScript, StoreUnavailableError, type Store, type StoreDeployment, type StoreScript } from './store.ts';
 
 /** Wait before a new subscriber connection replaces one that ended (a cluster node gone). */
 const RELINK_MS = 100;

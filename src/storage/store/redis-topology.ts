@@ -1,5 +1,6 @@
 import { hostname } from 'node:os';
 import { Cluster, Redis, type ClusterOptions, type RedisOptions } from 'ioredis';
+import type { StoreDeployment } from './store.ts';
 
 export interface HostPort {
   readonly host: string;
@@ -24,9 +25,6 @@ export type RedisDeployment =
       readonly credentials: RedisCredentials;
     }
   | { readonly kind: 'cluster'; readonly nodes: readonly HostPort[]; readonly credentials: RedisCredentials };
-
-/** What `/_health` reports. */
-export type StoreDeployment = 'in_process' | 'redis' | 'redis_sentinel' | 'redis_cluster';
 
 /**
  * How the store reaches one deployment. Everything above this (scripts, keys, pub/sub)

@@ -1,10 +1,11 @@
-import type { StoreDeployment } from './redis-topology.ts';
-
 /**
  * Shared state for replicas: atomic scripts, TTL keys, pub/sub and locks.
  * Two implementations pass one contract suite: Redis (one, Sentinel or Cluster; many
  * replicas) and in-process memory (one replica only).
  */
+
+/** Where the shared state lives (what `/_health` reports): in this process, or one of the three Redis deployments. */
+export type StoreDeployment = 'in_process' | 'redis' | 'redis_sentinel' | 'redis_cluster';
 
 /** The in-process view a script's memory twin works on; values are plain JS data. */
 export interface MemoryKV {
