@@ -54,7 +54,9 @@ export interface paths {
         };
         /**
          * List device sessions
-         * @description The caller's live device-flow authorizations (one per client and device label).
+         * @description The caller's live device-flow authorizations (one per client and device label). A
+         *     session is one approval and everything refreshed from it; it lives until its
+         *     `expires_at`, which a refresh moves on (never past the session's absolute limit).
          *     Account subjects need a token with scope `full` (a device-flow `tsa_` token; an API
          *     key is not a session); external subjects (`tse_`) list their own with any of their tokens.
          */
@@ -79,7 +81,7 @@ export interface paths {
         post?: never;
         /**
          * Sign out this device
-         * @description Revokes the device-flow token used for this call; it stops working on every replica at once.
+         * @description Ends the device session of the token used for this call, its refresh token included; both stop working on every replica at once.
          */
         delete: operations["deleteCurrentSession"];
         options?: never;
@@ -99,7 +101,7 @@ export interface paths {
         post?: never;
         /**
          * Revoke a device session
-         * @description Revokes one of the caller's device-flow tokens. Another subject's session is not found.
+         * @description Ends one of the caller's device sessions (its access and refresh token). Another subject's session is not found.
          */
         delete: operations["deleteSession"];
         options?: never;
@@ -464,11 +466,25 @@ export interface components {
             id: string;
             client_id: string;
             device_label: string;
-            /** Format: date-time */
+            /**
+             * Format: date-time
+             * @description When the device was approved.
+             */
             created_at: string;
-            /** Format: date-time */
+            /**
+             * Format: date-time
+             * @description When one of its access tokens last called the API (kept to the minute).
+             */
             last_used_at: string | null;
-            /** Format: date-time */
+            /**
+             * Format: date-time
+             * @description When its refresh token was last exchanged; null when it never was, or when the session has no refresh token.
+             */
+            last_refreshed_at: string | null;
+            /**
+             * Format: date-time
+             * @description When the session ends unless refreshed before; with a refresh token, its expiry (never past the session's absolute limit), otherwise the access token's.
+             */
             expires_at: string;
             /** @description True for the session whose token made this call. */
             current: boolean;
@@ -1357,7 +1373,8 @@ export interface operations {
                      *           "device_label": "laptop",
                      *           "created_at": "2026-11-01T10:00:00Z",
                      *           "last_used_at": "2026-11-02T09:30:00Z",
-                     *           "expires_at": "2026-11-15T10:00:00Z",
+                     *           "last_refreshed_at": "2026-11-02T09:00:00Z",
+                     *           "expires_at": "2026-12-02T09:00:00Z",
                      *           "current": true
                      *         }
                      *       ],

@@ -20,6 +20,9 @@ await idp.configure({
       grant_types: ['authorization_code'],
       response_types: ['code'],
       token_endpoint_auth_method: 'client_secret_post',
+      // OpenID Connect Back-Channel Logout: signing out here ends the Tessera sessions it approved.
+      backchannel_logout_uri: `${tessera}/openapi/v1/oauth/sso/backchannel-logout`,
+      backchannel_logout_session_required: true,
     },
   ],
   accounts: [DEMO],
@@ -37,6 +40,9 @@ console.log(`
   and grant an app to the demo user:
 
     npm run server -- admin grant-app --app <app id> --issuer ${idp.issuer} --email ${DEMO.email}
+
+  Signing out at ${idp.issuer}/session/end calls ${tessera}/openapi/v1/oauth/sso/backchannel-logout
+  (OpenID Connect Back-Channel Logout), which ends the CLI logins that sign-in approved.
 `);
 
 const stop = () => void idp.close().then(() => process.exit(0));

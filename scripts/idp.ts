@@ -1,12 +1,14 @@
 /**
  * A real OpenID Provider for development and tests, built on the `oidc-provider` package:
  * accounts in memory, the package's development sign-in pages (any password), consent
- * skipped for the configured clients. `npm run dev:idp` runs one; the tests start their own.
+ * skipped for the configured clients, and Back-Channel Logout: signing out at
+ * `/session/end` posts a logout token to each client's `backchannel_logout_uri`.
+ * `npm run dev:idp` runs one; the tests start their own.
  */
 import { randomBytes } from 'node:crypto';
 import { createServer, type RequestListener, type Server } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
-import { exportJWK, generateKeyPair } from 'jose';
+import { exportJWK, generateKeyPair, type JWK } from 'jose';
 import Provider, { type ClientMetadata, type Configuration, type KoaContextWithOIDC } from 'oidc-provider';
 
 export interface IdpAccount {
@@ -34,6 +36,8 @@ export class DevIdp {
   /** When set, the next token response carries this ID token instead of its own (tests: a token issued to another client). */
   replaceNextIdToken: string | null = null;
   provider: Provider | null = null;
+  /** The private key it signs ID and logout tokens with (tests sign crafted logout tokens with it). */
+  signingKey: (JWK & { kid: string; alg: string }) | null = null;
   private handler: RequestListener = (_req, res) => void res.writeHead(503).end('identity provider not configured yet');
   private readonly sockets = new Set<Socket>();
 
@@ -66,6 +70,7 @@ export class DevIdp {
     for (const a of c.accounts ?? []) this.accounts.set(a.login, a);
     const { privateKey } = await generateKeyPair('RS256', { extractable: true });
     const jwk = { ...(await exportJWK(privateKey)), kid: randomBytes(8).toString('hex'), alg: 'RS256', use: 'sig' };
+    this.signingKey = jwk;
     const configuration: Configuration = {
       clients: c.clients,
       jwks: { keys: [jwk as never] },
@@ -76,7 +81,7 @@ export class DevIdp {
         short: { signed: true, sameSite: 'lax' },
       },
       claims: { openid: ['sub'], email: ['email', 'email_verified'], profile: ['name'] },
-      features: { devInteractions: { enabled: true } },
+      features: { devInteractions: { enabled: true }, backchannelLogout: { enabled: true } },
       pkce: { methods: ['S256'], required: () => true },
       ttl: {
         IdToken: () => this.idTokenTtlSeconds,

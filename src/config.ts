@@ -69,6 +69,12 @@ const fields = {
   OAUTH_DEVICE_POLL_INTERVAL_SECONDS: int(1, 60).default(5),
   OAUTH_ACCESS_TOKEN_TTL_DAYS: int(-100_000, 100_000).default(14),
   OAUTH_ACCESS_TOKEN_RETENTION_DAYS: int(1, 3650).default(30),
+  // Token lifecycle (docs/tokens.md, "Sessions and refresh tokens")
+  OAUTH_REFRESH_TOKENS: bool.default(true),
+  OAUTH_ACCESS_TOKEN_TTL_MINUTES: int(5, 1440).default(60),
+  OAUTH_REFRESH_TOKEN_TTL_DAYS: int(1, 3650).default(30),
+  OAUTH_SESSION_MAX_DAYS: int(1, 3650).default(90),
+  OAUTH_REFRESH_REUSE_GRACE_SECONDS: int(0, 300).default(10),
   OPENAI_BASE_URL: httpUrl.default('https://api.openai.com/v1'),
   OPENAI_API_KEY: z.string().optional(),
   PROVIDER_TIMEOUT_MS: int(100, 600_000).default(60_000),
@@ -129,6 +135,8 @@ export interface Config {
   readonly devicePollIntervalSeconds: number;
   readonly accessTokenTtlDays: number;
   readonly accessTokenRetentionDays: number;
+  /** Short access tokens with rotating refresh tokens; null (OAUTH_REFRESH_TOKENS=false): one token of accessTokenTtlDays. */
+  readonly refreshTokens: RefreshTokensConfig | null;
   readonly openai: { readonly baseUrl: string; readonly apiKey: string | null };
   readonly providerTimeoutMs: number;
   /** How often a run stream sends a `ping` event (10 s by default; proxies close idle streams). */
@@ -153,6 +161,17 @@ export interface Config {
   readonly sseStallTimeoutMs: number;
   readonly runHeartbeatMs: number;
   readonly runSweepIntervalMs: number;
+}
+
+export interface RefreshTokensConfig {
+  /** Lifetime of a device-flow access token (OAUTH_ACCESS_TOKEN_TTL_MINUTES, in seconds). */
+  readonly accessTokenTtlSeconds: number;
+  /** A refresh token lapses this long after its last use (idle). */
+  readonly refreshTokenTtlDays: number;
+  /** No session outlives this, counted from the approval (absolute). */
+  readonly sessionMaxDays: number;
+  /** A spent refresh token presented again this soon is a racing duplicate, not theft. */
+  readonly reuseGraceSeconds: number;
 }
 
 export interface JwtBearersConfig {
@@ -221,6 +240,14 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     devicePollIntervalSeconds: r.OAUTH_DEVICE_POLL_INTERVAL_SECONDS,
     accessTokenTtlDays: Math.min(365, Math.max(1, r.OAUTH_ACCESS_TOKEN_TTL_DAYS)),
     accessTokenRetentionDays: r.OAUTH_ACCESS_TOKEN_RETENTION_DAYS,
+    refreshTokens: r.OAUTH_REFRESH_TOKENS
+      ? Object.freeze({
+          accessTokenTtlSeconds: r.OAUTH_ACCESS_TOKEN_TTL_MINUTES * 60,
+          refreshTokenTtlDays: r.OAUTH_REFRESH_TOKEN_TTL_DAYS,
+          sessionMaxDays: r.OAUTH_SESSION_MAX_DAYS,
+          reuseGraceSeconds: r.OAUTH_REFRESH_REUSE_GRACE_SECONDS,
+        })
+      : null,
     openai: Object.freeze({ baseUrl: r.OPENAI_BASE_URL.replace(/\/+$/, ''), apiKey: r.OPENAI_API_KEY ?? null }),
     providerTimeoutMs: r.PROVIDER_TIMEOUT_MS,
     ssePingIntervalMs: r.SSE_PING_INTERVAL_MS,

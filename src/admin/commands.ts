@@ -16,6 +16,7 @@ import { createStore } from '../storage/store/index.ts';
 import { accountByEmail, resetPassword } from './accounts-admin.ts';
 import { createApp } from './apps-admin.ts';
 import { registerGrantCommands } from './grant-commands.ts';
+import { registerOffboardingCommands } from './offboarding-commands.ts';
 
 type WithDatabase = <T>(fn: (ctx: { db: Database; cfg: Config; log: Logger }) => Promise<T>) => Promise<T>;
 
@@ -26,6 +27,7 @@ function output(json: boolean, value: Record<string, unknown>, text: string): vo
 
 export function registerAdminCommands(admin: Command, withDatabase: WithDatabase): void {
   registerGrantCommands(admin, withDatabase);
+  registerOffboardingCommands(admin, withDatabase);
   admin
     .command('create-account')
     .requiredOption('--email <email>')
@@ -127,7 +129,8 @@ export function registerAdminCommands(admin: Command, withDatabase: WithDatabase
         try {
           const tokens = new TokenService(cfg, db, new InvalidatingCache(store, log), auditTo(log));
           const t = await tokens.mintAccountToken({ accountId: account.id, email: account.email, clientId: o.clientId, deviceLabel: o.deviceLabel });
-          output(!!o.json, { access_token: t.token, token_id: t.id, expires_at: t.expiresAt.toISOString() }, t.token);
+          const refresh = t.refresh ? { refresh_token: t.refresh.token, refresh_token_expires_at: t.refresh.expiresAt.toISOString() } : {};
+          output(!!o.json, { access_token: t.token, token_id: t.id, expires_at: t.expiresAt.toISOString(), ...refresh }, t.token);
         } finally {
           await store.close();
         }

@@ -1,5 +1,6 @@
 import type { Logger } from 'pino';
 import type { Database } from '../storage/db.ts';
+import { SESSION_END } from '../storage/repos/sessions.ts';
 import type { Store } from '../storage/store/index.ts';
 
 /**
@@ -15,12 +16,15 @@ export async function pruneTokens(
 ): Promise<{ tokens: number; apiKeys: number; consoleSessions: number; deviceGrants: number } | null> {
   return store.withLock('token-pruner', 10 * 60_000, async () => {
     const cutoff = [retentionDays];
+    // A session lives until the later of its access and refresh expiries (SESSION_END); its spent refresh tokens go with it.
     const tokens = await db.query(
       `DELETE FROM oauth_access_tokens
-        WHERE coalesce(revoked_at, expires_at) < now() - make_interval(days => $1)
-          AND (revoked_at IS NOT NULL OR expires_at < now()) RETURNING id`,
+        WHERE coalesce(revoked_at, ${SESSION_END}) < now() - make_interval(days => $1)
+          AND (revoked_at IS NOT NULL OR ${SESSION_END} < now()) RETURNING id`,
       cutoff,
     );
+    // A spent refresh token older than the retention is forgotten: presented again it is merely unknown.
+    await db.query('DELETE FROM oauth_spent_refresh_tokens WHERE spent_at < now() - make_interval(days => $1)', cutoff);
     const apiKeys = await db.query(
       `DELETE FROM api_keys
         WHERE coalesce(revoked_at, expires_at) < now() - make_interval(days => $1) RETURNING id`,

@@ -29,6 +29,22 @@ const KINDS: readonly TokenKind[] = [
   { prefix: 'tsk_', kind: 'api_key', subject: 'account', table: 'api_keys', scopes: null, edition: 'community' },
 ];
 
+/**
+ * A refresh token (`tsr_`, docs/tokens.md): the same format, but never a bearer. It is
+ * presented only to the token endpoint (grant_type=refresh_token) and the revocation
+ * endpoint, and stored as a hash in the session's row (`refresh_token_hash`).
+ */
+export interface RefreshTokenKind {
+  readonly prefix: 'tsr_';
+  readonly kind: 'refresh';
+  readonly table: 'oauth_access_tokens';
+}
+
+export const REFRESH_KIND: RefreshTokenKind = { prefix: 'tsr_', kind: 'refresh', table: 'oauth_access_tokens' };
+
+/** Every prefix Tessera mints: the bearer kinds and the refresh kind. */
+export type TokenPrefix = 'tsa_' | 'tse_' | 'tsk_' | 'tsr_';
+
 /** The kinds an edition accepts as bearers: the community edition `tsa_` and `tsk_`, the enterprise edition `tse_` too. */
 export const kindsFor = (edition: TokenKind['edition']): readonly TokenKind[] =>
   edition === 'enterprise' ? KINDS : KINDS.filter((k) => k.edition === 'community');
@@ -53,20 +69,31 @@ export function kindByPrefix(prefix: string): TokenKind | undefined {
   return KINDS.find((k) => k.prefix === prefix);
 }
 
-export function generateToken(prefix: 'tsa_' | 'tse_' | 'tsk_'): string {
+const kindOrRefresh = (prefix: string): TokenKind | RefreshTokenKind | undefined => (prefix === REFRESH_KIND.prefix ? REFRESH_KIND : kindByPrefix(prefix));
+
+export function generateToken(prefix: TokenPrefix): string {
   const head = prefix + randomBytes(32).toString('base64url');
   return head + checksum(head);
 }
 
-/** The kind of a well-formed token with a valid checksum, or null. Never touches storage. */
-export function parseToken(token: string): TokenKind | null {
+/** The kind of any well-formed token of ours with a valid checksum (a refresh token included), or null. Never touches storage. */
+export function parseAnyToken(token: string): TokenKind | RefreshTokenKind | null {
   if (token.length !== 53) return null;
-  const kind = kindByPrefix(token.slice(0, 4));
+  const kind = kindOrRefresh(token.slice(0, 4));
   if (!kind) return null;
   const body = token.slice(4, 47);
   if (!BODY.test(body)) return null;
   return checksum(token.slice(0, 47)) === token.slice(47) ? kind : null;
 }
+
+/** The bearer kind of a well-formed token with a valid checksum, or null (a refresh token is no bearer). */
+export function parseToken(token: string): TokenKind | null {
+  const kind = parseAnyToken(token);
+  return kind && kind.kind !== 'refresh' ? kind : null;
+}
+
+/** A well-formed `tsr_` refresh token with a valid checksum. */
+export const isRefreshToken = (token: string): boolean => parseAnyToken(token)?.kind === 'refresh';
 
 /** sha256 hex; one-shot `crypto.hash` (no Hash object per request: every bearer request hashes its token). */
 export function hashToken(token: string): string {

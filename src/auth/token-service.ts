@@ -1,18 +1,26 @@
 import type { Config } from '../config.ts';
-import type { Database } from '../storage/db.ts';
-import { ownerClause, type SessionOwner } from '../storage/repos/sessions.ts';
-import type { TxQuery } from '../storage/db.ts';
+import type { Database, TxQuery } from '../storage/db.ts';
+import { SessionRepo, type EndedSession, type SessionOwner } from '../storage/repos/sessions.ts';
 import { ACCOUNT_ISSUER } from '../storage/repos/tokens.ts';
 import type { AuditSink } from './audit.ts';
 import type { InvalidatingCache } from './invalidating-cache.ts';
+import { lifetimesOf, lifetimeValues, newSessionExpiries, secondsUntil } from './session-lifetimes.ts';
 import { generateToken, hashToken } from './token-kinds.ts';
 
-/** Who an IdP vouched for (docs/enterprise.md): its issuer, `sub`, verified email and display name. */
+/** Who an IdP vouched for (docs/enterprise.md): its issuer, `sub`, verified email and display name, and its session (`sid`) when it names one. */
 export interface ExternalSubject {
   issuer: string;
   sub: string;
   email: string;
   name: string | null;
+  sid?: string | null;
+}
+
+/** A refresh token as issued: the plain token exists only in this answer. */
+export interface IssuedRefreshToken {
+  token: string;
+  expiresAt: Date;
+  expiresIn: number;
 }
 
 export interface MintedToken {
@@ -20,6 +28,8 @@ export interface MintedToken {
   id: string;
   expiresAt: Date;
   expiresIn: number;
+  /** Null without refresh tokens (OAUTH_REFRESH_TOKENS=false). */
+  refresh: IssuedRefreshToken | null;
   rotated: boolean;
 }
 
@@ -31,71 +41,99 @@ export interface MintHooks {
   after?: (q: TxQuery, tokenId: string) => Promise<void>;
 }
 
+/** The account was disabled (`admin disable-account`): nothing is minted for it. */
+export class AccountDisabled extends Error {
+  constructor() {
+    super('the account is disabled');
+  }
+}
+
+interface MintInput {
+  prefix: 'tsa_' | 'tse_';
+  issuer: string;
+  accountId: string | null;
+  sub: string | null;
+  name: string | null;
+  sid: string | null;
+  email: string;
+  clientId: string;
+  deviceLabel: string;
+}
+
 /**
- * Device-flow token lifecycle (docs/tokens.md). Minting for a device that already has
- * a live token rotates that row in place: new hash, new expiry, same id, and the
- * old token stops working on every replica at once.
+ * Device sessions and their tokens (docs/tokens.md). Minting for a device that already has
+ * a live session rotates that row in place: new tokens, new expiries, same id, and the old
+ * access and refresh tokens stop working on every replica at once. Every way a session ends
+ * (sign-out, RFC 7009, a replayed device code, offboarding) clears both of its token hashes
+ * in one statement and publishes the access token's hash to every replica.
  */
 export class TokenService {
+  private readonly sessions: SessionRepo;
+
   constructor(
     private readonly config: Config,
     private readonly db: Database,
     private readonly cache: InvalidatingCache<unknown>,
     private readonly audit: AuditSink,
-  ) {}
+  ) {
+    this.sessions = new SessionRepo(db);
+  }
 
   mintAccountToken(input: { accountId: string; email: string; clientId: string; deviceLabel: string }, hooks: MintHooks = {}): Promise<MintedToken> {
-    return this.mint({ ...input, prefix: 'tsa_', issuer: ACCOUNT_ISSUER, sub: null, name: null }, hooks);
+    return this.mint({ ...input, prefix: 'tsa_', issuer: ACCOUNT_ISSUER, sub: null, name: null, sid: null }, hooks);
   }
 
   /** A tse_ token for an external subject: no account; scopes come from the kind. */
   mintExternalToken(input: { subject: ExternalSubject; clientId: string; deviceLabel: string }, hooks: MintHooks = {}): Promise<MintedToken> {
-    const { issuer, sub, email, name } = input.subject;
-    return this.mint({ prefix: 'tse_', issuer, accountId: null, sub, name, email, clientId: input.clientId, deviceLabel: input.deviceLabel }, hooks);
+    const { issuer, sub, email, name, sid } = input.subject;
+    return this.mint({ prefix: 'tse_', issuer, accountId: null, sub, name, sid: sid ?? null, email, clientId: input.clientId, deviceLabel: input.deviceLabel }, hooks);
   }
 
-  private async mint(input: {
-    prefix: 'tsa_' | 'tse_';
-    issuer: string;
-    accountId: string | null;
-    sub: string | null;
-    name: string | null;
-    email: string;
-    clientId: string;
-    deviceLabel: string;
-  }, hooks: MintHooks): Promise<MintedToken> {
+  private async mint(input: MintInput, hooks: MintHooks): Promise<MintedToken> {
+    const lifetimes = lifetimesOf(this.config);
     const token = generateToken(input.prefix);
-    const hash = hashToken(token);
-    const days = this.config.accessTokenTtlDays;
+    const refresh = lifetimes.refreshes ? generateToken('tsr_') : null;
     const email = input.email.toLowerCase();
+    // The token and its subject, then the five lifetime values.
+    const values = [hashToken(token), input.prefix, input.accountId, input.sub, input.name, input.sid, refresh && hashToken(refresh), ...lifetimeValues(lifetimes)];
+    const returning = 'RETURNING id, expires_at, refresh_expires_at';
     const { row, oldHash } = await this.db.tx(async (q) => {
       await hooks.before?.(q);
+      if (input.accountId) await refuseDisabled(q, input.accountId);
       const [old] = await q<{ id: string; token_hash: string | null }>(
         `SELECT id, token_hash FROM oauth_access_tokens
           WHERE subject_email = $1 AND subject_issuer = $2 AND client_id = $3 AND device_label = $4 AND revoked_at IS NULL
           FOR UPDATE`,
         [email, input.issuer, input.clientId, input.deviceLabel],
       );
+      type Row = { id: string; expires_at: Date; refresh_expires_at: Date | null };
+      let row: Row;
       if (old) {
-        // The same device of the same subject: rotate in place (and follow the IdP if its sub or name changed).
-        const [row] = await q<{ id: string; expires_at: Date }>(
-          `UPDATE oauth_access_tokens SET token_hash = $2, prefix = $4, account_id = $5, subject_sub = $6, subject_name = $7,
-                  created_at = now(), last_used_at = NULL, expires_at = now() + make_interval(days => $3)
-            WHERE id = $1 RETURNING id, expires_at`,
-          [old.id, hash, days, input.prefix, input.accountId, input.sub, input.name],
-        );
-        await hooks.after?.(q, row!.id);
-        return { row: row!, oldHash: old.token_hash };
+        // The same device of the same subject: a new session in place of the old one (following the IdP if its sub or name changed).
+        const e = newSessionExpiries(9);
+        [row] = (await q<Row>(
+          `UPDATE oauth_access_tokens SET token_hash = $2, prefix = $3, account_id = $4, subject_sub = $5, subject_name = $6, subject_sid = $7,
+                  refresh_token_hash = $8, created_at = now(), last_used_at = NULL, last_refreshed_at = NULL,
+                  expires_at = ${e.expiresAt}, refresh_expires_at = ${e.refreshExpiresAt}, session_expires_at = ${e.sessionExpiresAt}
+            WHERE id = $1 ${returning}`,
+          [old.id, ...values],
+        )) as [Row];
+        // The old session's spent refresh tokens belong to it, not to this one: presented later they are just unknown.
+        await q('DELETE FROM oauth_spent_refresh_tokens WHERE session_id = $1', [old.id]);
+      } else {
+        const e = newSessionExpiries(8);
+        [row] = (await q<Row>(
+          `INSERT INTO oauth_access_tokens (token_hash, prefix, account_id, subject_sub, subject_name, subject_sid, refresh_token_hash,
+                                            subject_email, subject_issuer, client_id, device_label, expires_at, refresh_expires_at, session_expires_at)
+           VALUES ($1, $2, $3, $4, $5, $6, $7, $13, $14, $15, $16, ${e.expiresAt}, ${e.refreshExpiresAt}, ${e.sessionExpiresAt}) ${returning}`,
+          [...values, email, input.issuer, input.clientId, input.deviceLabel],
+        )) as [Row];
       }
-      const [row] = await q<{ id: string; expires_at: Date }>(
-        `INSERT INTO oauth_access_tokens (token_hash, prefix, subject_email, subject_issuer, account_id, client_id, device_label, subject_sub, subject_name, expires_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, now() + make_interval(days => $10)) RETURNING id, expires_at`,
-        [hash, input.prefix, email, input.issuer, input.accountId, input.clientId, input.deviceLabel, input.sub, input.name, days],
-      );
-      await hooks.after?.(q, row!.id);
-      return { row: row!, oldHash: null };
+      await hooks.after?.(q, row.id);
+      return { row, oldHash: old ? old.token_hash : null };
     });
     if (oldHash) await this.cache.invalidate([oldHash]);
+    const rotated = oldHash !== null;
     this.audit('oauth.token_minted', {
       token_id: row.id,
       subject: input.accountId ?? input.sub,
@@ -103,64 +141,70 @@ export class TokenService {
       prefix: input.prefix,
       client_id: input.clientId,
       device_label: input.deviceLabel,
-      rotated: oldHash !== null,
+      rotated,
+      refresh_token: refresh !== null,
     });
     return {
       token,
       id: row.id,
       expiresAt: row.expires_at,
-      expiresIn: Math.max(0, Math.floor((row.expires_at.getTime() - Date.now()) / 1000)),
-      rotated: oldHash !== null,
+      expiresIn: secondsUntil(row.expires_at),
+      refresh: refresh && row.refresh_expires_at ? { token: refresh, expiresAt: row.refresh_expires_at, expiresIn: secondsUntil(row.refresh_expires_at) } : null,
+      rotated,
     };
   }
 
-  /** RFC 7009 semantics: revoking an unknown or dead token is not an error. */
+  /**
+   * RFC 7009 semantics: revoking an unknown or dead token is not an error. A session's
+   * access token or its refresh token ends the whole session; an API key ends itself.
+   */
   async revokeByToken(token: string, reason = 'revoked'): Promise<boolean> {
     const hash = hashToken(token);
-    const row = await this.db.one<{ id: string; account_id: string | null }>(
-      `UPDATE oauth_access_tokens SET revoked_at = now(), token_hash = NULL
-        WHERE token_hash = $1 AND revoked_at IS NULL RETURNING id, account_id`,
+    const ended = await this.finish(await this.sessions.endByTokenHash(hash), reason);
+    if (ended.length > 0) return true;
+    const key = await this.db.one<{ id: string; account_id: string }>(
+      `UPDATE api_keys SET revoked_at = now(), token_hash = NULL WHERE token_hash = $1 AND revoked_at IS NULL RETURNING id, account_id`,
       [hash],
     );
-    const key = row
-      ? undefined
-      : await this.db.one<{ id: string; account_id: string }>(
-          `UPDATE api_keys SET revoked_at = now(), token_hash = NULL WHERE token_hash = $1 AND revoked_at IS NULL RETURNING id, account_id`,
-          [hash],
-        );
-    const hit = row ?? key;
     await this.cache.invalidate([hash]);
-    if (hit) this.audit('oauth.token_revoked', { token_id: hit.id, subject: hit.account_id, reason });
-    return hit !== undefined;
+    if (key) this.audit('oauth.token_revoked', { token_id: key.id, subject: key.account_id, reason });
+    return key !== undefined;
   }
 
-  /** Revokes a device-flow token by id whoever holds it (a replayed device code revokes what it produced). */
+  /** Ends a device session by id whoever holds it (a replayed device code, a reused refresh token). */
   async revokeTokenId(id: string, reason: string): Promise<boolean> {
-    const row = await this.db.one<{ token_hash: string | null; account_id: string | null }>(
-      `UPDATE oauth_access_tokens t SET revoked_at = now(), token_hash = NULL
-         FROM (SELECT id, token_hash FROM oauth_access_tokens WHERE id = $1 AND revoked_at IS NULL FOR UPDATE) old
-        WHERE t.id = old.id RETURNING old.token_hash, t.account_id`,
-      [id],
-    );
-    if (!row) return false;
-    if (row.token_hash) await this.cache.invalidate([row.token_hash]);
-    this.audit('oauth.token_revoked', { token_id: id, subject: row.account_id, reason });
-    return true;
+    return (await this.finish(await this.sessions.endById(id), reason)).length > 0;
   }
 
-  /** Revokes one of the subject's device-flow tokens by id; false when it is not theirs or not live. */
+  /** Ends one of the subject's device sessions by id; false when it is not theirs or not live. */
   async revokeById(owner: SessionOwner, id: string, reason = 'revoked'): Promise<boolean> {
-    const { where, values } = ownerClause(owner);
-    const n = values.length;
-    const row = await this.db.one<{ token_hash: string | null }>(
-      `UPDATE oauth_access_tokens t SET revoked_at = now(), token_hash = NULL
-         FROM (SELECT id, token_hash FROM oauth_access_tokens WHERE id = $${n + 1} AND ${where} AND revoked_at IS NULL FOR UPDATE) old
-        WHERE t.id = old.id RETURNING old.token_hash`,
-      [...values, id],
-    );
-    if (!row) return false;
-    if (row.token_hash) await this.cache.invalidate([row.token_hash]);
-    this.audit('oauth.token_revoked', { token_id: id, subject: 'accountId' in owner ? owner.accountId : owner.email, reason });
-    return true;
+    return (await this.finish(await this.sessions.endOwnedById(owner, id), reason)).length > 0;
   }
+
+  /** Ends every device session of an account or external subject ("sign out everywhere", offboarding). */
+  async revokeAllOf(owner: SessionOwner, reason: string): Promise<EndedSession[]> {
+    return this.finish(await this.sessions.endAllOf(owner), reason);
+  }
+
+  /** Ends the sessions an IdP's back-channel logout names: its subject's, or one IdP session's (docs/enterprise.md). */
+  async revokeIdpSessions(issuer: string, who: { sub: string | null; sid: string | null }, reason: string): Promise<EndedSession[]> {
+    return this.finish(await this.sessions.endIdpSessions(issuer, who), reason);
+  }
+
+  /** Drops the ended sessions' access tokens from every replica's identity cache, then audits each. */
+  private async finish(ended: EndedSession[], reason: string): Promise<EndedSession[]> {
+    await this.cache.invalidate(ended.flatMap((e) => (e.token_hash ? [e.token_hash] : [])));
+    for (const e of ended) this.audit('oauth.token_revoked', { token_id: e.id, subject: e.account_id ?? e.subject_sub, reason });
+    return ended;
+  }
+}
+
+/**
+ * Refuses a disabled account. The row stays share-locked until the mint commits, so
+ * `admin disable-account` (which updates it, then ends the account's sessions) waits for a
+ * mint in flight and then ends its session too.
+ */
+async function refuseDisabled(q: TxQuery, accountId: string): Promise<void> {
+  const [row] = await q<{ disabled: boolean }>('SELECT disabled_at IS NOT NULL AS disabled FROM accounts WHERE id = $1 FOR SHARE', [accountId]);
+  if (row?.disabled) throw new AccountDisabled();
 }

@@ -6,13 +6,43 @@ import type { CliContext, TokenSource } from './session.ts';
 
 export type ApiClient = ReturnType<typeof createClient<paths>>;
 
-export function apiClient(host: string, token?: string): ApiClient {
+/**
+ * A stored device login's bearer: its current token, and how to get a new one after a 401
+ * (a refresh on `token_expired`, or the token another tessera process stored meanwhile).
+ */
+export interface RenewableToken {
+  token: string;
+  /** The token to retry with once, or null to let the 401 stand. */
+  renew(used: string, error: string | undefined): Promise<string | null>;
+}
+
+export function apiClient(host: string, token?: string | RenewableToken): ApiClient {
+  const renewable = typeof token === 'object' ? token : null;
   return createClient<paths>({
     baseUrl: `${host}/openapi/v1`,
-    headers: token ? { Authorization: `Bearer ${token}` } : {},
-    fetch: cliFetch,
+    headers: typeof token === 'string' ? { Authorization: `Bearer ${token}` } : {},
+    fetch: renewable ? renewingFetch(renewable) : cliFetch,
     Request: CliRequest,
   });
+}
+
+/** Sends the current token; after a 401 it renews it once and sends the request again (the body was kept for that). */
+function renewingFetch(auth: RenewableToken): typeof globalThis.fetch {
+  return async (input, init) => {
+    const request = input as Request;
+    const retry = request.clone();
+    const used = auth.token;
+    request.headers.set('Authorization', `Bearer ${used}`);
+    const res = await cliFetch(request, init);
+    if (res.status !== 401) return res;
+    const error = ((await res.clone().json().catch(() => null)) as { error?: string } | null)?.error;
+    const next = await auth.renew(used, error);
+    if (!next) return res;
+    await res.body?.cancel().catch(() => undefined);
+    auth.token = next;
+    retry.headers.set('Authorization', `Bearer ${next}`);
+    return cliFetch(retry, init);
+  };
 }
 
 interface ApiErrorBody {

@@ -24,15 +24,18 @@ export interface IssuedToken {
   access_token: string;
   expires_in: number;
   scope?: string;
+  /** Servers with refresh tokens on: the `tsr_` token and how long it lasts unused. */
+  refresh_token?: string;
+  refresh_token_expires_in?: number;
 }
 
-interface FormResult {
+export interface FormResult {
   status: number;
   body: Record<string, unknown>;
   retryAfterMs: number | null;
 }
 
-async function postForm(url: string, params: Record<string, string>, signal: AbortSignal): Promise<FormResult> {
+export async function postForm(url: string, params: Record<string, string>, signal: AbortSignal): Promise<FormResult> {
   const res = await cliFetch(url, {
     method: 'POST',
     headers: { 'content-type': 'application/x-www-form-urlencoded', accept: 'application/json' },

@@ -1,6 +1,7 @@
-import { apiClient, type ApiClient } from './api.ts';
+import { apiClient, type ApiClient, type RenewableToken } from './api.ts';
 import { CliError, EXIT, usage } from './errors.ts';
 import { configDir, HostsStore, type HostLogin } from './hosts-file.ts';
+import { expiresSoon, refreshStoredLogin } from './refresh.ts';
 import { terminalJson } from './term.ts';
 
 export const DEFAULT_HOST = 'http://localhost:8080';
@@ -111,18 +112,52 @@ export class CliContext {
     return new CliError(EXIT.auth, why, `Run \`${this.cmd('login')}\`.`);
   }
 
-  async token(host: string): Promise<{ token: string; source: TokenSource }> {
-    if (process.env.TESSERA_TOKEN) return { token: process.env.TESSERA_TOKEN.trim(), source: 'env' };
+  /**
+   * The token to send: TESSERA_TOKEN as it is (a plain access token, never refreshed), else
+   * the stored login's, renewed first when it has a refresh token and is about to expire.
+   */
+  async token(host: string): Promise<{ token: string; source: TokenSource; renewable: boolean }> {
+    if (process.env.TESSERA_TOKEN) return { token: process.env.TESSERA_TOKEN.trim(), source: 'env', renewable: false };
     const login = await this.login(host);
     if (!login) throw this.needLogin(host);
+    if (login.refresh_token) {
+      const token = expiresSoon(login.expires_at) ? (await this.refresh(host, login.token)).token : login.token;
+      return { token, source: 'stored', renewable: true };
+    }
     if (login.expires_at && Date.parse(login.expires_at) <= Date.now()) throw this.needLogin(host, `Your login for ${host} has expired.`);
-    return { token: login.token, source: 'stored' };
+    return { token: login.token, source: 'stored', renewable: false };
   }
 
   async client(): Promise<Target> {
     const host = await this.host();
-    const { token, source } = await this.token(host);
-    return { host, api: apiClient(host, token), token, source };
+    const { token, source, renewable } = await this.token(host);
+    return { host, api: apiClient(host, renewable ? this.renewable(host, token) : token), token, source };
+  }
+
+  /** A stored device login's token that renews itself after a 401 (docs/cli.md, "Staying logged in"). */
+  renewable(host: string, token: string): RenewableToken {
+    return {
+      token,
+      renew: async (used, error) => {
+        if (error === 'token_expired') return (await this.refresh(host, used)).token;
+        // Another tessera process may have renewed the login, which ends the token this one had.
+        const stored = (await this.hosts.read()).hosts[host];
+        return stored && stored.token !== used ? stored.token : null;
+      },
+    };
+  }
+
+  /** Renews the stored login (under the lock beside hosts.yml), or takes the one another process just stored. */
+  private async refresh(host: string, seen: string): Promise<HostLogin> {
+    const renewed = await refreshStoredLogin({
+      hosts: this.hosts,
+      host,
+      seen,
+      needLogin: (why) => this.needLogin(host, why),
+      onWait: () => process.stderr.write(`Another tessera command is renewing the login for ${host}; waiting for it…\n`),
+    });
+    this.stored = undefined;
+    return renewed;
   }
 
   print(human: string, data: unknown): void {

@@ -46,6 +46,7 @@ export function consoleApi(s: Services): Router {
         headers: { 'Retry-After': resetSeconds(result.retryAfterMs) },
       });
     }
+    if (!result.ok && result.reason === 'disabled') throw new ApiError(403, 'account_disabled', 'This account is disabled. Ask your administrator.');
     if (!result.ok) throw new ApiError(401, 'invalid_credentials', 'The email or password is wrong.');
     const session = await sessions.issue(res, result.account.id);
     res.json({ account: result.account, csrf_token: sessions.csrfToken(session) });

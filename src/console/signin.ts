@@ -12,6 +12,8 @@ const WINDOW_MS = 15 * 60_000;
 export type SigninResult =
   | { ok: true; account: { id: string; email: string; name: string } }
   | { ok: false; reason: 'invalid_credentials' }
+  /** The password was right, but the account is disabled (`admin disable-account`). */
+  | { ok: false; reason: 'disabled' }
   | { ok: false; reason: 'rate_limited'; retryAfterMs: number };
 
 /** Hashes a console password at the configured argon2id cost (PASSWORD_HASH_*). */
@@ -51,6 +53,8 @@ export class SigninService {
     const hash = account?.password_hash ?? (await dummyHash(this.s.config));
     const ok = await argon2.verify(hash, password).catch(() => false);
     if (!ok || !account?.password_hash) return { ok: false, reason: 'invalid_credentials' };
+    // Said only to someone who knew the password: whether an account exists stays unknown to everyone else.
+    if (account.disabled_at) return { ok: false, reason: 'disabled' };
     return { ok: true, account: { id: account.id, email: account.email, name: account.name } };
   }
 }

@@ -43,7 +43,7 @@ return cjson.encode('ok')`,
 export const externalKey = (hash: string) => `df:{${hash}}:ext`;
 
 export function encodeSubject(s: ExternalSubject): string {
-  return JSON.stringify({ issuer: s.issuer, sub: s.sub, email: s.email, name: s.name });
+  return JSON.stringify({ issuer: s.issuer, sub: s.sub, email: s.email, name: s.name, sid: s.sid ?? null });
 }
 
 export function decodeSubject(raw: string | null): ExternalSubject | null {

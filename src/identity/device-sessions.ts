@@ -8,6 +8,7 @@ export function sessionView(r: SessionRow) {
     device_label: r.device_label,
     created_at: r.created_at.toISOString(),
     last_used_at: r.last_used_at?.toISOString() ?? null,
+    last_refreshed_at: r.last_refreshed_at?.toISOString() ?? null,
     expires_at: r.expires_at.toISOString(),
   };
 }
@@ -33,10 +34,7 @@ export class DeviceSessions {
 
   /** Every device at once ("sign out everywhere"); API keys are not devices and keep working. */
   async signOutAll(accountId: string): Promise<number> {
-    const rows = await this.repo.revokeAllLive(accountId);
-    await this.s.authenticator.cache.invalidate(rows.flatMap((r) => (r.token_hash ? [r.token_hash] : [])));
-    for (const r of rows) this.s.audit('oauth.token_revoked', { token_id: r.id, subject: accountId, reason: 'signed_out_everywhere' });
-    return rows.length;
+    return (await this.s.tokens.revokeAllOf({ accountId }, 'signed_out_everywhere')).length;
   }
 }
 

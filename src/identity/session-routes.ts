@@ -4,6 +4,7 @@ import { ApiError, notFound } from '../errors.ts';
 import type { Routes } from '../http/operations.ts';
 import { page } from '../http/pagination.ts';
 import { SessionRepo, type SessionOwner } from '../storage/repos/sessions.ts';
+import { sessionView } from './device-sessions.ts';
 import type { Services } from '../services.ts';
 
 /**
@@ -26,15 +27,7 @@ export function sessionRoutes(s: Services): Routes<'listSessions' | 'deleteCurre
       async handler({ auth, query }) {
         const p = page(query);
         const { rows, total } = await sessions.listLive(ownerOf(auth), p.limit, p.offset);
-        const data = rows.map((r) => ({
-          id: r.id,
-          client_id: r.client_id,
-          device_label: r.device_label,
-          created_at: r.created_at.toISOString(),
-          last_used_at: r.last_used_at?.toISOString() ?? null,
-          expires_at: r.expires_at.toISOString(),
-          current: auth.source === 'oauth' && r.id === auth.tokenId,
-        }));
+        const data = rows.map((r) => ({ ...sessionView(r), current: auth.source === 'oauth' && r.id === auth.tokenId }));
         return { status: 200, body: p.envelope(data, total) };
       },
     },

@@ -2,9 +2,10 @@
 import type { RequestHandler } from 'express';
 import { SCOPES } from '../auth/scopes.ts';
 import type { Services } from '../services.ts';
-import { DEVICE_CODE_GRANT } from './grants/device-code.ts';
+import { grantsOf } from './token.ts';
 
 export function metadata(s: Services): RequestHandler {
+  const grantTypes = [...grantsOf(s).keys()];
   return (_req, res) => {
     const issuer = s.config.publicUrl;
     res.set('Cache-Control', 'public, max-age=300');
@@ -13,7 +14,7 @@ export function metadata(s: Services): RequestHandler {
       device_authorization_endpoint: `${issuer}/openapi/v1/oauth/device/code`,
       token_endpoint: `${issuer}/openapi/v1/oauth/token`,
       revocation_endpoint: `${issuer}/openapi/v1/oauth/revoke`,
-      grant_types_supported: [DEVICE_CODE_GRANT],
+      grant_types_supported: grantTypes,
       token_endpoint_auth_methods_supported: ['none'],
       revocation_endpoint_auth_methods_supported: ['none'],
       scopes_supported: SCOPES.filter((x) => x !== 'apps:read:permitted'),

@@ -8,6 +8,7 @@ import { deviceApproval } from './device-approval.ts';
 import { deviceAuthorization } from './device-authorization.ts';
 import { deviceLookup } from './device-lookup.ts';
 import { approvalContext } from './approval-context.ts';
+import { BACKCHANNEL_LOGOUT_PATH, backchannelLogout } from './backchannel-logout.ts';
 import { oauthErrorHandler } from './errors.ts';
 import { externalApproval } from './external-approval.ts';
 import { metadata } from './metadata.ts';
@@ -21,7 +22,8 @@ export const OAUTH_BASE = '/openapi/v1/oauth';
 const COOKIE_AUTHENTICATED = ['/device/approve', '/device/deny', '/device/approval-context', '/device/approve-external', '/device/deny-external'];
 
 /**
- * The hand-written OAuth endpoints (RFC 8414, 8628, 7009): not in openapi.yaml. Every
+ * The hand-written OAuth endpoints (RFC 8414, 8628, 6749 §6, 7009, OpenID Connect
+ * Back-Channel Logout): not in openapi.yaml. Every
  * answer under /openapi/v1/oauth, including 404, 405 and unreadable bodies, is an
  * RFC 6749 §5.2 error. Mounted at their own two prefixes, never at `/`: every request
  * would otherwise enter these routers and fall through them, and leaving a router at
@@ -65,6 +67,7 @@ export function mountOAuth(app: Express, s: Services): void {
     oauth.get('/device/approval-context', wrap(approvalContext(s)));
     oauth.post('/device/approve-external', raw, wrap(externalApproval(s, 'approve')));
     oauth.post('/device/deny-external', raw, wrap(externalApproval(s, 'deny')));
+    oauth.post(BACKCHANNEL_LOGOUT_PATH, raw, wrap(backchannelLogout(s)));
   }
   oauth.use((_req, _res, next) => next(noRoute()));
   oauth.use(oauthErrorHandler(s.log));

@@ -44,7 +44,7 @@ export class ApprovalGrants {
   /** Sets the cookie (HttpOnly, SameSite=Lax, Secure and `__Secure-` on https, 5 minutes, only sent to the device endpoints). */
   async issue(res: Response, grant: Omit<ApprovalGrant, 'jti'>): Promise<void> {
     const s = grant.subject;
-    const jws = await new SignJWT({ dch: grant.deviceHash, uc: grant.userCode, s_iss: s.issuer, s_sub: s.sub, email: s.email, name: s.name })
+    const jws = await new SignJWT({ dch: grant.deviceHash, uc: grant.userCode, s_iss: s.issuer, s_sub: s.sub, s_sid: s.sid ?? null, email: s.email, name: s.name })
       .setProtectedHeader({ alg: 'HS256' })
       .setIssuer(ISSUER)
       .setJti(randomBytes(16).toString('base64url'))
@@ -69,11 +69,12 @@ export class ApprovalGrants {
     if (!fields.every((f) => typeof f === 'string')) return null;
     if (await this.store.get(usedKey(p.jti!))) return null;
     const name = typeof p.name === 'string' ? p.name : null;
+    const sid = typeof p.s_sid === 'string' ? p.s_sid : null;
     return {
       jti: p.jti!,
       deviceHash: p.dch as string,
       userCode: p.uc as string,
-      subject: { issuer: p.s_iss as string, sub: p.s_sub as string, email: p.email as string, name },
+      subject: { issuer: p.s_iss as string, sub: p.s_sub as string, email: p.email as string, name, sid },
     };
   }
 

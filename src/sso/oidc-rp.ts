@@ -11,6 +11,8 @@ export interface VerifiedClaims {
   email: string | undefined;
   emailVerified: unknown;
   name: string | undefined;
+  /** The IdP's session (`sid`, OIDC Front- and Back-Channel Logout), when the ID token names one. */
+  sid: string | undefined;
 }
 
 /** The one-time values an authorization request is bound to. */
@@ -142,6 +144,7 @@ export class OidcRelyingParty {
         email: typeof source.email === 'string' ? source.email : undefined,
         emailVerified: source.email_verified,
         name: typeof source.name === 'string' ? source.name : typeof claims.name === 'string' ? claims.name : undefined,
+        sid: typeof claims.sid === 'string' ? claims.sid : undefined,
       };
     } catch (err) {
       throw new SsoVerificationError(describe(err));

@@ -77,7 +77,7 @@ export function ssoPages(s: Services): Router {
     await sso.grants.issue(res, {
       deviceHash: taken.state.deviceHash,
       userCode: rec.user_code,
-      subject: { issuer: claims.issuer, sub: claims.sub, email, name: claims.name ?? null },
+      subject: { issuer: claims.issuer, sub: claims.sub, email, name: claims.name ?? null, sid: claims.sid ?? null },
     });
     res.redirect(303, '/device');
   });

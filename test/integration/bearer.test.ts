@@ -118,11 +118,11 @@ describe('GET /me', () => {
 });
 
 describe('hard expiry and last use', () => {
-  it('when a token has expired, then 401 token_expired once, and the row is revoked with its hash cleared', async () => {
+  it('when a token has expired (its session too), then 401 token_expired once, and the row is revoked with its hash cleared', async () => {
     const m = await member(server);
     await me(m.auth);
     const [row] = await server.db.query<{ id: string }>(
-      `UPDATE oauth_access_tokens SET expires_at = now() - interval '1 second'
+      `UPDATE oauth_access_tokens SET expires_at = now() - interval '1 second', refresh_expires_at = now() - interval '1 second'
         WHERE account_id = $1 RETURNING id`,
       [m.account.id],
     );

@@ -37,7 +37,7 @@ describe('RFC 8414 metadata', () => {
       device_authorization_endpoint: `${server.url}/openapi/v1/oauth/device/code`,
       token_endpoint: `${server.url}/openapi/v1/oauth/token`,
       revocation_endpoint: `${server.url}/openapi/v1/oauth/revoke`,
-      grant_types_supported: [GRANT],
+      grant_types_supported: [GRANT, 'refresh_token'],
       token_endpoint_auth_methods_supported: ['none'],
       response_types_supported: [],
       scopes_supported: expect.arrayContaining(['full', 'apps:read', 'apps:run']),
@@ -114,7 +114,11 @@ describe('device access token request (RFC 8628 §3.4–3.5)', () => {
     const body = await res.json();
     expect(body).toMatchObject({ token_type: 'Bearer', scope: 'full' });
     expect(body.access_token).toMatch(/^tsa_/);
-    expect(body.expires_in).toBeGreaterThan(13 * 86400);
+    // An hour's access token and a refresh token (OAUTH_REFRESH_TOKENS, the default; docs/tokens.md).
+    expect(body.expires_in).toBeGreaterThan(3590);
+    expect(body.expires_in).toBeLessThanOrEqual(3600);
+    expect(body.refresh_token).toMatch(/^tsr_/);
+    expect(body.refresh_token_expires_in).toBeGreaterThan(29 * 86400);
     const principal = await (await me(body.access_token)).json();
     expect(principal).toMatchObject({ sub: account.id, email: account.email });
     const row = await server.db.one<{ token_hash: string; device_label: string }>('SELECT token_hash, device_label FROM oauth_access_tokens WHERE token_hash = $1', [

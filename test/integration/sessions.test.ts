@@ -71,7 +71,10 @@ describe('pruner', () => {
       `UPDATE oauth_access_tokens SET revoked_at = now() - interval '40 days', token_hash = NULL WHERE account_id = $1 AND device_label = 'old-revoked'`,
       [a.id],
     );
-    await server.db.query(`UPDATE oauth_access_tokens SET expires_at = now() - interval '31 days' WHERE account_id = $1 AND device_label = 'old-expired'`, [a.id]);
+    await server.db.query(
+      `UPDATE oauth_access_tokens SET expires_at = now() - interval '31 days', refresh_expires_at = now() - interval '31 days' WHERE account_id = $1 AND device_label = 'old-expired'`,
+      [a.id],
+    );
     await server.db.query(`UPDATE oauth_access_tokens SET revoked_at = now() - interval '1 day', token_hash = NULL WHERE account_id = $1 AND device_label = 'recent-revoked'`, [
       a.id,
     ]);

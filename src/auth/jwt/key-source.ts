@@ -52,7 +52,7 @@ function describeFetchFailure(err: unknown): string {
  * `kid` refetches at most once per `cooldownMs`) or a local set for air-gapped setups.
  * Any failure to obtain keys surfaces as JwksUnavailable, never as an invalid token.
  */
-export function createKeySource(entry: TrustedIssuer, options: JwksOptions = {}): JWTVerifyGetKey {
+export function createKeySource(entry: Pick<TrustedIssuer, 'jwks' | 'jwksUri'>, options: JwksOptions = {}): JWTVerifyGetKey {
   if (entry.jwks) return createLocalJWKSet(entry.jwks);
   const o = { ...JWKS_DEFAULTS, ...options };
   const remote = createRemoteJWKSet(new URL(entry.jwksUri!), {

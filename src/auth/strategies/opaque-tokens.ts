@@ -41,7 +41,8 @@ export class OpaqueTokenStrategy implements BearerStrategy {
 
   private async load(kind: TokenKind, tokenHash: string): Promise<AuthContext> {
     const row = kind.table === 'api_keys' ? await this.tokens.findApiKeyByHash(tokenHash) : await this.tokens.findOauthByHash(tokenHash);
-    if (!row || row.revoked_at) throw unauthorized('invalid_token');
+    // A disabled account's tokens were all revoked when it was disabled; this refuses any that a race let through.
+    if (!row || row.revoked_at || row.disabled) throw unauthorized('invalid_token');
     // The row must have been minted as this kind (the prefix is part of what was hashed, so this is belt and braces).
     if (row.prefix !== kind.prefix) throw unauthorized('invalid_token');
     const auth = contextOf(kind, row, tokenHash);

@@ -1,5 +1,6 @@
 import { apiClient, call } from '../api.ts';
-import { CliError, EXIT } from '../errors.ts';
+import { CLIENT_ID, postForm } from '../device-login.ts';
+import { CliError, EXIT, network } from '../errors.ts';
 import type { CliContext } from '../session.ts';
 import { terminalLine, terminalSafe, when } from '../term.ts';
 import { ACCOUNT_ISSUER, describeKind, tokenKind } from '../token-kind.ts';
@@ -40,7 +41,9 @@ export async function logout(ctx: CliContext): Promise<void> {
   }
   let revoked = true;
   try {
-    await call({ ctx, host }, apiClient(host, stored.token).DELETE('/me/sessions/self'));
+    // A login with a refresh token ends through it (RFC 7009): it works even after the access token expired.
+    if (stored.refresh_token) await revokeRefreshToken(host, stored.refresh_token);
+    else await call({ ctx, host }, apiClient(host, stored.token).DELETE('/me/sessions/self'));
   } catch (err) {
     if (!(err instanceof CliError)) throw err;
     // A token the server no longer accepts is already as good as revoked.
@@ -55,4 +58,15 @@ export async function logout(ctx: CliContext): Promise<void> {
   await ctx.hosts.remove(host);
   ctx.print(`Logged out of ${host}.`, { host, logged_out: true, revoked_on_server: revoked });
   if (process.env.TESSERA_TOKEN) process.stderr.write('Note: TESSERA_TOKEN is still set; commands keep using it until you unset it.\n');
+}
+
+/** RFC 7009 §2.1: revoking the refresh token ends the whole session on the server (200 also for one it no longer knows). */
+async function revokeRefreshToken(host: string, refreshToken: string): Promise<void> {
+  let r;
+  try {
+    r = await postForm(`${host}/openapi/v1/oauth/revoke`, { token: refreshToken, token_type_hint: 'refresh_token', client_id: CLIENT_ID }, AbortSignal.timeout(15_000));
+  } catch (err) {
+    throw network(host, err);
+  }
+  if (r.status !== 200) throw new CliError(EXIT.api, `Error ${r.status} ${String(r.body.error ?? '')}: ${String(r.body.error_description ?? 'the server gave no details.')}`);
 }

@@ -4,6 +4,8 @@ import { apiClient, call } from '../api.ts';
 import { canOpenBrowser, openBrowser } from '../browser.ts';
 import { copyToClipboard } from '../clipboard.ts';
 import { pollForToken, startDeviceFlow } from '../device-login.ts';
+import type { HostLogin } from '../hosts-file.ts';
+import { loginFrom } from '../refresh.ts';
 import { CliError, usage } from '../errors.ts';
 import { confirm, onEnter, readStdin } from '../prompt.ts';
 import type { CliContext } from '../session.ts';
@@ -65,8 +67,7 @@ export async function login(ctx: CliContext, opts: LoginOptions): Promise<void> 
     const workspace = await defaultWorkspace(ctx, host, issued.access_token, me);
     // Ctrl-C up to here cancels; the save itself is one atomic rename.
     controller.signal.throwIfAborted();
-    const expiresAt = new Date(Date.now() + issued.expires_in * 1000).toISOString();
-    await finish(ctx, host, issued.access_token, expiresAt, me, workspace);
+    await finish(ctx, host, loginFrom(issued, me.email ?? me.sub), me, workspace);
   } finally {
     finished = true;
     stopListening();
@@ -83,7 +84,9 @@ export async function login(ctx: CliContext, opts: LoginOptions): Promise<void> 
 async function mayReplace(ctx: CliContext, host: string, opts: LoginOptions): Promise<boolean> {
   const existing = await ctx.login(host);
   if (!existing || opts.force) return true;
-  if (existing.expires_at && Date.parse(existing.expires_at) <= Date.now()) return true;
+  // A device login lasts as long as its refresh token; without one, as long as its token.
+  const end = existing.refresh_token ? existing.refresh_expires_at : existing.expires_at;
+  if (end && Date.parse(end) <= Date.now()) return true;
   const already = `Already logged in to ${host} as ${terminalLine(existing.email)}, with a ${describeKind(tokenKind(existing.token))}.`;
   if (!opts.withToken && interactive()) {
     process.stderr.write(`${already}\n`);
@@ -102,19 +105,22 @@ async function loginWithToken(ctx: CliContext, host: string): Promise<void> {
   const token = (await readStdin('the token', example)).trim();
   if (!token) throw usage('No token on standard input.', example);
   const me = await call({ ctx, host, source: 'stdin' }, apiClient(host, token).GET('/me'));
-  await finish(ctx, host, token, me.expires_at, me, await defaultWorkspace(ctx, host, token, me));
+  await finish(ctx, host, { token, expires_at: me.expires_at, email: me.email ?? me.sub }, me, await defaultWorkspace(ctx, host, token, me));
 }
 
-async function finish(ctx: CliContext, host: string, token: string, expiresAt: string | null, me: Principal, workspace: WorkspaceRef | null): Promise<void> {
-  await ctx.hosts.save(host, { token, expires_at: expiresAt, email: me.email ?? me.sub });
-  const validity = expiresAt ? `valid until ${when(expiresAt)}` : 'does not expire';
+async function finish(ctx: CliContext, host: string, login: HostLogin, me: Principal, workspace: WorkspaceRef | null): Promise<void> {
+  await ctx.hosts.save(host, login);
+  const { token, expires_at: expiresAt } = login;
+  const renewed = login.refresh_expires_at ? `; renewed automatically while you use it (left unused, the login ends ${when(login.refresh_expires_at)})` : '';
+  const validity = (expiresAt ? `valid until ${when(expiresAt)}` : 'does not expire') + renewed;
   const [shown, ws] = [terminalSafe(me), terminalSafe(workspace)];
   const lines = [
     `${out.green('✓')} Logged in to ${host} as ${shown.email ?? shown.sub} (${shown.display_name}).`,
     `  Token: ${describeKind(tokenKind(token))}, ${validity}`,
     ws ? `  Default workspace: ${ws.name ?? '(name not readable with this token)'} (${ws.id})` : '',
   ];
-  ctx.print(lines.filter(Boolean).join('\n'), { host, email: me.email, expires_at: expiresAt, token_kind: tokenKind(token), default_workspace: workspace, principal: me });
+  const refresh = { refresh_token_expires_at: login.refresh_expires_at ?? null };
+  ctx.print(lines.filter(Boolean).join('\n'), { host, email: me.email, expires_at: expiresAt, ...refresh, token_kind: tokenKind(token), default_workspace: workspace, principal: me });
   if (process.env.TESSERA_TOKEN) {
     process.stderr.write('Note: TESSERA_TOKEN is set, and commands use it instead of this login until you unset it.\n');
   }

@@ -1,4 +1,4 @@
-import { apiClient } from '../api.ts';
+import { apiClient, type ApiClient } from '../api.ts';
 import { CliError, EXIT, networkCode } from '../errors.ts';
 import { command, type CliContext } from '../session.ts';
 import { out, terminalSafe, when } from '../term.ts';
@@ -17,6 +17,8 @@ interface HostStatus {
   email: string | null;
   token_kind: TokenKindName;
   expires_at: string | null;
+  /** A device login's refresh token: until when it renews the access token (each renewal moves this on). */
+  refresh_token_expires_at: string | null;
   state: State;
   accepted: boolean;
   error: string | null;
@@ -25,13 +27,18 @@ interface HostStatus {
 /** A host that never answers must not hold the whole report up. */
 const CHECK_TIMEOUT_MS = 5_000;
 
-async function check(host: string, token: string): Promise<Pick<HostStatus, 'state' | 'error' | 'email' | 'expires_at'>> {
+async function check(api: ApiClient): Promise<Pick<HostStatus, 'state' | 'error' | 'email' | 'expires_at'>> {
   try {
-    const { data, error, response } = await apiClient(host, token).GET('/me', { signal: AbortSignal.timeout(CHECK_TIMEOUT_MS) });
+    const { data, error, response } = await api.GET('/me', { signal: AbortSignal.timeout(CHECK_TIMEOUT_MS) });
     if (data) return { state: 'valid', error: null, email: data.email, expires_at: data.expires_at };
     const code = (error as { error?: string } | undefined)?.error ?? `http_${response.status}`;
     return { state: response.status === 401 ? 'rejected' : 'error', error: code, email: null, expires_at: null };
   } catch (err) {
+    // Renewing the login failed: the server ended the session (invalid_grant), or answered with an error.
+    if (err instanceof CliError) {
+      const state = err.exitCode === EXIT.auth ? 'rejected' : err.exitCode === EXIT.network ? 'unreachable' : 'error';
+      return { state, error: state === 'rejected' ? 'invalid_grant' : 'refresh_failed', email: null, expires_at: null };
+    }
     const code = (err as Error)?.name === 'TimeoutError' ? 'timeout' : networkCode(err);
     return { state: 'unreachable', error: code, email: null, expires_at: null };
   }
@@ -42,28 +49,32 @@ export async function authStatus(ctx: CliContext): Promise<void> {
   const file = await ctx.logins();
   const current = await ctx.host();
   const env = process.env.TESSERA_TOKEN?.trim();
-  const entries: { host: string; token: string; source: HostStatus['source']; email: string | null; expires_at: string | null }[] = [];
-  if (env) entries.push({ host: current, token: env, source: 'TESSERA_TOKEN', email: null, expires_at: null });
-  for (const [host, login] of Object.entries(file.hosts)) entries.push({ host, token: login.token, source: 'hosts.yml', email: login.email, expires_at: login.expires_at });
+  const entries: { host: string; token: string; source: HostStatus['source']; email: string | null; expires_at: string | null; renewable: boolean }[] = [];
+  if (env) entries.push({ host: current, token: env, source: 'TESSERA_TOKEN', email: null, expires_at: null, renewable: false });
+  for (const [host, login] of Object.entries(file.hosts)) {
+    entries.push({ host, token: login.token, source: 'hosts.yml', email: login.email, expires_at: login.expires_at, renewable: login.refresh_token !== undefined });
+  }
 
-  const statuses: HostStatus[] = await Promise.all(
-    entries.map(async (e) => {
-      const now = await check(e.host, e.token);
-      return {
-        host: e.host,
-        current: e.host === current,
-        source: e.source,
-        // TESSERA_TOKEN overrides the stored login on every host, not just the current one.
-        in_use: e.source === 'TESSERA_TOKEN' || !env,
-        email: now.email ?? e.email,
-        token_kind: tokenKind(e.token),
-        expires_at: now.state === 'valid' ? now.expires_at : e.expires_at,
-        state: now.state,
-        accepted: now.state === 'valid',
-        error: now.error,
-      };
-    }),
-  );
+  // A device login whose access token has expired is renewed by this check, as by any command.
+  const checked = await Promise.all(entries.map((e) => check(apiClient(e.host, e.renewable ? ctx.renewable(e.host, e.token) : e.token))));
+  const after = (await ctx.hosts.read()).hosts;
+  const statuses: HostStatus[] = entries.map((e, i) => {
+    const now = checked[i]!;
+    return {
+      host: e.host,
+      current: e.host === current,
+      source: e.source,
+      // TESSERA_TOKEN overrides the stored login on every host, not just the current one.
+      in_use: e.source === 'TESSERA_TOKEN' || !env,
+      email: now.email ?? e.email,
+      token_kind: tokenKind(e.token),
+      expires_at: now.state === 'valid' ? now.expires_at : e.expires_at,
+      refresh_token_expires_at: e.source === 'hosts.yml' ? (after[e.host]?.refresh_expires_at ?? null) : null,
+      state: now.state,
+      accepted: now.state === 'valid',
+      error: now.error,
+    };
+  });
   if (statuses.length || ctx.json) ctx.print(statuses.map((s) => describe(ctx, s)).join('\n\n'), { hosts: statuses });
   if (!statuses.length) throw new CliError(EXIT.auth, 'Not logged in to any host.', `Run \`${ctx.cmd('login')}\`.`);
   const worst = statuses.some((s) => s.state === 'rejected') ? EXIT.auth : statuses.some((s) => s.state === 'error') ? EXIT.api : statuses.some((s) => s.state === 'unreachable') ? EXIT.network : EXIT.ok;
@@ -95,6 +106,9 @@ function describe(ctx: CliContext, checked: HostStatus): string {
     `  User:     ${s.email ?? '(unknown)'}`,
     `  Token:    ${describeKind(s.token_kind)}`,
     `  Expires:  ${s.expires_at ? when(s.expires_at) : s.accepted ? 'never' : 'unknown'}`,
+    s.refresh_token_expires_at ? `  Renews:   until ${when(s.refresh_token_expires_at)} with the refresh token (each use moves this on)` : '',
     `  Status:   ${status}`,
-  ].join('\n');
+  ]
+    .filter(Boolean)
+    .join('\n');
 }

@@ -2,16 +2,11 @@
 import { deviceFlowFor, ExternalApprovalRefused } from '../../device-flow/device-flow-service.ts';
 import type { Services } from '../../services.ts';
 import { AlreadyCollected } from '../../storage/repos/device-grants.ts';
+import { AccountDisabled } from '../../auth/token-service.ts';
 import { AccessDenied, AuthorizationPending, ExpiredToken, InvalidGrant, InvalidRequest, SlowDown } from '../errors.ts';
+import { tokenResponse, type TokenRequest, type TokenResponse } from './token-response.ts';
 
 export const DEVICE_CODE_GRANT = 'urn:ietf:params:oauth:grant-type:device_code';
-
-export interface TokenResponse {
-  access_token: string;
-  token_type: 'Bearer';
-  expires_in: number;
-  scope: string;
-}
 
 /**
  * One poll. The store script decides atomically (Postgres answers for a code the
@@ -19,7 +14,7 @@ export interface TokenResponse {
  * the transaction that marks the code collected, and, if minting fails, the approval
  * is handed back so the next poll retries.
  */
-export async function deviceCodeGrant(s: Services, params: Record<string, string>, clientId: string): Promise<TokenResponse> {
+export async function deviceCodeGrant(s: Services, { params, clientId }: TokenRequest): Promise<TokenResponse> {
   const deviceCode = params.device_code;
   if (!deviceCode) throw new InvalidRequest('device_code is required.');
   if (deviceCode.length > 200) throw new InvalidGrant();
@@ -57,12 +52,14 @@ export async function deviceCodeGrant(s: Services, params: Record<string, string
         if (err instanceof ExternalApprovalRefused) {
           throw new InvalidGrant('This login was approved through single sign-on, which needs the enterprise edition; this server runs the community edition.');
         }
+        // The account was disabled after it approved (`admin disable-account`): nothing is minted.
+        if (err instanceof AccountDisabled) throw new InvalidGrant('This account is disabled.');
         throw err;
       }
       // The token is committed: a store that fails now must not cost the client its answer
       // (the grant row already says collected, and the lease lapses).
       await flow.collected(deviceCode, minted.id, result.expires_at_ms).catch(() => undefined);
-      return { access_token: minted.token, token_type: 'Bearer', expires_in: minted.expiresIn, scope };
+      return tokenResponse(minted, scope);
     }
   }
 }

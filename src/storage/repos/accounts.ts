@@ -26,12 +26,21 @@ export class AccountRepo {
     return row!;
   }
 
-  async findByEmail(email: string): Promise<(Account & { password_hash: string | null }) | undefined> {
-    return this.db.one('SELECT id, email, name, password_hash FROM accounts WHERE lower(email) = lower($1)', [email]);
+  async findByEmail(email: string): Promise<(Account & { password_hash: string | null; disabled_at: Date | null }) | undefined> {
+    return this.db.one('SELECT id, email, name, password_hash, disabled_at FROM accounts WHERE lower(email) = lower($1)', [email]);
   }
 
   async findById(id: string): Promise<Account | undefined> {
     return this.db.one('SELECT id, email, name FROM accounts WHERE id = $1', [id]);
+  }
+
+  /** Disables (sign-in refused, nothing minted) or enables an account; false when it already was. */
+  async setDisabled(id: string, disabled: boolean): Promise<boolean> {
+    const rows = await this.db.query(
+      `UPDATE accounts SET disabled_at = CASE WHEN $2 THEN now() END WHERE id = $1 AND (disabled_at IS NOT NULL) <> $2 RETURNING id`,
+      [id, disabled],
+    );
+    return rows.length === 1;
   }
 
   async setPassword(id: string, passwordHash: string): Promise<void> {

@@ -35,6 +35,16 @@ export class ApiKeyRepo {
     });
   }
 
+  /** Revokes every live key of the account (offboarding); returns their ids and the hashes they had. */
+  async revokeAllOf(accountId: string): Promise<{ id: string; token_hash: string }[]> {
+    return this.db.query(
+      `UPDATE api_keys k SET revoked_at = now(), token_hash = NULL
+         FROM (SELECT id, token_hash FROM api_keys WHERE account_id = $1 AND revoked_at IS NULL FOR UPDATE) old
+        WHERE k.id = old.id RETURNING old.id, old.token_hash`,
+      [accountId],
+    );
+  }
+
   /** Revokes one of the account's keys; returns the hash it had, so caches can drop it. */
   async revoke(accountId: string, id: string): Promise<{ token_hash: string } | undefined> {
     return this.db.one(

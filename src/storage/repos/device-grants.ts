@@ -46,6 +46,7 @@ interface GrantRow {
   subject_issuer: string;
   subject_sub: string | null;
   subject_name: string | null;
+  subject_sid: string | null;
   expires_at: Date;
   token_id: string | null;
   collected: boolean;
@@ -62,7 +63,7 @@ const toGrant = (r: GrantRow): StoredGrant => ({
   accountId: r.account_id ?? '',
   email: r.subject_email,
   expiresAt: r.expires_at,
-  subject: r.subject_sub === null ? null : { issuer: r.subject_issuer, sub: r.subject_sub, email: r.subject_email, name: r.subject_name },
+  subject: r.subject_sub === null ? null : { issuer: r.subject_issuer, sub: r.subject_sub, email: r.subject_email, name: r.subject_name, sid: r.subject_sid },
   tokenId: r.token_id,
   collected: r.collected,
   inGrace: r.in_grace,
@@ -83,15 +84,15 @@ export class DeviceGrantRepo {
   async record(g: DeviceGrant): Promise<void> {
     await this.db.query(
       `INSERT INTO device_grants (code_hash, client_id, scope, device_label, status, account_id, subject_email, expires_at,
-                                  subject_issuer, subject_sub, subject_name)
-       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) ON CONFLICT (code_hash) DO NOTHING`,
+                                  subject_issuer, subject_sub, subject_name, subject_sid)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) ON CONFLICT (code_hash) DO NOTHING`,
       [g.codeHash, g.clientId, g.scope, g.deviceLabel, g.status, g.accountId || null, g.email, g.expiresAt, ...subjectColumns(g)],
     );
   }
 
   async find(codeHash: string, graceMs: number): Promise<StoredGrant | undefined> {
     const row = await this.db.one<GrantRow>(
-      `SELECT code_hash, client_id, scope, device_label, status, account_id, subject_email, subject_issuer, subject_sub, subject_name,
+      `SELECT code_hash, client_id, scope, device_label, status, account_id, subject_email, subject_issuer, subject_sub, subject_name, subject_sid,
               expires_at, token_id,
               collected_at IS NOT NULL AS collected,
               ${IN_GRACE},
@@ -112,8 +113,8 @@ export class DeviceGrantRepo {
   async claim(q: TxQuery, g: DeviceGrant, graceMs: number): Promise<void> {
     const won = await q(
       `INSERT INTO device_grants (code_hash, client_id, scope, device_label, status, account_id, subject_email, expires_at,
-                                  subject_issuer, subject_sub, subject_name, collected_at)
-       VALUES ($1, $2, $3, $4, 'approved', $5, $6, $7, $8, $9, $10, now())
+                                  subject_issuer, subject_sub, subject_name, subject_sid, collected_at)
+       VALUES ($1, $2, $3, $4, 'approved', $5, $6, $7, $8, $9, $10, $11, now())
        ON CONFLICT (code_hash) DO UPDATE SET collected_at = now()
         WHERE device_grants.collected_at IS NULL AND device_grants.status = 'approved'
        RETURNING code_hash`,
@@ -133,7 +134,7 @@ export class DeviceGrantRepo {
   }
 }
 
-/** subject_issuer, subject_sub, subject_name of a grant's row. */
-function subjectColumns(g: DeviceGrant): [string, string | null, string | null] {
-  return g.subject ? [g.subject.issuer, g.subject.sub, g.subject.name] : [ACCOUNT_ISSUER, null, null];
+/** subject_issuer, subject_sub, subject_name, subject_sid of a grant's row. */
+function subjectColumns(g: DeviceGrant): [string, string | null, string | null, string | null] {
+  return g.subject ? [g.subject.issuer, g.subject.sub, g.subject.name, g.subject.sid ?? null] : [ACCOUNT_ISSUER, null, null, null];
 }

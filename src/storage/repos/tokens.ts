@@ -17,10 +17,12 @@ export interface TokenRow {
   /** External subjects (tse_): the IdP's `sub` and display name. */
   subject_sub: string | null;
   subject_name: string | null;
+  /** The account was disabled (`admin disable-account`): its tokens are refused even if a row was missed. */
+  disabled: boolean;
 }
 
 const ACCOUNT_COLUMNS = `
-  a.name AS display_name,
+  a.name AS display_name, coalesce(a.disabled_at IS NOT NULL, false) AS disabled,
   (SELECT m.workspace_id FROM memberships m WHERE m.account_id = a.id ORDER BY m.current DESC, m.created_at LIMIT 1) AS default_workspace_id`;
 
 /** Token lookups and lifecycle by sha256 hash; plain tokens never reach this module. */
@@ -49,25 +51,25 @@ export class TokenRepo {
 
   /**
    * Hard-expires on sight: compare-and-set so that only one replica wins and the
-   * row keeps its id for audit. True when this call did it.
+   * row keeps its id for audit. True when this call did it. A device session whose
+   * refresh token still lives loses only its access token: the refresh grant renews it.
    */
   async hardExpire(source: TokenRow['source'], id: string, hash: string): Promise<boolean> {
-    const table = source === 'oauth' ? 'oauth_access_tokens' : 'api_keys';
-    const rows = await this.db.query(
-      `UPDATE ${table} SET revoked_at = now(), token_hash = NULL
-        WHERE id = $1 AND token_hash = $2 AND revoked_at IS NULL RETURNING id`,
-      [id, hash],
-    );
+    const rows =
+      source === 'oauth'
+        ? await this.db.query(
+            `UPDATE oauth_access_tokens
+                SET token_hash = NULL,
+                    revoked_at = CASE WHEN refresh_token_hash IS NOT NULL AND refresh_expires_at > now() THEN NULL ELSE now() END,
+                    refresh_token_hash = CASE WHEN refresh_expires_at > now() THEN refresh_token_hash END
+              WHERE id = $1 AND token_hash = $2 AND revoked_at IS NULL RETURNING id`,
+            [id, hash],
+          )
+        : await this.db.query(`UPDATE api_keys SET revoked_at = now(), token_hash = NULL WHERE id = $1 AND token_hash = $2 AND revoked_at IS NULL RETURNING id`, [
+            id,
+            hash,
+          ]);
     return rows.length === 1;
-  }
-
-  /** Revokes by hash; returns the row's id and account when something was live. */
-  async revokeOauthByHash(hash: string): Promise<{ id: string; account_id: string | null } | undefined> {
-    return this.db.one(
-      `UPDATE oauth_access_tokens SET revoked_at = now(), token_hash = NULL
-        WHERE token_hash = $1 AND revoked_at IS NULL RETURNING id, account_id`,
-      [hash],
-    );
   }
 
   async touch(source: TokenRow['source'], ids: string[]): Promise<void> {
