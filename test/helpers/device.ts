@@ -48,6 +48,11 @@ export function poll(server: Pick<TestServer, 'url'>, deviceCode: string, client
   return form(`${server.url}/openapi/v1/oauth/token`, { grant_type: GRANT, device_code: deviceCode, client_id: clientId });
 }
 
+/** RFC 6749 §6: grant_type=refresh_token at the token endpoint. */
+export function refreshGrant(server: TestServer, refreshToken: string, params: Record<string, string> = {}) {
+  return form(`${server.url}/openapi/v1/oauth/token`, { grant_type: 'refresh_token', refresh_token: refreshToken, client_id: 'tessera-cli', ...params });
+}
+
 /** Moves a collected code's collection time back by `ms` (store marker and Postgres grant), to step past the replay grace window. */
 export async function backdateCollection(server: TestServer, deviceCode: string, ms = 6_000): Promise<void> {
   const hash = hashToken(deviceCode);

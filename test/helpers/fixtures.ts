@@ -48,6 +48,12 @@ export async function mintToken(server: TestServer, account: TestAccount, device
   return t.token;
 }
 
+/** A device session minted the way the device flow does: its access token, its refresh token (null with OAUTH_REFRESH_TOKENS=false) and its id. */
+export async function mintSession(server: TestServer, account: TestAccount, deviceLabel = `dev-${uniq()}`): Promise<{ access: string; refresh: string | null; id: string }> {
+  const t = await server.app.services.tokens.mintAccountToken({ accountId: account.id, email: account.email, clientId: 'tessera-cli', deviceLabel });
+  return { access: t.token, refresh: t.refresh?.token ?? null, id: t.id };
+}
+
 export async function createApiKey(db: Database, accountId: string, scopes: string[]): Promise<string> {
   const key = generateToken('tsk_');
   await new ApiKeyRepo(db).create(accountId, `key-${uniq()}`, hashToken(key), scopes, null);

@@ -4,6 +4,7 @@ import { recordKey } from '../../src/device-flow/device-scripts.ts';
 import { hashToken } from '../../src/auth/token-kinds.ts';
 import { createAccount, type TestAccount } from '../helpers/fixtures.ts';
 import { backdateCollection, form, GRANT, poll, startFlow } from '../helpers/device.ts';
+import { expectOAuthError } from '../helpers/oauth.ts';
 import { startServer, type TestServer } from '../helpers/server.ts';
 import { createHash } from 'node:crypto';
 import { DatabaseUnavailableError } from '../../src/storage/db.ts';
@@ -19,14 +20,6 @@ afterAll(() => server.close());
 const approve = (userCode: string, who = account) => deviceFlowFor(server.app.services).approve(userCode, { id: who.id, email: who.email });
 const me = (token: string) => fetch(`${server.url}/openapi/v1/me`, { headers: { Authorization: `Bearer ${token}` } });
 
-async function expectOAuthError(res: Response, status: number, error: string) {
-  expect(res.status).toBe(status);
-  expect(res.headers.get('cache-control')).toBe('no-store');
-  expect(res.headers.get('www-authenticate')).toBeNull();
-  const body = await res.json();
-  expect(body.error).toBe(error);
-  expect(typeof body.error_description).toBe('string');
-}
 
 describe('RFC 8414 metadata', () => {
   it('when fetched, then it names the issuer and the endpoints', async () => {
