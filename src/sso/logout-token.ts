@@ -78,7 +78,7 @@ export class LogoutTokenVerifier {
   private async checkClaims(p: JWTPayload): Promise<LogoutTokenCheck> {
     const events = p.events as Record<string, unknown> | undefined;
     const event = events && typeof events === 'object' && !Array.isArray(events) ? events[BACKCHANNEL_LOGOUT_EVENT] : undefined;
-    if (!event || typeof event !== 'object' || Array.isArray(event)) return invalid(`The events claim must hold a ${BACKCHANNEL_LOGOUT_EVENT} member whose value is an object.`);
+    if (!event || typeof event !== 'object' || Array.isArray(event)) return invalid(`The logout token's events claim must hold a ${BACKCHANNEL_LOGOUT_EVENT} member whose value is an object.`);
     if ('nonce' in p) return invalid('A logout token must not contain a nonce.');
     const sub = typeof p.sub === 'string' && p.sub ? p.sub : null;
     const sid = typeof p.sid === 'string' && p.sid ? p.sid : null;

@@ -18,9 +18,13 @@ export interface SsoPair {
   close(): Promise<void>;
 }
 
+/** Where Tessera hears the IdP's back-channel logouts (OpenID Connect Back-Channel Logout 1.0). */
+export const backchannelLogoutUri = (url: string) => `${url}/openapi/v1/oauth/sso/backchannel-logout`;
+
 /**
  * A real oidc-provider and a Tessera in the enterprise edition that discovers it. The IdP
- * knows two clients with Tessera's redirect URI: `tessera` (Tessera's own) and `other`.
+ * knows two clients with Tessera's redirect URI: `tessera` (Tessera's own, with its
+ * back-channel logout URI, asking for the IdP's `sid`) and `other`.
  */
 export async function startSsoPair(opts: { idp?: DevIdp; server?: TestServerOptions; sso?: Partial<NonNullable<Config['sso']>> } = {}): Promise<SsoPair> {
   const idp = opts.idp ?? (await DevIdp.listen());
@@ -35,7 +39,8 @@ export async function startSsoPair(opts: { idp?: DevIdp; server?: TestServerOpti
         response_types: ['code' as const],
         token_endpoint_auth_method: 'client_secret_post' as const,
       });
-      if (!idp.provider) await idp.configure({ clients: [client('tessera'), client('other')] });
+      const tessera = { ...client('tessera'), backchannel_logout_uri: backchannelLogoutUri(url), backchannel_logout_session_required: true };
+      if (!idp.provider) await idp.configure({ clients: [tessera, client('other')] });
       return {
         edition: 'enterprise',
         ssoAllowInsecureHttp: true,
@@ -195,8 +200,15 @@ export function decideExternal(agent: Agent, server: TestServer, decision: 'appr
   });
 }
 
-/** A device flow approved through the IdP; returns the tse_ token the poll collects. */
-export async function ssoLogin(pair: SsoPair, user: IdpAccount, params: Record<string, string> = {}): Promise<{ token: string; flow: DeviceStart; scope: string }> {
+/**
+ * A device flow approved through the IdP; returns the tse_ token the poll collects, its refresh
+ * token (null with OAUTH_REFRESH_TOKENS=false), and the browser still signed in at the IdP.
+ */
+export async function ssoLogin(
+  pair: SsoPair,
+  user: IdpAccount,
+  params: Record<string, string> = {},
+): Promise<{ token: string; refresh: string | null; flow: DeviceStart; scope: string; browser: Agent }> {
   pair.idp.accounts.set(user.login, user);
   const flow = await startFlow(pair.server, params);
   const agent = new Agent();
@@ -205,6 +217,22 @@ export async function ssoLogin(pair: SsoPair, user: IdpAccount, params: Record<s
   if (decided.status !== 200) throw new Error(`approve-external: ${decided.status} ${await decided.text()}`);
   const res = await poll(pair.server, flow.device_code);
   if (res.status !== 200) throw new Error(`token: ${res.status} ${await res.text()}`);
-  const body = (await res.json()) as { access_token: string; scope: string };
-  return { token: body.access_token, flow, scope: body.scope };
+  const body = (await res.json()) as { access_token: string; scope: string; refresh_token?: string };
+  return { token: body.access_token, refresh: body.refresh_token ?? null, flow, scope: body.scope, browser: agent };
+}
+
+/**
+ * The person signs out at the IdP (RP-Initiated Logout's page: confirm "Yes, sign me out").
+ * oidc-provider posts its logout tokens to the clients' back-channel URIs before it answers.
+ */
+export async function signOutAtIdp(browser: Agent, idp: DevIdp): Promise<void> {
+  const page = await browser.fetch(`${idp.issuer}/session/end`);
+  const xsrf = (await page.text()).match(/name="xsrf" value="([^"]+)"/)?.[1];
+  if (page.status !== 200 || !xsrf) throw new Error(`IdP sign-out page expected, got ${page.status}`);
+  const done = await browser.fetch(`${idp.issuer}/session/end/confirm`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/x-www-form-urlencoded' },
+    body: new URLSearchParams({ xsrf, logout: 'yes' }).toString(),
+  });
+  if (done.status >= 400) throw new Error(`IdP sign-out: ${done.status} ${await done.text()}`);
 }
