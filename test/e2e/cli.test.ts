@@ -9,6 +9,7 @@ import { cli, closedPortUrl } from '../helpers/cli.ts';
 import { startOpenAiStub, type OpenAiStub } from '../helpers/openai-stub.ts';
 import { stubModel, workflowConfig } from '../helpers/runs.ts';
 import { consoleSignin, decide } from '../helpers/console.ts';
+import { refreshGrant } from '../helpers/device.ts';
 import { createAccount, createTestApp, createWorkspace, mintToken, type TestAccount } from '../helpers/fixtures.ts';
 import { startServer, type TestServer } from '../helpers/server.ts';
 import { listenLocal, type Listening } from '../helpers/listen.ts';
@@ -59,7 +60,14 @@ describe('tessera CLI against a real server', () => {
     expect((await stat(file)).mode & 0o777).toBe(0o600);
     const hosts = parse(await readFile(file, 'utf8'));
     expect(hosts.current_host).toBe(server.url);
-    expect(hosts.hosts[server.url]).toMatchObject({ token: expect.stringMatching(/^tsa_/), email: account.email, expires_at: expect.any(String) });
+    expect(hosts.hosts[server.url]).toMatchObject({
+      token: expect.stringMatching(/^tsa_/),
+      email: account.email,
+      expires_at: expect.any(String),
+      // Both tokens of the device login, and both expiries (docs/cli.md, "Staying logged in").
+      refresh_token: expect.stringMatching(/^tsr_/),
+      refresh_expires_at: expect.any(String),
+    });
 
     const who = await cli(['whoami'], env).done;
     expect(who.code).toBe(0);
@@ -83,6 +91,7 @@ describe('tessera CLI against a real server', () => {
     expect(logout.stdout).toContain(`Logged out of ${server.url}`);
     const me = await fetch(`${server.url}/openapi/v1/me`, { headers: { Authorization: `Bearer ${token}` } });
     expect(me.status).toBe(401);
+    expect((await refreshGrant(server, hosts.hosts[server.url].refresh_token)).status).toBe(400);
     expect(parse(await readFile(file, 'utf8')).hosts).toEqual({});
     const after = await cli(['whoami'], env).done;
     expect(after.code).toBe(2);

@@ -36,7 +36,10 @@ describe('a third-party client (openid-client) against Tessera', () => {
     const tokens = await polling;
     expect(tokens.token_type).toBe('bearer');
     expect(tokens.access_token).toMatch(/^tsa_/);
-    expect(tokens.expiresIn()).toBeGreaterThan(13 * 86400);
+    // An hour's access token and a refresh token (OAUTH_REFRESH_TOKENS, on by default).
+    expect(tokens.expiresIn()).toBeGreaterThan(3590);
+    expect(tokens.refresh_token).toMatch(/^tsr_/);
+    expect(meta.grant_types_supported).toContain('refresh_token');
 
     const meUrl = new URL(`${server.url}/openapi/v1/me`);
     const me = await client.fetchProtectedResource(config, tokens.access_token, meUrl, 'GET');
@@ -48,4 +51,25 @@ describe('a third-party client (openid-client) against Tessera', () => {
     const status = after instanceof Response ? after.status : (after as { status?: number }).status;
     expect(status).toBe(401);
   }, 30_000);
+
+  it('when it refreshes (refreshTokenGrant), then it gets a new pair each time, and a spent refresh token is refused with invalid_grant', async () => {
+    const config = await client.discovery(new URL(server.url), 'tessera-cli', undefined, client.None(), {
+      algorithm: 'oauth2',
+      execute: [client.allowInsecureRequests],
+    });
+    const first = await server.app.services.tokens.mintAccountToken({ accountId: account.id, email: account.email, clientId: 'tessera-cli', deviceLabel: 'openid-client-refresh' });
+    const second = await client.refreshTokenGrant(config, first.refresh!.token);
+    expect(second.access_token).toMatch(/^tsa_/);
+    expect(second.refresh_token).toMatch(/^tsr_/);
+    expect(second.token_type).toBe('bearer');
+    expect(second.expiresIn()).toBeGreaterThan(3590);
+    expect(second.scope).toBe('full');
+    const third = await client.refreshTokenGrant(config, second.refresh_token!);
+    expect(third.refresh_token).not.toBe(second.refresh_token);
+    const me = await client.fetchProtectedResource(config, third.access_token, new URL(`${server.url}/openapi/v1/me`), 'GET');
+    expect((await me.json()).email).toBe(account.email);
+    const spent = await client.refreshTokenGrant(config, second.refresh_token!).catch((e: unknown) => e);
+    expect(spent).toBeInstanceOf(client.ResponseBodyError);
+    expect((spent as InstanceType<typeof client.ResponseBodyError>).error).toBe('invalid_grant');
+  });
 });

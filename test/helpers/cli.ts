@@ -171,13 +171,19 @@ export interface RecordedRequest {
  * A pass-through HTTP proxy in front of a real server that records every request
  * (streams pass through as they arrive), to see which route the CLI chose and what it sent.
  */
-export async function recordingProxy(target: string): Promise<{ url: string; requests: RecordedRequest[]; close(): Promise<void> }> {
+export async function recordingProxy(
+  target: string,
+  /** Runs before a request is passed on; the request waits for it (a test holds a request back this way). */
+  before: (r: RecordedRequest) => Promise<void> = async () => undefined,
+): Promise<{ url: string; requests: RecordedRequest[]; close(): Promise<void> }> {
   const requests: RecordedRequest[] = [];
   const server = createServer(async (req, res) => {
     const chunks: Buffer[] = [];
     for await (const c of req) chunks.push(c as Buffer);
     const body = Buffer.concat(chunks);
-    requests.push({ method: req.method ?? 'GET', path: req.url ?? '/', body: body.toString('utf8') });
+    const recorded = { method: req.method ?? 'GET', path: req.url ?? '/', body: body.toString('utf8') };
+    requests.push(recorded);
+    await before(recorded);
     try {
       const upstream = await fetch(`${target}${req.url}`, {
         method: req.method,
