@@ -21,6 +21,7 @@ describe('config', () => {
       devicePollIntervalSeconds: 5,
       accessTokenTtlDays: 14,
       accessTokenRetentionDays: 30,
+      refreshTokens: { accessTokenTtlSeconds: 3600, refreshTokenTtlDays: 30, sessionMaxDays: 90, reuseGraceSeconds: 10 },
       logFormat: 'auto',
       consoleSignin: { attempts: 10, attemptsPerIp: 50 },
     });
@@ -33,6 +34,18 @@ describe('config', () => {
     expect(c.corsAllowOrigins).toEqual(['https://x.test']);
     expect(c.enableOauthBearer).toBe(false);
     expect(c.publicUrl).toBe('https://api.test');
+  });
+
+  it('when the token lifecycle is set, then refresh tokens follow it, and OAUTH_REFRESH_TOKENS=false turns them off', () => {
+    const c = loadConfig({
+      OAUTH_ACCESS_TOKEN_TTL_MINUTES: '15',
+      OAUTH_REFRESH_TOKEN_TTL_DAYS: '7',
+      OAUTH_SESSION_MAX_DAYS: '30',
+      OAUTH_REFRESH_REUSE_GRACE_SECONDS: '0',
+    });
+    expect(c.refreshTokens).toEqual({ accessTokenTtlSeconds: 900, refreshTokenTtlDays: 7, sessionMaxDays: 30, reuseGraceSeconds: 0 });
+    expect(Object.isFrozen(c.refreshTokens)).toBe(true);
+    expect(loadConfig({ OAUTH_REFRESH_TOKENS: 'false' }).refreshTokens).toBeNull();
   });
 
   it('when the token TTL is out of range, then it is clamped to 1–365 days', () => {
@@ -52,6 +65,13 @@ describe('config', () => {
     ['OPENAI_BASE_URL', 'api.example.test/v1'],
     ['LOG_FORMAT', 'xml'],
     ['CONSOLE_SIGNIN_ATTEMPTS', '0'],
+    ['OAUTH_REFRESH_TOKENS', 'sometimes'],
+    ['OAUTH_ACCESS_TOKEN_TTL_MINUTES', '4'],
+    ['OAUTH_ACCESS_TOKEN_TTL_MINUTES', '1441'],
+    ['OAUTH_REFRESH_TOKEN_TTL_DAYS', '0'],
+    ['OAUTH_SESSION_MAX_DAYS', '0'],
+    ['OAUTH_REFRESH_REUSE_GRACE_SECONDS', '-1'],
+    ['OAUTH_REFRESH_REUSE_GRACE_SECONDS', '301'],
   ])('when %s=%s, then a ConfigError names the variable', (name, value) => {
     expect(() => loadConfig({ [name]: value })).toThrow(ConfigError);
     expect(() => loadConfig({ [name]: value })).toThrow(new RegExp(`^invalid configuration: ${name}: `));

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { checksum, generateToken, hashToken, kindsFor, parseToken } from '../../src/auth/token-kinds.ts';
+import { checksum, generateToken, hashToken, isRefreshToken, kindsFor, parseAnyToken, parseToken } from '../../src/auth/token-kinds.ts';
 import { hasScope } from '../../src/auth/scopes.ts';
 import { buildPipeline, type Step } from '../../src/auth/pipeline.ts';
 
@@ -28,6 +28,17 @@ describe('token kinds', () => {
     expect(kindsFor('community').map((k) => k.prefix)).toEqual(['tsa_', 'tsk_']);
     expect(kindsFor('enterprise').map((k) => k.prefix)).toEqual(['tsa_', 'tse_', 'tsk_']);
     expect(kindsFor('community').some((k) => k.subject === 'external')).toBe(false);
+  });
+
+  it('when a tsr_ refresh token is generated, then it has the same format and checksum, is a refresh token and no bearer kind of any edition', () => {
+    const t = generateToken('tsr_');
+    expect(t).toHaveLength(53);
+    expect(parseAnyToken(t)).toMatchObject({ prefix: 'tsr_', kind: 'refresh' });
+    expect(isRefreshToken(t)).toBe(true);
+    expect(parseToken(t)).toBeNull();
+    expect(kindsFor('enterprise').some((k) => k.prefix === 'tsr_')).toBe(false);
+    expect(isRefreshToken(t.slice(0, 10) + (t[10] === 'A' ? 'B' : 'A') + t.slice(11))).toBe(false);
+    expect(isRefreshToken(generateToken('tsa_'))).toBe(false);
   });
 
   it('then tokens are random and hashed with sha256 hex', () => {
