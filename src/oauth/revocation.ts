@@ -17,7 +17,8 @@ export function revocation(s: Services): RequestHandler {
     if (checkCompactShape(params.token) === null) {
       throw new UnsupportedTokenType('JWTs are issued by your identity provider or gateway and cannot be revoked here; they stop working at their exp.');
     }
-    // token_type_hint is only a hint (§2.1); both token tables are checked by hash anyway.
+    // token_type_hint is only a hint (§2.1): the hash is looked up as an access token, a refresh
+    // token and an API key alike. Either token of a device session ends the whole session.
     await s.tokens.revokeByToken(params.token, 'rfc7009');
     res.set('Cache-Control', 'no-store');
     res.status(200).end();

@@ -82,6 +82,7 @@ describe('the account page API: devices', () => {
       device_label: 'new laptop',
       created_at: expect.any(String),
       last_used_at: null,
+      last_refreshed_at: null,
       expires_at: expect.any(String),
     });
   });
