@@ -3,7 +3,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RedisStore } from '../../src/storage/store/index.ts';
 import { countingStore } from '../helpers/counting-store.ts';
 import { TEST_REDIS_URL } from '../helpers/env.ts';
-import { member } from '../helpers/fixtures.ts';
+import { refreshGrant } from '../helpers/device.ts';
+import { createAccount, member, mintSession } from '../helpers/fixtures.ts';
 import { startServer, type TestServer } from '../helpers/server.ts';
 
 // The shortcuts of the warm path (docs/performance.md) that only production takes: there,
@@ -46,6 +47,18 @@ describe('the warm path in production', () => {
     expect(res.headers.get('ratelimit-remaining')).toBe('58');
     expect(res.headers.get('content-type')).toBe('application/json; charset=utf-8');
     expect((await res.json()).sub).toBe(m.account.id);
+  });
+
+  it('when /me is warm with an access token from a refresh, then still no Postgres query and one store round trip', async () => {
+    const s = await mintSession(server, await createAccount(server.db));
+    const renewed = (await (await refreshGrant(server, s.refresh!)).json()) as { access_token: string };
+    const auth = { Authorization: `Bearer ${renewed.access_token}` };
+    expect((await api('/me', { headers: auth })).status).toBe(200);
+    const queries = server.db.queries;
+    counting.reset();
+    expect((await api('/me', { headers: auth })).status).toBe(200);
+    expect(server.db.queries - queries).toBe(0);
+    expect(counting.calls).toBe(1);
   });
 
   it('when a same-origin request has no Origin, then it still varies on Origin and gets no CORS grant', async () => {
