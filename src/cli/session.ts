@@ -131,7 +131,16 @@ export class CliContext {
   async client(): Promise<Target> {
     const host = await this.host();
     const { token, source, renewable } = await this.token(host);
-    return { host, api: apiClient(host, renewable ? this.renewable(host, token) : token), token, source };
+    const renewing = renewable ? this.renewable(host, token) : null;
+    return {
+      host,
+      api: apiClient(host, renewing ?? token),
+      // The token in use now: a renewal during the command replaces it.
+      get token() {
+        return renewing?.token ?? token;
+      },
+      source,
+    };
   }
 
   /** A stored device login's token that renews itself after a 401 (docs/cli.md, "Staying logged in"). */

@@ -74,6 +74,14 @@ describe('staying logged in', () => {
     }
   });
 
+  it('when whoami meets token_expired, then the rest of the command uses the renewed token too (the workspace name is read)', async () => {
+    const { env, session } = await storedLogin(server.url, 50 * 60_000);
+    await server.db.query(`UPDATE oauth_access_tokens SET expires_at = now() - interval '1 second' WHERE id = $1`, [session.id]);
+    const run = await cli(['whoami', '--json'], env).done;
+    expect(run.code, run.stderr).toBe(0);
+    expect(JSON.parse(run.stdout).default_workspace).toEqual({ id: expect.any(String), name: expect.stringMatching(/^ws-/) });
+  });
+
   it('when two tessera processes need to renew one login at once, then one renews it under the lock, the other waits and uses the new tokens', async () => {
     let release: () => void = () => undefined;
     const held = new Promise<void>((r) => (release = r));
