@@ -14,13 +14,13 @@ const plural = (n: number, one: string) => `${n} ${one}${n === 1 ? '' : 's'}`;
 
 /**
  * Runs fn with an Offboarding whose revocations are published to every running replica,
- * through the store REDIS_URL names. Without REDIS_URL there is no shared store to publish
- * to: a server on its in-process store drops the identities it cached within a minute.
+ * through the configured Redis. Without one there is no shared store to publish to: a
+ * server on its in-process store drops the identities it cached within a minute.
  */
 function withOffboarding(withDatabase: WithDatabase, fn: (o: Offboarding) => Promise<void>): Promise<void> {
   return withDatabase(async ({ db, cfg, log }) => {
-    const store = cfg.redisUrl ? await createStore(cfg.redisUrl, log) : null;
-    if (!store) log.warn('REDIS_URL is not set: a server running on its in-process store stops accepting what was ended within a minute (its identity cache)');
+    const store = cfg.redis ? await createStore(cfg.redis, log) : null;
+    if (!store) log.warn('no Redis is configured (REDIS_URL, REDIS_SENTINELS or REDIS_CLUSTER_NODES): a server running on its in-process store stops accepting what was ended within a minute (its identity cache)');
     const cache = new InvalidatingCache<unknown>(store ?? new MemoryStore(), log);
     const audit = auditTo(log);
     try {
