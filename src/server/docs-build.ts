@@ -109,9 +109,13 @@ function run(args: string[], cwd: string): Promise<void> {
       // Off in redocly.yaml too; the variable also covers a build without that file (dist/).
       env: { ...process.env, REDOCLY_TELEMETRY: 'off', REDOCLY_SUPPRESS_UPDATE_NOTICE: 'true' },
     });
+    // A server that stops while it builds takes the build with it: no process outlives the server.
+    const stop = () => child.kill();
+    process.once('exit', stop);
     let err = '';
     child.stderr.on('data', (d: Buffer) => (err += d.toString()));
     child.on('error', reject);
+    child.on('exit', () => process.off('exit', stop));
     child.on('exit', (code) => (code === 0 ? resolve() : reject(new Error(`redocly build-docs exited ${code}: ${err.trim().split('\n').slice(-5).join('\n')}`))));
   });
 }

@@ -144,7 +144,7 @@ export function jwtAttacks(kit: () => JwtKit, nowSec: () => number, workspace: (
     at('no iat', () => mint(k().rsa, c.idp({ iat: undefined })), 'missing_claim'),
     at('an exp that is not a number', () => mint(k().rsa, c.idp({ exp: String(n() + 600) as unknown as number })), 'bad_claim'),
     at('exp in the past beyond the skew', () => mint(k().rsa, c.idp({ iat: n() - 600, exp: n() - 31 })), 'expired'),
-    at('nbf in the future beyond the skew', () => mint(k().rsa, c.idp({ nbf: n() + 31 })), 'not_yet_valid'),
+    at('nbf in the future beyond the skew', () => mint(k().rsa, c.idp({ nbf: n() + 300 })), 'not_yet_valid'),
     at('iat in the future beyond the skew (stretching the cap)', () => mint(k().rsa, c.idp({ iat: n() + 3000, exp: n() + 6000 })), 'issued_in_future'),
     at('a lifetime over the cap', () => mint(k().rsa, c.idp({ iat: n() - 10, exp: n() - 10 + 3601 })), 'lifetime_exceeded'),
     at('a lifetime over a short gateway cap', () => mint(k().ed, c.gateway({ exp: n() + 301 })), 'lifetime_exceeded'),
