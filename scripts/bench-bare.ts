@@ -10,7 +10,7 @@
 import { randomUUID } from 'node:crypto';
 import express from 'express';
 import { echoProvider } from '../src/apps/providers/index.ts';
-import { httpServerFor } from '../src/server/http-server.ts';
+import { appServer } from '../src/server/http-server.ts';
 
 const body = JSON.parse(process.env.BENCH_BODY ?? '{}');
 const app = express();
@@ -30,5 +30,5 @@ app.post('/stream', express.json(), async (req, res) => {
   send({ event: 'message_end', ...ids, metadata: { usage } });
   res.end();
 });
-const server = (process.env.BENCH_SERVER === 'tessera' ? httpServerFor(app) : app).listen(Number(process.env.PORT), '127.0.0.1', () => console.log('ready'));
+const server = (process.env.BENCH_SERVER === 'tessera' ? appServer({ express: app, handler: app }).server : app).listen(Number(process.env.PORT), '127.0.0.1', () => console.log('ready'));
 process.on('SIGTERM', () => server.close(() => process.exit(0)));

@@ -1,3 +1,4 @@
+import type { RequestListener } from 'node:http';
 import express, { type Express } from 'express';
 import * as OpenApiValidator from 'express-openapi-validator';
 import { parse } from 'yaml';
@@ -13,7 +14,7 @@ import type { RouteTable } from './http/operations.ts';
 import { noRoute } from './http/request-problem.ts';
 import { routeManifestFor, type RouteManifest } from './http/route-manifest.ts';
 import { setBaseHeaders } from './http/security-headers.ts';
-import { enterDirectly } from './http/direct-entry.ts';
+import { frontDispatcher, runFirst } from './http/front-dispatcher.ts';
 import { loadSpec } from './http/spec.ts';
 import { identityRoutes } from './identity/identity-routes.ts';
 import { sessionRoutes } from './identity/session-routes.ts';
@@ -25,6 +26,9 @@ import { healthRoutes } from './system/health.ts';
 const API_BASE = '/openapi/v1';
 
 export interface TesseraApp {
+  /** The server's request listener: API URLs to the API surface, the rest to `express` (src/http/front-dispatcher.ts). */
+  handler: RequestListener;
+  /** The express app, which serves every request (the API in every URL form too) when entered directly. */
   express: Express;
   services: Services;
   /** Every declared route (spec operations, OAuth, console API, pages), for tests that walk them all. */
@@ -43,11 +47,11 @@ export async function createApp(deps: Deps): Promise<TesseraApp> {
   app.set('etag', false);
   app.set('trust proxy', 'loopback');
   app.set('query parser', 'extended');
-  // The request id, the base security headers and the access log, in the app's first middleware;
-  // API calls enter their surface from there directly (src/http/direct-entry.ts).
+  // The request id, the base security headers and the access log: first on every request, on
+  // the API way in front of the app (src/http/front-dispatcher.ts) and as the app's first middleware.
   const api = apiSurface(s);
   const before = s.log.isLevelEnabled('info') ? [setBaseHeaders, logAccess(s)] : [setBaseHeaders];
-  enterDirectly(app, before, { base: API_BASE, elsewhere: [OAUTH_BASE], surface: api });
+  app.use(runFirst(before));
 
   // Surfaces, each with its own error shape: RFC errors under /openapi/v1/oauth (and the
   // metadata document), API errors for the rest of /openapi/v1 and /console/api, HTML for pages.
@@ -63,6 +67,7 @@ export async function createApp(deps: Deps): Promise<TesseraApp> {
   app.use(pageErrors.notFound, pageErrors.handler);
 
   return {
+    handler: frontDispatcher({ app, before, api: { base: API_BASE, elsewhere: [OAUTH_BASE], surface: api } }),
     express: app,
     services: s,
     routes,

@@ -1,6 +1,7 @@
 import type { ErrorRequestHandler, RequestHandler, Response } from 'express';
 import { Liquid } from 'liquidjs';
 import { asRequestProblem, isWellEncoded, malformedPath, noRoute } from '../http/request-problem.ts';
+import { requestFailed } from '../http/request-tracing.ts';
 import { perServices, type Services } from '../services.ts';
 import { DatabaseUnavailableError } from '../storage/db.ts';
 import { StoreUnavailableError } from '../storage/store/index.ts';
@@ -38,7 +39,11 @@ export const pageErrorsFor = perServices((s: Services): PageErrors => {
   return {
     notFound: (req, _res, next) => next(isWellEncoded(req.path) ? noRoute() : malformedPath()),
     handler: (err, req, res, next) => {
-      if (res.headersSent) return next(err);
+      if (res.headersSent) {
+        // The app's last error handler: express's own cuts the response off.
+        requestFailed(req, err);
+        return next(err);
+      }
       const problem = asRequestProblem(err);
       if (problem) {
         s.log.debug({ request_id: req.id, problem: problem.kind }, problem.message);
@@ -46,6 +51,7 @@ export const pageErrorsFor = perServices((s: Services): PageErrors => {
         const message = MESSAGES[problem.status] ?? problem.message;
         return void send(res, problem.status, TITLES[problem.status] ?? 'Bad request', message).catch(next);
       }
+      requestFailed(req, err);
       const outage = err instanceof StoreUnavailableError || err instanceof DatabaseUnavailableError;
       if (outage) s.log.warn({ err: (err as Error).message, request_id: req.id }, 'dependency unavailable on a console page');
       else s.log.error({ err, request_id: req.id }, 'error on a console page');

@@ -4,6 +4,7 @@ import { DatabaseUnavailableError, InvalidDataError } from '../storage/db.ts';
 import { StoreUnavailableError } from '../storage/store/index.ts';
 import { ApiError } from '../errors.ts';
 import { asRequestProblem, clip } from './request-problem.ts';
+import { requestFailed } from './request-tracing.ts';
 
 export const BODY_LIMIT = '1mb';
 
@@ -85,6 +86,8 @@ export function apiErrorHandler(log: Logger): ErrorRequestHandler {
       log.error({ err, request_id: req.id }, 'error after response started');
       return next(err);
     }
-    sendApiError(res, toApiError(err, log, req.id), req.id);
+    const e = toApiError(err, log, req.id);
+    if (e.status >= 500) requestFailed(req, err);
+    sendApiError(res, e, req.id);
   };
 }

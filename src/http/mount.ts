@@ -31,7 +31,8 @@ export function mountOperations(
       throw new Error(`${op.operationId}: guard ${route.guard} disagrees with the spec's security`);
     }
     const steps = pipelineFor(deps, { ...route, edition: op.enterprise ? 'enterprise' : undefined });
-    surface.route(op.method, op.expressPath, compose([guard(steps), validationFor(op, validate, opts), handle(route, opts.validateResponses ? viaExpress : sendJson)]));
+    const handler = compose([guard(steps), validationFor(op, validate, opts), handle(route, opts.validateResponses ? viaExpress : sendJson)]);
+    surface.route(op.method, op.expressPath, handler, op.operationId as OperationId);
   }
   for (const id of Object.keys(table)) if (!seen.has(id)) throw new Error(`route ${id} is not in openapi.yaml`);
 }

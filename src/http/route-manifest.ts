@@ -2,6 +2,8 @@ import express, { type ErrorRequestHandler, type Request, type RequestHandler, t
 import { match } from 'path-to-regexp';
 import { perServices } from '../services.ts';
 import { isWellEncoded, malformedPath, RequestProblem } from './request-problem.ts';
+import { fixedRouteName, type RouteName } from './route-names.ts';
+import { nameRoute } from './request-tracing.ts';
 
 /** Where a route lives decides how its errors look: API shape, RFC 6749 §5.2, or HTML. */
 export type Surface = 'api' | 'oauth' | 'console-api' | 'page';
@@ -33,6 +35,8 @@ export interface SurfaceOptions {
 interface Declared {
   method: Method;
   path: string;
+  /** What requests it serves are traced and counted under (route-names.ts). */
+  name: RouteName;
   matches: (path: string) => boolean;
   /** Set for a route of a served surface (ManifestSurface.route): its handler, and the parameters a path gives it. */
   operation?: { handler: RequestHandler; params: (path: string) => Record<string, string> };
@@ -42,6 +46,7 @@ interface Declared {
 interface Dispatch {
   handler: RequestHandler;
   params: Readonly<Record<string, string>>;
+  name: RouteName;
 }
 
 /**
@@ -55,8 +60,8 @@ interface Dispatch {
  * any method a path does not declare.
  */
 export interface ManifestSurface {
-  /** Declares a route of this surface (like a router's `get`/`post`/…). */
-  route(method: Method, path: string, handler: RequestHandler): void;
+  /** Declares a route of this surface (like a router's `get`/`post`/…), named by `name` (an operationId) or else route-names.ts. */
+  route(method: Method, path: string, handler: RequestHandler, name?: RouteName): void;
   /**
    * The surface as one middleware, for `app.use(base, …)`.
    * - `body`: runs for every method but GET and HEAD before the route (a body parser);
@@ -78,6 +83,8 @@ interface SurfaceRecord extends SurfaceOptions {
 interface Allowed {
   methods: ReadonlySet<string>;
   header: string;
+  /** METHOD → the name of the route that serves it (HEAD: GET's, where the surface serves HEAD). */
+  names: ReadonlyMap<string, RouteName>;
   /** METHOD → operation, when the first route declared for that method on this path is one. */
   operations: ReadonlyMap<string, Dispatch>;
 }
@@ -119,7 +126,7 @@ export class RouteManifest {
         for (const p of Array.isArray(path) ? path : [path]) {
           if (typeof p !== 'string') throw new Error(`${surface} routes are declared with string paths`);
           const test = match(p, MATCHING);
-          record.routes.push({ method, path: p, matches: (x) => test(x) !== false });
+          record.routes.push({ method, path: p, name: fixedRouteName(method, joinPath(opts.base, p)), matches: (x) => test(x) !== false });
         }
         record.seen.clear();
         return declare(path, ...handlers);
@@ -137,14 +144,14 @@ export class RouteManifest {
     this.surfaces.push(record);
     const front = opts.front ?? [];
     return {
-      route(method, path, handler) {
+      route(method, path, handler, name = fixedRouteName(method, joinPath(opts.base, path))) {
         const test = match(path, MATCHING);
         const read = match<Record<string, string>>(path, { ...MATCHING, decode: decodeParam });
         const params = (x: string) => {
           const found = read(x);
           return found ? found.params : {};
         };
-        record.routes.push({ method, path, matches: (x) => test(x) !== false, operation: { handler, params } });
+        record.routes.push({ method, path, name, matches: (x) => test(x) !== false, operation: { handler, params } });
         record.seen.clear();
       },
       serve({ body, notFound, errors }) {
@@ -176,6 +183,7 @@ export class RouteManifest {
               if (at <= 1) {
                 const route = allowed?.operations.get(req.method);
                 if (route) {
+                  nameRoute(req, route.name);
                   // A copy: handlers and the validator may replace or change req.params; the remembered ones stay as found.
                   req.params = { ...route.params };
                   const result: unknown = route.handler(req, res, on);
@@ -221,9 +229,11 @@ function allowedFor(record: SurfaceRecord, path: string): Allowed | null {
   if (known !== undefined) return known;
   const methods = new Set<string>();
   const operations = new Map<string, Dispatch>();
+  const names = new Map<string, RouteName>();
   for (const r of record.routes) {
     if (!r.matches(path)) continue;
     const method = r.method.toUpperCase();
+    if (!names.has(method)) names.set(method, r.name);
     // Like express, the first route declared for a method serves it.
     if (r.operation && !methods.has(method)) {
       // A parameter that is not valid percent-encoding: the front check refuses the path (400).
@@ -233,15 +243,18 @@ function allowedFor(record: SurfaceRecord, path: string): Allowed | null {
       } catch {
         /* refused below */
       }
-      if (params) operations.set(method, { handler: r.operation.handler, params });
+      if (params) operations.set(method, { handler: r.operation.handler, params, name: r.name });
     }
     methods.add(method);
   }
   let allowed: Allowed | null = null;
   if (methods.size > 0) {
-    if (record.head && methods.has('GET')) methods.add('HEAD');
+    if (record.head && methods.has('GET')) {
+      methods.add('HEAD');
+      if (!names.has('HEAD')) names.set('HEAD', names.get('GET')!);
+    }
     methods.add('OPTIONS');
-    allowed = { methods, header: [...methods].join(', '), operations };
+    allowed = { methods, header: [...methods].join(', '), names, operations };
   }
   if (record.seen.size >= PATHS_REMEMBERED) record.seen.delete(record.seen.keys().next().value!);
   record.seen.set(path, allowed);
@@ -258,7 +271,10 @@ function frontCheck(record: SurfaceRecord): RequestHandler {
     const allowed = allowedFor(record, req.path);
     if (!allowed && record.owns === 'routes') return next();
     const verdict = frontVerdict(allowed, req.path, req, res);
-    if (verdict !== ANSWERED) next(verdict ?? undefined);
+    if (verdict === ANSWERED) return;
+    const name = verdict ? undefined : allowed?.names.get(req.method);
+    if (name) nameRoute(req, name);
+    next(verdict ?? undefined);
   };
 }
 

@@ -1,6 +1,7 @@
 import type { ErrorRequestHandler, Response } from 'express';
 import type { Logger } from 'pino';
 import { asRequestProblem, clip, type RequestProblem } from '../http/request-problem.ts';
+import { requestFailed } from '../http/request-tracing.ts';
 import { DatabaseUnavailableError } from '../storage/db.ts';
 import { StoreUnavailableError } from '../storage/store/index.ts';
 
@@ -140,14 +141,21 @@ export function sendOAuthError(res: Response, err: OAuthError): void {
 export function oauthErrorHandler(log: Logger): ErrorRequestHandler {
   return (err, req, res, next) => {
     if (res.headersSent) return next(err);
-    if (err instanceof OAuthError) return sendOAuthError(res, err);
-    if (err instanceof StoreUnavailableError || err instanceof DatabaseUnavailableError) return sendOAuthError(res, new TemporarilyUnavailable());
-    const problem = asRequestProblem(err);
-    if (problem) {
-      log.debug({ request_id: req.id, problem: problem.kind }, problem.message);
-      return sendOAuthError(res, new HttpLevelError(problem));
-    }
-    log.error({ err, request_id: req.id }, 'unhandled error on an OAuth endpoint');
-    sendOAuthError(res, new ServerError());
+    const e = asOAuthError(err, log, req.id);
+    // A 5xx (server_error, temporarily_unavailable) is a failure of the request for tracers.
+    if (e.status >= 500 || !e.expose) requestFailed(req, err);
+    sendOAuthError(res, e);
   };
+}
+
+function asOAuthError(err: unknown, log: Logger, requestId: string): OAuthError {
+  if (err instanceof OAuthError) return err;
+  if (err instanceof StoreUnavailableError || err instanceof DatabaseUnavailableError) return new TemporarilyUnavailable();
+  const problem = asRequestProblem(err);
+  if (problem) {
+    log.debug({ request_id: requestId, problem: problem.kind }, problem.message);
+    return new HttpLevelError(problem);
+  }
+  log.error({ err, request_id: requestId }, 'unhandled error on an OAuth endpoint');
+  return new ServerError();
 }

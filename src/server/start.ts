@@ -1,7 +1,6 @@
 import { once } from 'node:events';
 import type { Server } from 'node:http';
 import path from 'node:path';
-import type { Express } from 'express';
 import { DEMO_EMAIL, seedDemo, type DemoSeed } from '../admin/seed.ts';
 import { createApp, type TesseraApp } from '../app.ts';
 import { pruneTokens } from '../auth/pruner.ts';
@@ -12,14 +11,14 @@ import { createStore, type Store } from '../storage/store/index.ts';
 import type { Database } from '../storage/db.ts';
 import { openDatabase, type OpenedDatabase } from './bootstrap.ts';
 import { ensureDocs } from './docs.ts';
-import { httpServerFor } from './http-server.ts';
+import { appServer } from './http-server.ts';
 import { installShutdown } from './shutdown.ts';
 
 /** A start that cannot go on; main prints the message as one line and exits 1. */
 export class StartError extends Error {}
 
-async function listen(app: Express, port: number, host: string): Promise<Server> {
-  const server = httpServerFor(app).listen(port, host);
+async function listen(app: TesseraApp, port: number, host: string): Promise<Server> {
+  const server = appServer(app).server.listen(port, host);
   try {
     await once(server, 'listening');
     return server;
@@ -91,7 +90,7 @@ export async function startServer(cfg: Config, log: Logger): Promise<void> {
     store = await createStore(cfg.redis, log);
     app = await createApp({ config: cfg, db: database.db, store, log });
     ensureDocs(log);
-    server = await listen(app.express, cfg.port, cfg.host);
+    server = await listen(app, cfg.port, cfg.host);
     if (database.embedded) demo = await demoAccount(database.db, cfg);
   } catch (err) {
     server?.close();

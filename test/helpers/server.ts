@@ -1,9 +1,9 @@
 import type { AddressInfo } from 'node:net';
 import type { Logger } from 'pino';
-import { createServer, type RequestListener } from 'node:http';
 import createClient from 'openapi-fetch';
 import type { paths } from '../../generated/openapi.ts';
 import { createApp, type TesseraApp } from '../../src/app.ts';
+import { appServer } from '../../src/server/http-server.ts';
 import { testConfig, type Config } from '../../src/config.ts';
 import { createLogger } from '../../src/logger.ts';
 import { Database } from '../../src/storage/db.ts';
@@ -43,16 +43,15 @@ export async function startServer(opts: TestServerOptions = {}): Promise<TestSer
   const store: Store =
     typeof opts.store === 'object' ? opts.store : opts.store === 'memory' ? new MemoryStore() : await RedisStore.connect(opts.redisUrl ?? TEST_REDIS_URL);
   const log = opts.log ?? createLogger(process.env.TEST_LOG_LEVEL ?? 'silent');
-  // Listen first so the issuer (PUBLIC_URL) can be the address the server really has.
-  let handler: RequestListener = (_req, res) => res.writeHead(503).end();
-  const server = createServer((req, res) => handler(req, res));
+  // Listen first so the issuer (PUBLIC_URL) can be the address the server really has; the server is production's.
+  const { server, serve } = appServer();
   server.listen(0, '127.0.0.1');
   await new Promise<void>((resolve) => server.once('listening', resolve));
   const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
   const config = testConfig({ publicUrl: url, ...opts.config, ...(await opts.configFor?.(url)) });
   const app = await createApp({ config, db, store, log });
   // Every response on a spec route is checked against openapi.yaml; a test that sees one break it fails.
-  handler = recordResponses(app.express, checkResponse);
+  serve(app, recordResponses(app.handler, checkResponse));
   return {
     url,
     app,
