@@ -1,7 +1,6 @@
 import type { RequestListener } from 'node:http';
 import express, { type Express } from 'express';
 import * as OpenApiValidator from 'express-openapi-validator';
-import { parse } from 'yaml';
 import { appReadRoutes } from './apps/app-routes.ts';
 import { runRoutes } from './apps/run-routes.ts';
 import { consoleRouter } from './console/router.ts';
@@ -15,7 +14,7 @@ import { noRoute } from './http/request-problem.ts';
 import { routeManifestFor, type RouteManifest } from './http/route-manifest.ts';
 import { setBaseHeaders } from './http/security-headers.ts';
 import { frontDispatcher, runFirst } from './http/front-dispatcher.ts';
-import { loadSpec } from './http/spec.ts';
+import { loadSpec, parseSpec } from './http/spec.ts';
 import { identityRoutes } from './identity/identity-routes.ts';
 import { sessionRoutes } from './identity/session-routes.ts';
 import { mountOAuth, OAUTH_BASE } from './oauth/router.ts';
@@ -98,7 +97,8 @@ function apiSurface(s: Services): express.RequestHandler {
     ...runRoutes(s),
   };
   const validators = OpenApiValidator.middleware({
-    apiSpec: parse(text),
+    // Its own copy (the validator dereferences it in place), one-byte like the other (parseSpec).
+    apiSpec: parseSpec(text) as never,
     validateApiSpec: true,
     validateRequests: { allowUnknownQueryParameters: false, coercionStrategy: {} } as never,
     validateResponses: s.config.env !== 'production',

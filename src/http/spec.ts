@@ -29,9 +29,39 @@ let cached: { text: string; doc: OpenApiDoc } | null = null;
 export function loadSpec(): { text: string; doc: OpenApiDoc } {
   if (!cached) {
     const text = readFileSync(SPEC_PATH, 'utf8');
-    cached = { text, doc: parse(text) as OpenApiDoc };
+    cached = { text, doc: parseSpec(text) as OpenApiDoc };
   }
   return cached;
+}
+
+/** Stands in for a character beyond Latin-1 while the spec is parsed (`¤index¤`); the spec itself must not contain it. */
+const MARK = '\u00a4';
+const WIDE = /[\u0100-\u{10ffff}]/gu;
+const STAND_IN = new RegExp(`${MARK}(\\d+)${MARK}`, 'g');
+
+/**
+ * The spec's YAML parsed so that every string of it that can be one-byte in V8 is. openapi.yaml
+ * has a few characters beyond Latin-1 (dashes, ellipses), which makes its text two-byte, and so
+ * every key and value the parser cuts from it. V8 keeps one copy of each property name, the
+ * first it meets: a two-byte `principal_type` or `X-Request-Id` from the spec becomes the
+ * server's own, and every JSON body and header block built with it is two-byte, slower to
+ * serialise, measure and write on every request (docs/performance.md). So the parser gets a
+ * one-byte text with those characters stood in for, and they are put back in the values after.
+ */
+export function parseSpec(text: string): unknown {
+  const wide: string[] = [];
+  if (text.includes(MARK)) return parse(text);
+  const narrow = text.replace(WIDE, (c) => `${MARK}${wide.push(c) - 1}${MARK}`);
+  if (wide.length === 0) return parse(text);
+  // A latin1 round trip makes a one-byte string of it (replace() keeps its subject's width).
+  return restore(parse(Buffer.from(narrow, 'latin1').toString('latin1')), wide);
+}
+
+function restore(value: unknown, wide: readonly string[]): unknown {
+  if (typeof value === 'string') return value.includes(MARK) ? value.replace(STAND_IN, (_, i: string) => wide[Number(i)]!) : value;
+  if (Array.isArray(value)) return value.map((v) => restore(v, wide));
+  if (value === null || typeof value !== 'object') return value;
+  return Object.fromEntries(Object.entries(value).map(([k, v]) => [restore(k, wide) as string, restore(v, wide)]));
 }
 
 /** Every operation in openapi.yaml; `public` when it overrides security with `[]`. */
