@@ -20,6 +20,10 @@ const ADMIN_URL = process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:543
 export const DB_NAME = 'tessera_bench';
 export const SECRET_KEY = 'bench-secret-bench-secret-bench-secret-0123';
 
+/** The bench's baseline servers, each a script compiled like Tessera (tsconfig.build.json lists them too). */
+const BASELINES = ['bench-node', 'bench-fastify', 'bench-bare', 'bench-peer'] as const;
+export type Baseline = (typeof BASELINES)[number];
+
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 export const median = (xs: number[]) => {
@@ -86,7 +90,7 @@ export function ensureBuilt(): void {
   } catch {
     /* not built yet */
   }
-  const files = ['openapi.yaml', 'scripts/bench-bare.ts', 'scripts/bench-peer.ts'].map((f) => statSync(path.join(ROOT, f)).mtimeMs);
+  const files = ['openapi.yaml', ...BASELINES.map((b) => `scripts/${b}.ts`)].map((f) => statSync(path.join(ROOT, f)).mtimeMs);
   const sources = Math.max(newest(path.join(ROOT, 'src')), ...files);
   if (built >= sources) return;
   console.error('bench: building dist/ (npm run build) …');
@@ -151,13 +155,20 @@ export interface TesseraOptions {
   dir?: string;
   nodeArgs?: string[];
   env?: Record<string, string>;
+  /** A command node runs under (`valgrind --tool=callgrind …`); its pid is node's. */
+  wrap?: string[];
+}
+
+/** node, or node under `wrap`. */
+function nodeUnder(wrap: string[] | undefined, args: string[]): [string, string[]] {
+  return wrap?.length ? [wrap[0]!, [...wrap.slice(1), process.execPath, ...args]] : [process.execPath, args];
 }
 
 /** Tessera as in production: NODE_ENV=production, LOG_LEVEL=warn, a rate limit no bench reaches. */
 export async function startTessera(o: TesseraOptions): Promise<{ child: ChildProcess; base: string }> {
   const port = await freePort();
   const entry = o.loader === 'tsx' ? ['--import', 'tsx', 'src/main.ts'] : [path.join(o.dir ?? ROOT, 'dist/src/main.js')];
-  const child = await start(process.execPath, [...(o.nodeArgs ?? []), ...entry, 'start'], {
+  const child = await start(...nodeUnder(o.wrap, [...(o.nodeArgs ?? []), ...entry, 'start']), {
     PORT: String(port),
     DATABASE_URL: o.dbUrl,
     REDIS_URL: `redis://127.0.0.1:${o.redisPort}`,
@@ -172,7 +183,30 @@ export async function startTessera(o: TesseraOptions): Promise<{ child: ChildPro
   return { child, base: `http://127.0.0.1:${port}` };
 }
 
-/** One of the bench's baseline servers (scripts/bench-bare.ts, scripts/bench-peer.ts), compiled like Tessera. */
-export function startBaseline(name: 'bench-bare' | 'bench-peer', env: Record<string, string>, nodeArgs: string[] = []): Promise<ChildProcess> {
-  return start(process.execPath, [...nodeArgs, `dist/scripts/${name}.js`], env, /ready/);
+/** One of the bench's baseline servers, in a process of its own. */
+export function startBaseline(name: Baseline, env: Record<string, string>, nodeArgs: string[] = [], wrap?: string[]): Promise<ChildProcess> {
+  return start(...nodeUnder(wrap, [...nodeArgs, `dist/scripts/${name}.js`]), env, /ready/);
+}
+
+/** The baselines by the names npm run profile and scripts/instructions.ts take: the script, whether it uses Redis, its /me. */
+export const BASELINE_TARGETS: Record<string, { script: Baseline; redis: boolean; path: string }> = {
+  node: { script: 'bench-node', redis: false, path: '/me' },
+  floor: { script: 'bench-node', redis: true, path: '/me' },
+  fastify: { script: 'bench-fastify', redis: true, path: '/me' },
+  bare: { script: 'bench-bare', redis: false, path: '/bare' },
+  peer: { script: 'bench-peer', redis: true, path: '/me' },
+};
+
+/** A baseline answering `body` (/me's) to `token`, on the run's Redis when it uses one; the URL it is loaded at. */
+export async function startBaselineTarget(
+  name: string,
+  o: { body: string; token: string; redisPort: number; env?: Record<string, string>; nodeArgs?: string[]; wrap?: string[] },
+): Promise<{ child: ChildProcess; url: string }> {
+  const target = BASELINE_TARGETS[name];
+  if (!target) throw new Error(`no baseline named ${name}: one of ${Object.keys(BASELINE_TARGETS).join(', ')}`);
+  const port = await freePort();
+  const redis: Record<string, string> = target.redis ? { REDIS_URL: `redis://127.0.0.1:${o.redisPort}` } : {};
+  const env = { PORT: String(port), BENCH_BODY: o.body, BENCH_TOKEN: o.token, ...redis, ...o.env };
+  const child = await startBaseline(target.script, env, o.nodeArgs, o.wrap);
+  return { child, url: `http://127.0.0.1:${port}${target.path}` };
 }

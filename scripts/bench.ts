@@ -1,12 +1,17 @@
 /**
- * npm run bench — the warm bearer path against a bare route and against a peer, side by side
+ * npm run bench — the warm bearer path against bare routes and against peers, side by side
  * (docs/operations.md, docs/performance.md):
+ *  (n) raw node:http answering /me's JSON body, no work: the ceiling (scripts/bench-node.ts),
+ *  (n1) raw node:http plus one Redis script (cached identity and sliding window): the
+ *      one-round-trip floor (scripts/bench-node.ts with REDIS_URL),
+ *  (fy) the fastify peer: fastify 5, @fastify/rate-limit on Redis, a Redis identity GET,
+ *      two round trips (scripts/bench-fastify.ts),
  *  (a) bare express 5 route with /me's JSON body (scripts/bench-bare.ts),
- *  (p) the peer: Dify's hot path on express 5, a cache GET plus a sliding-window
+ *  (p) the Dify peer: Dify's hot path on express 5, a cache GET plus a sliding-window
  *      script, two Redis round trips (scripts/bench-peer.ts),
  *  (b) GET /openapi/v1/me, (c) GET /apps/{id}/info, (d) GET /me with a warm federated JWT.
  * Tessera runs as in production: compiled JS from dist/ (built when stale), NODE_ENV=production,
- * LOG_LEVEL=warn; so do (a) and (p). BENCH_TSX=1 adds (b·tsx), /me served through the tsx loader.
+ * LOG_LEVEL=warn; so does every baseline, each in its own process, all on one Redis. BENCH_TSX=1 adds (b·tsx), /me served through the tsx loader.
  * BENCH_BARE_SERVER=1 adds (a·s), the bare route on the HTTP server Tessera builds (requests
  * made with express's prototypes, docs/performance.md) instead of express's `app.listen`.
  *
@@ -28,7 +33,7 @@ import { Redis } from 'ioredis';
 import { exportJWK, generateKeyPair, SignJWT } from 'jose';
 import pg from 'pg';
 import { benchCluster } from './bench-cluster.ts';
-import { cpuMicros, DB_NAME, ensureBuilt, freePort, median, seed, sleep, startBaseline, startRedis, startTessera } from './bench-kit.ts';
+import { cpuMicros, DB_NAME, ensureBuilt, median, seed, sleep, startBaselineTarget, startRedis, startTessera } from './bench-kit.ts';
 
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 50);
 const COUNT_REQUESTS = 200;
@@ -96,6 +101,8 @@ interface Target {
   headers: Record<string, string>;
   /** The process that serves it, whose CPU time is read. */
   pid: number;
+  /** Whether its Redis round trips and Postgres queries per request are counted (those that use Redis). */
+  counted?: boolean;
   counts?: Counts;
 }
 interface Sample {
@@ -180,35 +187,43 @@ async function main() {
   const jwtAuth = { Authorization: `Bearer ${jwt.token}` };
   const meBody = await (await fetch(`${base}/openapi/v1/me`, { headers: auth })).text();
 
-  const barePort = await freePort();
-  const bare = await startBaseline('bench-bare', { PORT: String(barePort), BENCH_BODY: meBody });
-  const peerPort = await freePort();
-  const peer = await startBaseline('bench-peer', { PORT: String(peerPort), BENCH_BODY: meBody, BENCH_TOKEN: token, REDIS_URL: `redis://127.0.0.1:${redisPort}` });
-  let bareServerPort = 0;
-  let bareServer: ChildProcess | null = null;
-  if (WITH_BARE_SERVER) {
-    bareServerPort = await freePort();
-    bareServer = await startBaseline('bench-bare', { PORT: String(bareServerPort), BENCH_BODY: meBody, BENCH_SERVER: 'tessera' });
-  }
+  const baseline = async (name: string, env?: Record<string, string>) => {
+    const { child, url } = await startBaselineTarget(name, { body: meBody, token, redisPort, env });
+    return { url, pid: child.pid! };
+  };
+  const ceiling = await baseline('node');
+  const floor = await baseline('floor');
+  const fastify = await baseline('fastify');
+  const bare = await baseline('bare');
+  const peer = await baseline('peer');
+  const bareServer = WITH_BARE_SERVER ? await baseline('bare', { BENCH_SERVER: 'tessera' }) : null;
   let tsxServer: { child: ChildProcess; base: string } | null = null;
   if (WITH_TSX) tsxServer = await startTessera({ dbUrl, redisPort, loader: 'tsx', env: enterprise });
   const loadBefore = loadavg();
 
   const targets: Target[] = [
-    { key: 'a', title: '(a) bare express route', url: `http://127.0.0.1:${barePort}/bare`, headers: {}, pid: bare.pid! },
-    { key: 'p', title: '(p) peer: Dify pattern', url: `http://127.0.0.1:${peerPort}/me`, headers: auth, pid: peer.pid! },
-    { key: 'b', title: '(b) GET /openapi/v1/me', url: `${base}/openapi/v1/me`, headers: auth, pid: tessera.child.pid! },
-    { key: 'c', title: '(c) GET /apps/{id}/info', url: `${base}/openapi/v1/apps/${appId}/info`, headers: auth, pid: tessera.child.pid! },
-    { key: 'd', title: '(d) GET /me, JWT (warm)', url: `${base}/openapi/v1/me`, headers: jwtAuth, pid: tessera.child.pid! },
+    { key: 'n', title: '(n) raw node:http ceiling', url: ceiling.url, headers: auth, pid: ceiling.pid },
+    { key: 'n1', title: '(n1) node:http + 1 script', url: floor.url, headers: auth, pid: floor.pid, counted: true },
+    { key: 'fy', title: '(fy) fastify peer', url: fastify.url, headers: auth, pid: fastify.pid, counted: true },
+    { key: 'a', title: '(a) bare express route', url: bare.url, headers: {}, pid: bare.pid },
+    { key: 'p', title: '(p) peer: Dify pattern', url: peer.url, headers: auth, pid: peer.pid, counted: true },
+    { key: 'b', title: '(b) GET /openapi/v1/me', url: `${base}/openapi/v1/me`, headers: auth, pid: tessera.child.pid!, counted: true },
+    { key: 'c', title: '(c) GET /apps/{id}/info', url: `${base}/openapi/v1/apps/${appId}/info`, headers: auth, pid: tessera.child.pid!, counted: true },
+    { key: 'd', title: '(d) GET /me, JWT (warm)', url: `${base}/openapi/v1/me`, headers: jwtAuth, pid: tessera.child.pid!, counted: true },
   ];
-  if (bareServer) targets.push({ key: 'a·s', title: "(a·s) bare, Tessera's server", url: `http://127.0.0.1:${bareServerPort}/bare`, headers: {}, pid: bareServer.pid! });
-  if (tsxServer) targets.push({ key: 'b·tsx', title: '(b·tsx) /me, tsx loader', url: `${tsxServer.base}/openapi/v1/me`, headers: auth, pid: tsxServer.child.pid! });
+  if (bareServer) targets.push({ key: 'a·s', title: "(a·s) bare, Tessera's server", url: bareServer.url, headers: {}, pid: bareServer.pid });
+  if (tsxServer) targets.push({ key: 'b·tsx', title: '(b·tsx) /me, tsx loader', url: `${tsxServer.base}/openapi/v1/me`, headers: auth, pid: tsxServer.child.pid!, counted: true });
 
   // Warm every server (JIT, caches, connections) before anything is measured, then let the
   // first use's last_used_at write go out (a timer, every 5 s), so the counts see requests only.
   for (const t of targets) await autocannon({ url: t.url, connections: CONNECTIONS, duration: 2, headers: t.headers });
   await sleep(5_500);
-  for (const t of targets) if (!t.key.startsWith('a')) t.counts = await count(dbUrl, redis, t.url, t.headers);
+  // Tessera's targets first: a token's last_used_at is written at most once a minute, and the
+  // write after the first use must not fall into the window a count watches.
+  const counted = targets.filter((t) => t.counted);
+  for (const t of [...counted.filter((t) => t.pid === tessera.child.pid), ...counted.filter((t) => t.pid !== tessera.child.pid)]) {
+    t.counts = await count(dbUrl, redis, t.url, t.headers);
+  }
 
   const rounds: Record<string, Sample>[] = [];
   for (let i = 0; i < ROUNDS; i++) {
@@ -230,7 +245,7 @@ async function main() {
   const query = JSON.stringify({ query: 'What can you do for me today?', inputs: {}, response_mode: 'streaming' });
   const agent = new Agent({ keepAlive: true, maxSockets: 1 });
   const streamUrl = `${base}/openapi/v1/apps/${appId}/chat-messages/stream`;
-  const bareStreamUrl = `http://127.0.0.1:${barePort}/stream`;
+  const bareStreamUrl = new URL('/stream', bare.url).href;
   const ttfb = { tessera: [] as number[], bare: [] as number[] };
   for (let i = 0; i < 5; i++) await firstEventMs(streamUrl, auth, query, agent); // warm
   for (let i = 0; i < STREAM_REQUESTS; i++) {
@@ -248,14 +263,14 @@ async function main() {
 
   console.log(`\nTessera bench: ${CONNECTIONS} connections, ${ROUNDS} interleaved rounds of ${ROUND_SECONDS} s per target, Node ${process.version}`);
   console.log('Tessera: compiled JS (dist/), NODE_ENV=production, LOG_LEVEL=warn. Medians over rounds.\n');
-  console.log('target                       req/s  ×bare  p99 ms  CPU µs/req  redis µs/req  round trips/req  redis cmds/req  pg queries/req');
+  console.log('target                       req/s  ×node  ×bare  p99 ms  CPU µs/req  redis µs/req  round trips/req  redis cmds/req  pg queries/req');
   for (const t of targets) {
     const c = t.counts;
     console.log(
-      `${t.title.padEnd(26)} ${fmt(med(t.key, 'rps'), 7, 0)} ${fmt(ratio(t.key, 'a'), 6)} ${fmt(med(t.key, 'p99'), 7, 0)} ${fmt(med(t.key, 'cpuPerReq'), 11, 0)} ${fmt(med(t.key, 'redisPerReq'), 13, 0)} ${fmt(c?.roundTrips, 16)} ${fmt(c?.commands, 15)} ${fmt(c?.pgQueries, 15)}`,
+      `${t.title.padEnd(26)} ${fmt(med(t.key, 'rps'), 7, 0)} ${fmt(ratio(t.key, 'n'), 6)} ${fmt(ratio(t.key, 'a'), 6)} ${fmt(med(t.key, 'p99'), 7, 0)} ${fmt(med(t.key, 'cpuPerReq'), 11, 0)} ${fmt(med(t.key, 'redisPerReq'), 13, 0)} ${fmt(c?.roundTrips, 16)} ${fmt(c?.commands, 15)} ${fmt(c?.pgQueries, 15)}`,
     );
   }
-  console.log('(×bare: median of the per-round ratios; redis cmds counts commands run inside scripts too; CPU is the serving process, every thread)');
+  console.log('(×node, ×bare: medians of the per-round ratios to (n) and (a); redis cmds counts commands run inside scripts too; CPU is the serving process, every thread)');
 
   console.log('\nper round (req/s; p99 ms):');
   console.log(`round ${targets.map((t) => t.key.padStart(14)).join('')}`);
@@ -264,12 +279,19 @@ async function main() {
   const check = (ok: boolean) => (ok ? 'ok' : 'MISSED');
   const b = targets.find((t) => t.key === 'b')!.counts!;
   const lines: [string, number, string, boolean][] = [
+    ['/me vs fastify peer (b/fy)', ratio('b', 'fy'), '>= 1.10', ratio('b', 'fy') >= 1.1],
+    ['/me vs 1-round-trip floor (b/n1)', ratio('b', 'n1'), '>= 0.80', ratio('b', 'n1') >= 0.8],
+    ['p99 /me vs fastify (b/fy)', p99Ratio('b', 'fy'), '<= 1.00', p99Ratio('b', 'fy') <= 1],
+    ['app info vs /me (c/b)', ratio('c', 'b'), '>= 0.90', ratio('c', 'b') >= 0.9],
     ['/me vs bare (b/a)', ratio('b', 'a'), '>= 0.80', ratio('b', 'a') >= 0.8],
     ['/me vs peer (b/p)', ratio('b', 'p'), '>= 1.20', ratio('b', 'p') >= 1.2],
     ['app info vs bare (c/a)', ratio('c', 'a'), '>= 0.70', ratio('c', 'a') >= 0.7],
     ['p99 /me vs bare (b/a)', p99Ratio('b', 'a'), '<= 1.50', p99Ratio('b', 'a') <= 1.5],
     ['JWT vs opaque /me (d/b)', ratio('d', 'b'), '>= 0.90', ratio('d', 'b') >= 0.9],
     ['peer vs bare (p/a)', ratio('p', 'a'), '(reference)', true],
+    ['floor vs ceiling (n1/n)', ratio('n1', 'n'), '(reference)', true],
+    ['fastify vs ceiling (fy/n)', ratio('fy', 'n'), '(reference)', true],
+    ['/me vs ceiling (b/n)', ratio('b', 'n'), '(reference)', true],
   ];
   if (WITH_BARE_SERVER) {
     lines.push(['/me vs bare on its server (b/a·s)', ratio('b', 'a·s'), '(reference)', true]);

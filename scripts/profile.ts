@@ -5,14 +5,14 @@
  * the process CPU per request (from /proc, all threads) and the JS thread's samples
  * from the loaded window, grouped by layer (scripts/cpu-profile.ts).
  *
- *   PROFILE_TARGET=me|info|bare|peer (default me), PROFILE_SECONDS (10), PROFILE_LOADER=dist|tsx
- * (bare and peer are the baselines of npm run bench, profiled the same way).
+ *   PROFILE_TARGET=me|info|node|floor|fastify|bare|peer (default me), PROFILE_SECONDS (10), PROFILE_LOADER=dist|tsx
+ * (node, floor, fastify, bare and peer are the baselines of npm run bench, profiled the same way).
  */
 import { mkdtempSync, readdirSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import autocannon from 'autocannon';
-import { cpuMicros, ensureBuilt, freePort, seed, startBaseline, startRedis, startTessera, stop } from './bench-kit.ts';
+import { cpuMicros, ensureBuilt, seed, startBaselineTarget, startRedis, startTessera, stop } from './bench-kit.ts';
 import { report, summarize, type CpuProfile } from './cpu-profile.ts';
 
 const TARGET = process.env.PROFILE_TARGET ?? 'me';
@@ -33,12 +33,9 @@ async function main() {
   let child = tessera.child;
   let url = TARGET === 'info' ? `${tessera.base}/openapi/v1/apps/${appId}/info` : `${tessera.base}/openapi/v1/me`;
   if (!ours) {
-    // The baselines of npm run bench, profiled the same way (scripts/bench-bare.ts, scripts/bench-peer.ts).
+    // The baselines of npm run bench, profiled the same way.
     const body = await (await fetch(url, { headers })).text();
-    const port = await freePort();
-    const env = { PORT: String(port), BENCH_BODY: body, BENCH_TOKEN: token, REDIS_URL: `redis://127.0.0.1:${redisPort}` };
-    child = await startBaseline(TARGET === 'bare' ? 'bench-bare' : 'bench-peer', env, prof);
-    url = `http://127.0.0.1:${port}/${TARGET === 'bare' ? 'bare' : 'me'}`;
+    ({ child, url } = await startBaselineTarget(TARGET, { body, token, redisPort, nodeArgs: prof }));
   }
   await autocannon({ url, connections: CONNECTIONS, duration: 2, headers }); // warm: JIT, caches
 
