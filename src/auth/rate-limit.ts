@@ -1,4 +1,6 @@
 import { randomBytes } from 'node:crypto';
+import type { ServerResponse } from 'node:http';
+import { putHeader } from '../http/held-headers.ts';
 import { hashToken } from './token-kinds.ts';
 import type { Store, StoreScript } from '../storage/store/index.ts';
 
@@ -101,10 +103,10 @@ export class RateLimiter {
 export const resetSeconds = (ms: number): string => String(Math.max(1, Math.ceil(ms / 1000)));
 
 /** The three headers on a response that passed the limit, set directly (no intermediate object: every request does this). */
-export function setRateLimitHeaders(res: { setHeader(name: string, value: string): unknown }, r: RateLimitResult): void {
-  res.setHeader('RateLimit-Limit', String(r.limit));
-  res.setHeader('RateLimit-Remaining', String(r.remaining));
-  res.setHeader('RateLimit-Reset', resetSeconds(r.resetMs));
+export function setRateLimitHeaders(res: ServerResponse, r: RateLimitResult): void {
+  putHeader(res, 'RateLimit-Limit', String(r.limit));
+  putHeader(res, 'RateLimit-Remaining', String(r.remaining));
+  putHeader(res, 'RateLimit-Reset', resetSeconds(r.resetMs));
 }
 
 /** The same three headers as an object, for a refusal that carries them. */

@@ -1,4 +1,5 @@
 import type { RequestHandler } from 'express';
+import { putHeader, releaseHeaders } from './held-headers.ts';
 import { pathMatcher } from './route-manifest.ts';
 
 /**
@@ -18,21 +19,19 @@ export function cors(allowOrigins: readonly string[], opts: { cookieAuthenticate
     if (cookieAuthenticated(req.path)) return next();
     const origin = req.headers.origin;
     // Every answer depends on Origin, so caches must key on it; on the usual path nothing has set Vary yet.
-    if (res.getHeader('Vary') === undefined) res.setHeader('Vary', 'Origin');
+    if (res.getHeader('Vary') === undefined) putHeader(res, 'Vary', 'Origin');
     else res.vary('Origin');
     if (origin && allowed.has(origin)) {
-      res.setHeader('Access-Control-Allow-Origin', origin);
-      res.setHeader(
-        'Access-Control-Expose-Headers',
-        'X-Request-Id, Retry-After, RateLimit-Limit, RateLimit-Remaining, RateLimit-Reset, WWW-Authenticate',
-      );
+      putHeader(res, 'Access-Control-Allow-Origin', origin);
+      putHeader(res, 'Access-Control-Expose-Headers', 'X-Request-Id, Retry-After, RateLimit-Limit, RateLimit-Remaining, RateLimit-Reset, WWW-Authenticate');
       if (req.method === 'OPTIONS') {
-        res.setHeader('Access-Control-Allow-Methods', 'GET, POST, PATCH, DELETE, OPTIONS');
-        res.setHeader('Access-Control-Allow-Headers', 'Authorization, Content-Type');
-        res.setHeader('Access-Control-Max-Age', '600');
+        putHeader(res, 'Access-Control-Allow-Methods', 'GET, POST, PATCH, DELETE, OPTIONS');
+        putHeader(res, 'Access-Control-Allow-Headers', 'Authorization, Content-Type');
+        putHeader(res, 'Access-Control-Max-Age', '600');
       }
     }
     if (req.method === 'OPTIONS' && req.get('access-control-request-method')) {
+      releaseHeaders(res);
       res.status(204).end();
       return;
     }

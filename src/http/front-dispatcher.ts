@@ -1,5 +1,6 @@
 import type { IncomingMessage, RequestListener, ServerResponse } from 'node:http';
 import type { Express, Request, RequestHandler, Response } from 'express';
+import { holdHeaders, releaseHeaders } from './held-headers.ts';
 import { requestFailed, traced } from './request-tracing.ts';
 
 /** What runs first on every request, whichever way it is served (the request id, base headers, access log). */
@@ -29,7 +30,8 @@ export interface FrontDispatch {
  * app's request and response API (`app.request`, `app.response`: express's documented
  * extension points, which the server gives them when it makes them, src/server/http-server.ts)
  * and the documented links `req.res`, `res.req` and `res.locals`; `before` runs first, as the
- * app's first middleware does on the app's way. Every other request goes to the app, where
+ * app's first middleware does on the app's way. The response's headers are held until it is
+ * written (held-headers.ts), which the surface knows how to do. Every other request goes to the app, where
  * the surface is mounted at `base` as well, so a target this check leaves alone (another
  * case, an absolute URL, a fragment) is served as before. Nothing of express's is replaced
  * or skipped from inside: the API way simply does not enter express's app.
@@ -62,10 +64,12 @@ export function frontDispatcher({ app, before, api }: FrontDispatch): RequestLis
     req.originalUrl = url;
     const fail = (err?: unknown): void => {
       requestFailed(req, err);
+      releaseHeaders(res);
       if (res.headersSent) req.socket.destroy();
       else res.writeHead(500).end();
     };
     try {
+      holdHeaders(res);
       for (const b of before) b(req, res);
       req.baseUrl = base;
       req.url = url.slice(base.length);

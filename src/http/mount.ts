@@ -2,6 +2,7 @@ import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import { pipelineFor, type PipelineDeps } from '../auth/pipeline.ts';
 import { ApiError } from '../errors.ts';
 import type { OperationId, Route, RouteTable } from './operations.ts';
+import { releaseHeaders, writeHeld } from './held-headers.ts';
 import type { ManifestSurface } from './route-manifest.ts';
 import { specOperations, type SpecOperation } from './spec.ts';
 
@@ -32,7 +33,7 @@ export function mountOperations(
     }
     const steps = pipelineFor(deps, { ...route, edition: op.enterprise ? 'enterprise' : undefined });
     const handler = compose([guard(steps), validationFor(op, validate, opts), handle(route, opts.validateResponses ? viaExpress : sendJson)]);
-    surface.route(op.method, op.expressPath, handler, op.operationId as OperationId);
+    surface.route(op.method, op.expressPath, handler, { name: op.operationId as OperationId, held: true });
   }
   for (const id of Object.keys(table)) if (!seen.has(id)) throw new Error(`route ${id} is not in openapi.yaml`);
 }
@@ -111,7 +112,10 @@ function guard(steps: ReturnType<typeof pipelineFor>): RequestHandler {
 type Send = (res: Response, status: number, body: unknown) => void;
 
 /** Through res.json, which the response validator hooks (outside production). */
-const viaExpress: Send = (res, status, body) => void res.status(status).json(body);
+const viaExpress: Send = (res, status, body) => {
+  releaseHeaders(res);
+  res.status(status).json(body);
+};
 
 /**
  * What res.status().json() writes for a handler's reply, without the steps a JSON answer
@@ -121,15 +125,12 @@ const viaExpress: Send = (res, status, body) => void res.status(status).json(bod
  */
 const sendJson: Send = (res, status, body) => {
   const text = JSON.stringify(body);
-  res.statusCode = status;
-  res.setHeader('Content-Type', 'application/json; charset=utf-8');
-  res.setHeader('Content-Length', Buffer.byteLength(text));
-  res.end(text);
+  writeHeld(res, status, ['Content-Type', 'application/json; charset=utf-8', 'Content-Length', Buffer.byteLength(text)], text);
 };
 
 /**
- * What a handler is given. A class, so that the lazy `query` is a getter on its prototype
- * rather than a getter and a closure made for every request (an object literal's would be).
+ * What a handler is given. A class, so that the lazy `query` and `res` are getters on its
+ * prototype rather than getters and closures made for every request (an object literal's would be).
  */
 class Context {
   readonly params: Request['params'];
@@ -137,13 +138,19 @@ class Context {
 
   constructor(
     readonly req: Request,
-    readonly res: Response,
+    private readonly response: Response,
     readonly auth: unknown,
     readonly app: unknown,
     readonly caller: unknown,
   ) {
     this.params = req.params;
     this.body = req.body;
+  }
+
+  // A handler that writes the response itself (a stream) gets it with the held headers set on it.
+  get res(): Response {
+    releaseHeaders(this.response);
+    return this.response;
   }
 
   // express parses the query string anew on every read of req.query; most handlers never read it.
@@ -155,6 +162,7 @@ class Context {
 function handle(route: Route<OperationId>, send: Send): RequestHandler {
   const reply = (res: Response, r: Awaited<ReturnType<Route<OperationId>['handler']>>): void => {
     if (!r) return;
+    if (r.headers || r.body === undefined) releaseHeaders(res);
     if (r.headers) res.set(r.headers);
     if (r.body === undefined) res.status(r.status as number).end();
     else send(res, r.status as number, r.body);

@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { Request, Response } from 'express';
+import { putHeader } from './held-headers.ts';
 
 const SAFE_ID = /^[\w.:-]{1,128}$/;
 
@@ -13,5 +14,5 @@ declare module 'express-serve-static-core' {
 export function requestId(req: Request, res: Response): void {
   const incoming = req.headers['x-request-id'];
   req.id = typeof incoming === 'string' && SAFE_ID.test(incoming) ? incoming : randomUUID();
-  res.setHeader('X-Request-Id', req.id);
+  putHeader(res, 'X-Request-Id', req.id);
 }

@@ -2,6 +2,7 @@ import express, { type ErrorRequestHandler, type Request, type RequestHandler, t
 import { match } from 'path-to-regexp';
 import { perServices } from '../services.ts';
 import { isWellEncoded, malformedPath, RequestProblem } from './request-problem.ts';
+import { releaseHeaders } from './held-headers.ts';
 import { fixedRouteName, type RouteName } from './route-names.ts';
 import { nameRoute } from './request-tracing.ts';
 
@@ -38,8 +39,11 @@ interface Declared {
   /** What requests it serves are traced and counted under (route-names.ts). */
   name: RouteName;
   matches: (path: string) => boolean;
-  /** Set for a route of a served surface (ManifestSurface.route): its handler, and the parameters a path gives it. */
-  operation?: { handler: RequestHandler; params: (path: string) => Record<string, string> };
+  /**
+   * Set for a route of a served surface (ManifestSurface.route): its handler, the parameters a
+   * path gives it, and whether it writes responses with their headers held (held-headers.ts).
+   */
+  operation?: { handler: RequestHandler; params: (path: string) => Record<string, string>; held: boolean };
 }
 
 /** The operation that serves a method on a path, and that path's parameters (decoded, as express decodes them). */
@@ -47,6 +51,7 @@ interface Dispatch {
   handler: RequestHandler;
   params: Readonly<Record<string, string>>;
   name: RouteName;
+  held: boolean;
 }
 
 /**
@@ -60,8 +65,12 @@ interface Dispatch {
  * any method a path does not declare.
  */
 export interface ManifestSurface {
-  /** Declares a route of this surface (like a router's `get`/`post`/…), named by `name` (an operationId) or else route-names.ts. */
-  route(method: Method, path: string, handler: RequestHandler, name?: RouteName): void;
+  /**
+   * Declares a route of this surface (like a router's `get`/`post`/…), named by `o.name` (an
+   * operationId) or else route-names.ts. Its handler gets the response with its headers
+   * released (held-headers.ts), unless `o.held`: then it writes with `writeHeld` or releases them itself.
+   */
+  route(method: Method, path: string, handler: RequestHandler, o?: { name?: RouteName; held?: boolean }): void;
   /**
    * The surface as one middleware, for `app.use(base, …)`.
    * - `body`: runs for every method but GET and HEAD before the route (a body parser);
@@ -144,19 +153,21 @@ export class RouteManifest {
     this.surfaces.push(record);
     const front = opts.front ?? [];
     return {
-      route(method, path, handler, name = fixedRouteName(method, joinPath(opts.base, path))) {
+      route(method, path, handler, o = {}) {
+        const name = o.name ?? fixedRouteName(method, joinPath(opts.base, path));
         const test = match(path, MATCHING);
         const read = match<Record<string, string>>(path, { ...MATCHING, decode: decodeParam });
         const params = (x: string) => {
           const found = read(x);
           return found ? found.params : {};
         };
-        record.routes.push({ method, path, name, matches: (x) => test(x) !== false, operation: { handler, params } });
+        record.routes.push({ method, path, name, matches: (x) => test(x) !== false, operation: { handler, params, held: o.held === true } });
         record.seen.clear();
       },
       serve({ body, notFound, errors }) {
         return (req, res, next) => {
           const fail = (err: unknown): void => {
+            releaseHeaders(res);
             try {
               errors(err, req, res, next);
             } catch (e) {
@@ -186,6 +197,7 @@ export class RouteManifest {
                   nameRoute(req, route.name);
                   // A copy: handlers and the validator may replace or change req.params; the remembered ones stay as found.
                   req.params = { ...route.params };
+                  if (!route.held) releaseHeaders(res);
                   const result: unknown = route.handler(req, res, on);
                   if (result instanceof Promise) result.catch(fail);
                   return;
@@ -243,7 +255,7 @@ function allowedFor(record: SurfaceRecord, path: string): Allowed | null {
       } catch {
         /* refused below */
       }
-      if (params) operations.set(method, { handler: r.operation.handler, params, name: r.name });
+      if (params) operations.set(method, { handler: r.operation.handler, params, name: r.name, held: r.operation.held });
     }
     methods.add(method);
   }
@@ -289,6 +301,7 @@ function frontVerdict(allowed: Allowed | null, path: string, req: Request, res: 
   if (!isWellEncoded(path)) return malformedPath();
   if (!allowed) return null;
   if (req.method === 'OPTIONS') {
+    releaseHeaders(res);
     res.set('Allow', allowed.header).status(204).end();
     return ANSWERED;
   }

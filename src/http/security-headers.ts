@@ -1,4 +1,5 @@
 import type { Request, RequestHandler, Response } from 'express';
+import { putHeader } from './held-headers.ts';
 import { requestId } from './request-id.ts';
 
 /** Anti-framing for the device page, sign-in and the OAuth endpoints (clickjacking, RFC 8628 §5.4). */
@@ -11,6 +12,6 @@ export const noFraming: RequestHandler = (_req, res, next) => {
 /** On every response: the request id, no MIME sniffing, no Referer leaving with links. */
 export function setBaseHeaders(req: Request, res: Response): void {
   requestId(req, res);
-  res.setHeader('X-Content-Type-Options', 'nosniff');
-  res.setHeader('Referrer-Policy', 'no-referrer');
+  putHeader(res, 'X-Content-Type-Options', 'nosniff');
+  putHeader(res, 'Referrer-Policy', 'no-referrer');
 }

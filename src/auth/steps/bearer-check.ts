@@ -1,4 +1,5 @@
 import { ApiError } from '../../errors.ts';
+import { putHeader } from '../../http/held-headers.ts';
 import type { BearerAuthenticator } from '../bearer-authenticator.ts';
 import type { Step } from '../pipeline.ts';
 import { setRateLimitHeaders } from '../rate-limit.ts';
@@ -16,7 +17,7 @@ export function bearerCheck(authenticator: BearerAuthenticator): Step {
         req.tessera.rate = rate;
         setRateLimitHeaders(res, rate);
       } catch (err) {
-        if (err instanceof ApiError && err.extra.headers) res.set(err.extra.headers);
+        if (err instanceof ApiError && err.extra.headers) for (const [name, value] of Object.entries(err.extra.headers)) putHeader(res, name, value);
         throw err;
       }
     },
