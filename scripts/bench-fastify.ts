@@ -5,8 +5,9 @@
  * identity cached by token hash (a miss is a 401). The identity is parsed, as a handler
  * that authorises anything with it must, and returned for fastify to serialise with the
  * response schema (fast-json-stringify, fastify's fast path), as the Dify peer answers with
- * res.json. Two Redis round trips, one after the other. ioredis is set up as Tessera's store
- * is (auto-pipelining on). BENCH_BODY is the body, BENCH_TOKEN the one valid token.
+ * res.json. Two Redis round trips, one after the other. Its logger is on at warn, as Tessera's
+ * is in the bench; ioredis is set up as Tessera's store is (auto-pipelining on). BENCH_BODY is
+ * the body, BENCH_TOKEN the one valid token.
  */
 import { createHash } from 'node:crypto';
 import rateLimit from '@fastify/rate-limit';
@@ -29,7 +30,8 @@ const tokenHash = (req: FastifyRequest) => {
 const redis = new Redis(process.env.REDIS_URL!, { enableAutoPipelining: true });
 await redis.set(`api_token:${sha256(process.env.BENCH_TOKEN!)}`, process.env.BENCH_BODY ?? '{}');
 
-const app = Fastify({ logger: false });
+// Logging on at warn, as Tessera runs in the bench (LOG_LEVEL=warn): a deployed server has its logger.
+const app = Fastify({ logger: { level: 'warn' } });
 app.decorateRequest('tokenHash', '');
 await app.register(rateLimit, { redis, max: 1_000_000, timeWindow: 60_000, keyGenerator: tokenHash });
 const text = { type: 'string' };
