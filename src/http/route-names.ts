@@ -20,6 +20,7 @@ const FIXED = {
   'GET /openapi/v1/oauth/device/approval-context': 'oauth_approval_context',
   'POST /openapi/v1/oauth/device/approve-external': 'oauth_device_approve_external',
   'POST /openapi/v1/oauth/device/deny-external': 'oauth_device_deny_external',
+  'POST /openapi/v1/oauth/sso/backchannel-logout': 'oauth_backchannel_logout',
   'GET /openapi/v1/openapi.yaml': 'openapi_yaml',
   'GET /openapi/v1/openapi.json': 'openapi_json',
   'POST /console/api/signin': 'console_signin',
