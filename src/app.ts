@@ -13,6 +13,7 @@ import type { RouteTable } from './http/operations.ts';
 import { noRoute } from './http/request-problem.ts';
 import { routeManifestFor, type RouteManifest } from './http/route-manifest.ts';
 import { setBaseHeaders } from './http/security-headers.ts';
+import { pathOf } from './http/target.ts';
 import { frontDispatcher, runFirst } from './http/front-dispatcher.ts';
 import { loadSpec, parseSpec } from './http/spec.ts';
 import { identityRoutes } from './identity/identity-routes.ts';
@@ -121,10 +122,4 @@ function logAccess(s: Services): (req: express.Request, res: express.Response) =
       s.log.info({ request_id: req.id, method: req.method, path: pathOf(req.originalUrl), status: res.statusCode, ms: Math.round(ms * 10) / 10 }, 'request');
     });
   };
-}
-
-/** A request target without its query string or fragment. */
-function pathOf(target: string): string {
-  const end = target.search(/[?#]/);
-  return end === -1 ? target : target.slice(0, end);
 }

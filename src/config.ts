@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { JWKS_DEFAULTS, type JwksOptions } from './auth/jwt/key-source.ts';
 import { loadTrustedIssuers, TrustedIssuersError, type TrustedIssuer } from './auth/jwt/trusted-issuers.ts';
+import { otelSignals, OtelSettingError, type OtelSignals } from './observability/otel-settings.ts';
 import { hostPorts, redisDeployment } from './redis-config.ts';
 import type { RedisDeployment } from './storage/store/index.ts';
 
@@ -47,6 +48,8 @@ const fields = {
   NODE_ENV: z.enum(['development', 'test', 'production']).default('development'),
   PORT: int(0, 65535).default(8080),
   HOST: z.string().trim().min(1).default('127.0.0.1'),
+  // Observability (docs/observability.md): the metrics listener; OpenTelemetry reads its own OTEL_* variables.
+  METRICS_PORT: int(0, 65535).optional(),
   PUBLIC_URL: httpUrl.optional(),
   DATABASE_URL: url.optional(),
   // Redis: one of three deployments (docs/operations.md, "Redis deployments").
@@ -119,6 +122,10 @@ export interface Config {
   readonly env: 'development' | 'test' | 'production';
   readonly port: number;
   readonly host: string;
+  /** The port of the second listener that serves `GET /metrics` on HOST; null: no metrics. */
+  readonly metricsPort: number | null;
+  /** The OpenTelemetry signals the OTEL_* variables turn on (traces, audit log records). */
+  readonly otel: OtelSignals;
   readonly publicUrl: string;
   readonly databaseUrl: string | null;
   /** The Redis deployment (one, Sentinel or Cluster); null: the in-process store, one replica only. */
@@ -217,6 +224,16 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   if (r.NODE_ENV === 'production' && r.PASSWORD_HASH_MEMORY_KIB < MIN_PRODUCTION_HASH_KIB) {
     throw new ConfigError('PASSWORD_HASH_MEMORY_KIB', `at least ${MIN_PRODUCTION_HASH_KIB} in production`);
   }
+  if (r.METRICS_PORT !== undefined && r.METRICS_PORT !== 0 && r.METRICS_PORT === r.PORT) {
+    throw new ConfigError('METRICS_PORT', 'must differ from PORT: metrics are never served on the public port');
+  }
+  let otel: OtelSignals;
+  try {
+    otel = otelSignals(env);
+  } catch (err) {
+    if (err instanceof OtelSettingError) throw new ConfigError(err.variable, err.message);
+    throw err;
+  }
   const publicUrl = (r.PUBLIC_URL ?? `http://localhost:${r.PORT}`).replace(/\/+$/, '');
   const sso = ssoConfig(r);
   if (sso) checkSsoAgainstTrustedIssuers(sso, trustedJwtIssuers);
@@ -224,6 +241,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     env: r.NODE_ENV,
     port: r.PORT,
     host: r.HOST,
+    metricsPort: r.METRICS_PORT ?? null,
+    otel: Object.freeze(otel),
     publicUrl,
     databaseUrl: r.DATABASE_URL ?? null,
     redis: redisDeployment(r, (variable, detail) => {

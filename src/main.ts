@@ -3,6 +3,8 @@ import { registerAdminCommands } from './admin/commands.ts';
 import { pruneTokens } from './auth/pruner.ts';
 import { ConfigError, loadConfig, type Config } from './config.ts';
 import { createLogger, resolveLogFormat, type Logger } from './logger.ts';
+import { auditTo, type AuditSink } from './observability/audit.ts';
+import { startOpenTelemetry } from './observability/tracing.ts';
 import { openDatabase, resolveSecretKey } from './server/bootstrap.ts';
 import { startServer } from './server/start.ts';
 import type { Database } from './storage/db.ts';
@@ -29,15 +31,24 @@ async function start(): Promise<void> {
   await startServer(cfg, log);
 }
 
-/** Admin commands open the database (or use the embedded one a running server has), then close it. */
-async function withDatabase<T>(fn: (ctx: { db: Database; cfg: Config; log: Logger }) => Promise<T>): Promise<T> {
+/**
+ * Admin commands open the database (or use the embedded one a running server has), then
+ * close it. Their audit events are log lines (at info: LOG_LEVEL=info shows them) and, with
+ * OTLP log export on, log records sent before the command exits.
+ */
+async function withDatabase<T>(fn: (ctx: { db: Database; cfg: Config; log: Logger; audit: AuditSink }) => Promise<T>): Promise<T> {
   const cfg = config();
   const log = logger(cfg, process.env.LOG_LEVEL ?? 'warn');
   const database = await openDatabase(cfg, log, { attach: true });
+  const otel = await startOpenTelemetry({ traces: false, logs: cfg.otel.logs }, log).catch(async (err: unknown) => {
+    await database.stop();
+    throw err;
+  });
   try {
-    return await fn({ db: database.db, cfg, log });
+    return await fn({ db: database.db, cfg, log, audit: auditTo(log) });
   } finally {
     await database.stop();
+    await otel?.shutdown();
   }
 }
 

@@ -2,7 +2,7 @@ import type { Logger } from 'pino';
 import { createProviders, type Providers } from './apps/providers/index.ts';
 import { RunLiveness } from './apps/run-sweeper.ts';
 import { TaskRegistry } from './apps/tasks.ts';
-import { auditTo, type AuditSink } from './auth/audit.ts';
+import { auditTo, type AuditSink } from './observability/audit.ts';
 import { BearerAuthenticator } from './auth/bearer-authenticator.ts';
 import { APPS_CHANNEL, InvalidatingCache } from './auth/invalidating-cache.ts';
 import { jwtBearersFor, type JwtBearerStrategy } from './auth/strategies/jwt-bearers.ts';

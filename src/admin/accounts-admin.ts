@@ -1,6 +1,5 @@
 import { randomBytes } from 'node:crypto';
 import type { Logger } from 'pino';
-import { auditTo } from '../auth/audit.ts';
 import type { Config } from '../config.ts';
 import { endConsoleSessions } from '../console/session.ts';
 import { hashPassword } from '../console/signin.ts';
@@ -39,6 +38,5 @@ export async function resetPassword(db: Database, cfg: Config, store: Store | nu
   const password = randomBytes(12).toString('base64url');
   await accounts.setPassword(account.id, await hashPassword(cfg, password));
   const ended = await endConsoleSessions(new ConsoleSessionRepo(db), store, log, account.id);
-  auditTo(log)('console.sessions_revoked', { subject: account.id, count: ended, reason: 'password_reset' });
   return { id: account.id, email: account.email, password, console_sessions_ended: ended };
 }

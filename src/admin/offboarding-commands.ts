@@ -1,14 +1,14 @@
 import type { Command } from 'commander';
 import type { Logger } from 'pino';
-import { auditTo } from '../auth/audit.ts';
 import { InvalidatingCache } from '../auth/invalidating-cache.ts';
 import { TokenService } from '../auth/token-service.ts';
 import type { Config } from '../config.ts';
+import type { AuditSink } from '../observability/audit.ts';
 import { Offboarding } from '../offboarding/offboarding.ts';
 import type { Database } from '../storage/db.ts';
 import { createStore, MemoryStore } from '../storage/store/index.ts';
 
-type WithDatabase = <T>(fn: (ctx: { db: Database; cfg: Config; log: Logger }) => Promise<T>) => Promise<T>;
+type WithDatabase = <T>(fn: (ctx: { db: Database; cfg: Config; log: Logger; audit: AuditSink }) => Promise<T>) => Promise<T>;
 
 const plural = (n: number, one: string) => `${n} ${one}${n === 1 ? '' : 's'}`;
 
@@ -18,11 +18,10 @@ const plural = (n: number, one: string) => `${n} ${one}${n === 1 ? '' : 's'}`;
  * server on its in-process store drops the identities it cached within a minute.
  */
 function withOffboarding(withDatabase: WithDatabase, fn: (o: Offboarding) => Promise<void>): Promise<void> {
-  return withDatabase(async ({ db, cfg, log }) => {
+  return withDatabase(async ({ db, cfg, log, audit }) => {
     const store = cfg.redis ? await createStore(cfg.redis, log) : null;
     if (!store) log.warn('no Redis is configured (REDIS_URL, REDIS_SENTINELS or REDIS_CLUSTER_NODES): a server running on its in-process store stops accepting what was ended within a minute (its identity cache)');
     const cache = new InvalidatingCache<unknown>(store ?? new MemoryStore(), log);
-    const audit = auditTo(log);
     try {
       await fn(new Offboarding({ db, tokens: new TokenService(cfg, db, cache, audit), cache, store, log, audit }));
     } finally {

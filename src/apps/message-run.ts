@@ -6,7 +6,7 @@ import { checkText, render, validateInputs } from './inputs.ts';
 import { countWords, promptWords, usageOf, type ChatTurn } from './providers/index.ts';
 import { finalWrite } from './run-sweeper.ts';
 import {
-  auditRun,
+  runEnded,
   beginRun,
   endedBy,
   rethrowFailure,
@@ -97,7 +97,7 @@ export async function prepareMessageRun(d: RunDeps, r: MessageRunRequest): Promi
         await finalWrite(() => d.conversations.finishMessage(message.id, { answer, usage, status, error }), d.log);
       } finally {
         await task.end();
-        auditRun(d, r, status, started);
+        runEnded(d, r, status, started);
       }
       rethrowFailure(failure);
       // A stopped run ends like a finished one, with the partial answer and its usage; history says `stopped`.

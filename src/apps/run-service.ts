@@ -2,6 +2,9 @@ import type { Logger } from 'pino';
 import type { components } from '../../generated/openapi.ts';
 import type { AuditSink } from '../auth/bearer-authenticator.ts';
 import { ApiError } from '../errors.ts';
+import type { AuditOrigin } from '../observability/audit-catalog.ts';
+import { METRICS, type EndedRun } from '../observability/metric-catalog.ts';
+import { add, count, observe } from '../observability/metrics.ts';
 import type { Caller } from '../auth/pipeline.ts';
 import type { AppRecord } from '../storage/repos/apps.ts';
 import type { ConversationRepo, RunStatus } from '../storage/repos/conversations.ts';
@@ -30,6 +33,8 @@ export interface RunRequest {
   app: AppRecord;
   caller: Caller;
   tokenId: string;
+  /** The request that started it (audit). */
+  origin: AuditOrigin;
   inputs: Record<string, unknown>;
 }
 
@@ -59,7 +64,11 @@ const keyPart = (text: string): string => text.replaceAll('%', '%25').replaceAll
 
 export const unix = (d: Date | number): number => Math.floor((typeof d === 'number' ? d : d.getTime()) / 1000);
 
-export function auditRun(d: RunDeps, r: RunRequest, status: RunStatus, startedMs: number): void {
+/** A run ended: counted and timed by mode, and audited. */
+export function runEnded(d: RunDeps, r: RunRequest, status: EndedRun, startedMs: number): void {
+  const mode = r.app.mode;
+  count(METRICS.runs, { mode, status });
+  observe(METRICS.runDuration, { mode }, (Date.now() - startedMs) / 1000);
   d.audit('app.run.openapi', {
     app_id: r.app.id,
     subject: subjectOf(r.caller),
@@ -67,6 +76,7 @@ export function auditRun(d: RunDeps, r: RunRequest, status: RunStatus, startedMs
     mode: r.app.mode,
     status,
     elapsed_ms: Date.now() - startedMs,
+    ...r.origin,
   });
 }
 
@@ -84,9 +94,11 @@ export async function beginRun<T extends { id: string }>(d: RunDeps, r: RunReque
     throw err;
   }
   d.runs.track(table, row.id);
+  add(METRICS.runsInFlight, { mode: r.app.mode }, 1);
   const end = task.end;
   task.end = async () => {
     d.runs.untrack(table, row.id);
+    add(METRICS.runsInFlight, { mode: r.app.mode }, -1);
     await end();
   };
   return { task, row };

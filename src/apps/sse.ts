@@ -1,4 +1,6 @@
 import type { Response } from 'express';
+import { METRICS } from '../observability/metric-catalog.ts';
+import { add } from '../observability/metrics.ts';
 
 export interface EventSink<E> {
   send(event: E): void;
@@ -43,6 +45,8 @@ export function openEventStream<E>(res: Response, taskId: string, o: StreamOptio
     'X-Accel-Buffering': 'no',
   });
   res.flushHeaders();
+  add(METRICS.sseStreamsOpen, {}, 1);
+  res.once('close', () => add(METRICS.sseStreamsOpen, {}, -1));
   let full = false;
   let stalled = false;
   const open = () => !stalled && !res.writableEnded && !res.destroyed;

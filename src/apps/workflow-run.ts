@@ -3,7 +3,7 @@ import type { StepRecord, WorkflowRunRow } from '../storage/repos/workflow-runs.
 import { inputSchemaOf, type WorkflowConfig, type WorkflowStep } from './app-config.ts';
 import { render, validateInputs } from './inputs.ts';
 import { finalWrite } from './run-sweeper.ts';
-import { auditRun, beginRun, endedBy, rethrowFailure, unix, type PreparedRun, type RunDeps, type RunRequest, type WorkflowStreamEvent } from './run-service.ts';
+import { runEnded, beginRun, endedBy, rethrowFailure, unix, type PreparedRun, type RunDeps, type RunRequest, type WorkflowStreamEvent } from './run-service.ts';
 
 export interface WorkflowOutcome {
   taskId: string;
@@ -88,7 +88,7 @@ export async function prepareWorkflowRun(d: RunDeps, r: RunRequest): Promise<Pre
         finished = await finalWrite(() => d.workflowRuns.finish(row.id, result), d.log);
       } finally {
         await task.end();
-        auditRun(d, r, status, started);
+        runEnded(d, r, status, started);
       }
       rethrowFailure(failure);
       sink.send({ event: 'workflow_finished', ...ids, data: workflowData(finished) });

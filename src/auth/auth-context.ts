@@ -1,4 +1,5 @@
 import type { components } from '../../generated/openapi.ts';
+import type { AuditOrigin } from '../observability/audit-catalog.ts';
 import type { Scope } from './scopes.ts';
 
 export type Principal = components['schemas']['Principal'];
@@ -12,6 +13,13 @@ export type SubjectKind = 'account' | 'external' | 'gateway';
 
 /** Where the credential lives: a row of oauth_access_tokens or api_keys, or nowhere (a JWT). */
 export type CredentialSource = 'oauth' | 'api_key' | 'jwt';
+
+/**
+ * Which of the four token sources a bearer is (docs/tokens.md), as metrics and traces name
+ * it: a device-flow login of an account or of an external subject, an API key, or a JWT of
+ * a federated or a gateway issuer.
+ */
+export type TokenSource = 'account_device' | 'external_device' | 'api_key' | 'jwt_federated' | 'jwt_gateway';
 
 /**
  * The resolved caller of a bearer request: what every pipeline step and handler sees.
@@ -33,6 +41,7 @@ export interface AuthContext {
   /** What `GET /me` answers. */
   principal: Principal;
   source: CredentialSource;
+  tokenSource: TokenSource;
   /** The credential's row id (opaque tokens); a stable id chosen by the strategy for JWTs. */
   tokenId: string;
   /** sha256 (hex) of the presented token: the identity cache key and the invalidation message. */
@@ -66,11 +75,13 @@ export interface BearerStrategy {
 }
 
 export interface Identified {
+  /** What kind of bearer the strategy took the token for (known before the rate limit, so refusals are told apart too). */
+  tokenSource: TokenSource;
   rateLimitKey: string;
   /** The rate-limit window's namespace (`rl:<namespace>:{<key>}`); `token` when unset. */
   rateLimitNamespace?: string;
   /** Second phase, after the rate limit admitted the request: cached context (returned as is), else storage. */
   resolve(): AuthContext | Promise<AuthContext>;
   /** Called when the resolved context has expired (before answering 401 token_expired). */
-  expire(auth: AuthContext): Promise<void>;
+  expire(auth: AuthContext, origin: AuditOrigin): Promise<void>;
 }

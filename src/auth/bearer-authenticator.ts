@@ -2,8 +2,8 @@ import type { Logger } from 'pino';
 import type { Config } from '../config.ts';
 import { ApiError } from '../errors.ts';
 import type { TokenRepo } from '../storage/repos/tokens.ts';
-import type { AuditSink } from './audit.ts';
-import type { AuthContext, BearerStrategy } from './auth-context.ts';
+import type { AuditSink } from '../observability/audit.ts';
+import type { AuthContext, BearerStrategy, TokenSource } from './auth-context.ts';
 import { InvalidatingCache } from './invalidating-cache.ts';
 import { LastUsedTracker } from './last-used.ts';
 import { RateLimiter, rateLimitHeaders, resetSeconds, type RateLimitResult } from './rate-limit.ts';
@@ -11,9 +11,16 @@ import { OpaqueTokenStrategy } from './strategies/opaque-tokens.ts';
 import { hashToken, kindsFor } from './token-kinds.ts';
 import { unauthorized } from './unauthorized.ts';
 
-export type { AuditSink } from './audit.ts';
-export type { AuthContext, BearerStrategy, Identified, Principal, SubjectKind } from './auth-context.ts';
+export type { AuditSink } from '../observability/audit.ts';
+export type { AuthContext, BearerStrategy, Identified, Principal, SubjectKind, TokenSource } from './auth-context.ts';
 export { unauthorized } from './unauthorized.ts';
+
+/** What the authenticator reads of the request a bearer came with (an express Request is one). */
+export interface BearerRequest {
+  readonly ip?: string | undefined;
+  readonly id?: string;
+  tessera?: { tokenSource?: TokenSource };
+}
 
 export interface Authenticated {
   auth: AuthContext;
@@ -66,8 +73,14 @@ export class BearerAuthenticator {
     await this.lastUsed.stop();
   }
 
-  /** `clientAddress`: the caller's address (express `req.ip`), asked only by strategies that limit bad tokens per client. */
-  async authenticate(authorization: string | undefined, clientAddress: () => string = () => ''): Promise<Authenticated> {
+  /**
+   * `request`: the request the bearer came with. Its address (express `req.ip`: trusted
+   * proxies worked out on each read) is read only by strategies that limit bad tokens per
+   * client and for audit events; `tessera.tokenSource` is set as soon as a strategy has taken
+   * the token for a source, so a refusal after that (rate limit, unknown or expired token)
+   * is told apart by source too.
+   */
+  async authenticate(authorization: string | undefined, request: BearerRequest = {}): Promise<Authenticated> {
     if (!this.config.enableOauthBearer) {
       throw new ApiError(503, 'bearer_auth_disabled', 'Bearer authentication is disabled on this server.');
     }
@@ -77,8 +90,9 @@ export class BearerAuthenticator {
     if (!strategy) throw unauthorized('invalid_token');
 
     // Awaited only when it is a promise: each await is a microtask hop, and this runs on every request.
-    const identifying = strategy.identify(token, hashToken(token), clientAddress);
+    const identifying = strategy.identify(token, hashToken(token), () => request.ip ?? '');
     const identified = identifying instanceof Promise ? await identifying : identifying;
+    if (request.tessera) request.tessera.tokenSource = identified.tokenSource;
     const rate = await this.limiter.hit(identified.rateLimitNamespace ?? 'token', identified.rateLimitKey);
     // The headers as an object only for a refusal; a request that passes gets them set by the bearer check.
     if (!rate.allowed) {
@@ -98,7 +112,7 @@ export class BearerAuthenticator {
       throw err;
     }
     if (auth.expiresAtMs !== null && auth.expiresAtMs <= Date.now()) {
-      await identified.expire(auth);
+      await identified.expire(auth, { request_id: request.id, client_address: request.ip });
       throw unauthorized('token_expired', rateLimitHeaders(rate));
     }
     if (auth.source !== 'jwt') this.lastUsed.mark(auth.source, auth.tokenId);

@@ -1,7 +1,7 @@
 import type { Request, Response } from 'express';
 import type { Config } from '../config.ts';
 import type { AppRecord, AppRepo } from '../storage/repos/apps.ts';
-import type { AuthContext } from './auth-context.ts';
+import type { AuthContext, TokenSource } from './auth-context.ts';
 import type { BearerAuthenticator } from './bearer-authenticator.ts';
 import type { InvalidatingCache } from './invalidating-cache.ts';
 import type { RateLimitResult } from './rate-limit.ts';
@@ -20,6 +20,8 @@ export type Caller = { type: 'account'; accountId: string; email: string | null 
 
 export interface RequestState {
   auth?: AuthContext;
+  /** The source of the bearer, once the authenticator has taken it for one (a label of metrics and traces). */
+  tokenSource?: TokenSource;
   rate?: RateLimitResult;
   app?: AppRecord;
   caller?: Caller;

@@ -1,7 +1,8 @@
 import type { Config } from '../config.ts';
 import type { Database, TxQuery } from '../storage/db.ts';
 import { RefreshTokenRepo, type LockedSession } from '../storage/repos/refresh-tokens.ts';
-import type { AuditSink } from './audit.ts';
+import type { AuditSink } from '../observability/audit.ts';
+import type { RevocationReason } from '../observability/audit-catalog.ts';
 import type { InvalidatingCache } from './invalidating-cache.ts';
 import { hasScope, isScope } from './scopes.ts';
 import { secondsUntil } from './session-lifetimes.ts';
@@ -113,7 +114,7 @@ export class RefreshTokens {
 
   /** After the transaction: end the session when the refusal calls for it, and audit a reuse. */
   private async refused(step: Extract<Step, { ok: false }>, req: RefreshRequest): Promise<RefreshOutcome> {
-    const ended = step.end && step.sessionId ? await this.tokens.revokeTokenId(step.sessionId, `refresh_token_${step.why}`) : false;
+    const ended = step.end && step.sessionId ? await this.tokens.revokeTokenId(step.sessionId, `refresh_token_${step.why}` as RevocationReason, { request_id: req.requestId, client_address: req.clientAddress }) : false;
     if (step.why === 'reused') {
       this.audit('oauth.refresh_token_reused', {
         token_id: step.sessionId,

@@ -1,6 +1,6 @@
 import { hash, randomBytes } from 'node:crypto';
 import { crc32 } from 'node:zlib';
-import type { SubjectKind } from './auth-context.ts';
+import type { SubjectKind, TokenSource } from './auth-context.ts';
 import type { Scope } from './scopes.ts';
 
 /**
@@ -11,6 +11,8 @@ import type { Scope } from './scopes.ts';
 export interface TokenKind {
   readonly prefix: string;
   readonly kind: 'account' | 'external' | 'api_key';
+  /** The token source it is (metrics and traces). */
+  readonly source: Extract<TokenSource, 'account_device' | 'external_device' | 'api_key'>;
   /** Whose token it is, which decides tenancy (membership or grants). */
   readonly subject: Extract<SubjectKind, 'account' | 'external'>;
   readonly table: 'oauth_access_tokens' | 'api_keys';
@@ -24,9 +26,9 @@ export interface TokenKind {
 }
 
 const KINDS: readonly TokenKind[] = [
-  { prefix: 'tsa_', kind: 'account', subject: 'account', table: 'oauth_access_tokens', scopes: ['full'], edition: 'community' },
-  { prefix: 'tse_', kind: 'external', subject: 'external', table: 'oauth_access_tokens', scopes: ['apps:run', 'apps:read:permitted'], edition: 'enterprise' },
-  { prefix: 'tsk_', kind: 'api_key', subject: 'account', table: 'api_keys', scopes: null, edition: 'community' },
+  { prefix: 'tsa_', kind: 'account', source: 'account_device', subject: 'account', table: 'oauth_access_tokens', scopes: ['full'], edition: 'community' },
+  { prefix: 'tse_', kind: 'external', source: 'external_device', subject: 'external', table: 'oauth_access_tokens', scopes: ['apps:run', 'apps:read:permitted'], edition: 'enterprise' },
+  { prefix: 'tsk_', kind: 'api_key', source: 'api_key', subject: 'account', table: 'api_keys', scopes: null, edition: 'community' },
 ];
 
 /**

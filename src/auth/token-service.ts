@@ -2,10 +2,11 @@ import type { Config } from '../config.ts';
 import type { Database, TxQuery } from '../storage/db.ts';
 import { SessionRepo, type EndedSession, type SessionOwner } from '../storage/repos/sessions.ts';
 import { ACCOUNT_ISSUER } from '../storage/repos/tokens.ts';
-import type { AuditSink } from './audit.ts';
+import type { AuditSink } from '../observability/audit.ts';
+import type { AuditOrigin, RevocationReason } from '../observability/audit-catalog.ts';
 import type { InvalidatingCache } from './invalidating-cache.ts';
 import { lifetimesOf, lifetimeValues, newSessionExpiries, secondsUntil } from './session-lifetimes.ts';
-import { generateToken, hashToken } from './token-kinds.ts';
+import { generateToken, hashToken, kindByPrefix } from './token-kinds.ts';
 
 /** Who an IdP vouched for (docs/enterprise.md): its issuer, `sub`, verified email and display name, and its session (`sid`) when it names one. */
 export interface ExternalSubject {
@@ -79,17 +80,17 @@ export class TokenService {
     this.sessions = new SessionRepo(db);
   }
 
-  mintAccountToken(input: { accountId: string; email: string; clientId: string; deviceLabel: string }, hooks: MintHooks = {}): Promise<MintedToken> {
-    return this.mint({ ...input, prefix: 'tsa_', issuer: ACCOUNT_ISSUER, sub: null, name: null, sid: null }, hooks);
+  mintAccountToken(input: { accountId: string; email: string; clientId: string; deviceLabel: string }, hooks: MintHooks = {}, origin: AuditOrigin = {}): Promise<MintedToken> {
+    return this.mint({ ...input, prefix: 'tsa_', issuer: ACCOUNT_ISSUER, sub: null, name: null, sid: null }, hooks, origin);
   }
 
   /** A tse_ token for an external subject: no account; scopes come from the kind. */
-  mintExternalToken(input: { subject: ExternalSubject; clientId: string; deviceLabel: string }, hooks: MintHooks = {}): Promise<MintedToken> {
+  mintExternalToken(input: { subject: ExternalSubject; clientId: string; deviceLabel: string }, hooks: MintHooks = {}, origin: AuditOrigin = {}): Promise<MintedToken> {
     const { issuer, sub, email, name, sid } = input.subject;
-    return this.mint({ prefix: 'tse_', issuer, accountId: null, sub, name, sid: sid ?? null, email, clientId: input.clientId, deviceLabel: input.deviceLabel }, hooks);
+    return this.mint({ prefix: 'tse_', issuer, accountId: null, sub, name, sid: sid ?? null, email, clientId: input.clientId, deviceLabel: input.deviceLabel }, hooks, origin);
   }
 
-  private async mint(input: MintInput, hooks: MintHooks): Promise<MintedToken> {
+  private async mint(input: MintInput, hooks: MintHooks, origin: AuditOrigin): Promise<MintedToken> {
     const lifetimes = lifetimesOf(this.config);
     const token = generateToken(input.prefix);
     const refresh = lifetimes.refreshes ? generateToken('tsr_') : null;
@@ -134,15 +135,16 @@ export class TokenService {
     });
     if (oldHash) await this.cache.invalidate([oldHash]);
     const rotated = oldHash !== null;
-    this.audit('oauth.token_minted', {
+    this.audit('oauth.token_issued', {
       token_id: row.id,
+      token_kind: kindByPrefix(input.prefix)!.source,
       subject: input.accountId ?? input.sub,
       subject_issuer: input.issuer,
-      prefix: input.prefix,
       client_id: input.clientId,
       device_label: input.deviceLabel,
       rotated,
-      refresh_token: refresh !== null,
+      with_refresh_token: refresh !== null,
+      ...origin,
     });
     return {
       token,
@@ -158,43 +160,43 @@ export class TokenService {
    * RFC 7009 semantics: revoking an unknown or dead token is not an error. A session's
    * access token or its refresh token ends the whole session; an API key ends itself.
    */
-  async revokeByToken(token: string, reason = 'revoked'): Promise<boolean> {
+  async revokeByToken(token: string, reason: RevocationReason = 'revoked', origin: AuditOrigin = {}): Promise<boolean> {
     const hash = hashToken(token);
-    const ended = await this.finish(await this.sessions.endByTokenHash(hash), reason);
+    const ended = await this.finish(await this.sessions.endByTokenHash(hash), reason, origin);
     if (ended.length > 0) return true;
     const key = await this.db.one<{ id: string; account_id: string }>(
       `UPDATE api_keys SET revoked_at = now(), token_hash = NULL WHERE token_hash = $1 AND revoked_at IS NULL RETURNING id, account_id`,
       [hash],
     );
     await this.cache.invalidate([hash]);
-    if (key) this.audit('oauth.token_revoked', { token_id: key.id, subject: key.account_id, reason });
+    if (key) this.audit('oauth.token_revoked', { token_id: key.id, subject: key.account_id, reason, ...origin });
     return key !== undefined;
   }
 
   /** Ends a device session by id whoever holds it (a replayed device code, a reused refresh token). */
-  async revokeTokenId(id: string, reason: string): Promise<boolean> {
-    return (await this.finish(await this.sessions.endById(id), reason)).length > 0;
+  async revokeTokenId(id: string, reason: RevocationReason, origin: AuditOrigin = {}): Promise<boolean> {
+    return (await this.finish(await this.sessions.endById(id), reason, origin)).length > 0;
   }
 
   /** Ends one of the subject's device sessions by id; false when it is not theirs or not live. */
-  async revokeById(owner: SessionOwner, id: string, reason = 'revoked'): Promise<boolean> {
-    return (await this.finish(await this.sessions.endOwnedById(owner, id), reason)).length > 0;
+  async revokeById(owner: SessionOwner, id: string, reason: RevocationReason = 'revoked', origin: AuditOrigin = {}): Promise<boolean> {
+    return (await this.finish(await this.sessions.endOwnedById(owner, id), reason, origin)).length > 0;
   }
 
   /** Ends every device session of an account or external subject ("sign out everywhere", offboarding). */
-  async revokeAllOf(owner: SessionOwner, reason: string): Promise<EndedSession[]> {
-    return this.finish(await this.sessions.endAllOf(owner), reason);
+  async revokeAllOf(owner: SessionOwner, reason: RevocationReason, origin: AuditOrigin = {}): Promise<EndedSession[]> {
+    return this.finish(await this.sessions.endAllOf(owner), reason, origin);
   }
 
   /** Ends the sessions an IdP's back-channel logout names: its subject's, or one IdP session's (docs/enterprise.md). */
-  async revokeIdpSessions(issuer: string, who: { sub: string | null; sid: string | null }, reason: string): Promise<EndedSession[]> {
-    return this.finish(await this.sessions.endIdpSessions(issuer, who), reason);
+  async revokeIdpSessions(issuer: string, who: { sub: string | null; sid: string | null }, reason: RevocationReason, origin: AuditOrigin = {}): Promise<EndedSession[]> {
+    return this.finish(await this.sessions.endIdpSessions(issuer, who), reason, origin);
   }
 
   /** Drops the ended sessions' access tokens from every replica's identity cache, then audits each. */
-  private async finish(ended: EndedSession[], reason: string): Promise<EndedSession[]> {
+  private async finish(ended: EndedSession[], reason: RevocationReason, origin: AuditOrigin): Promise<EndedSession[]> {
     await this.cache.invalidate(ended.flatMap((e) => (e.token_hash ? [e.token_hash] : [])));
-    for (const e of ended) this.audit('oauth.token_revoked', { token_id: e.id, subject: e.account_id ?? e.subject_sub, reason });
+    for (const e of ended) this.audit('oauth.token_revoked', { token_id: e.id, subject: e.account_id ?? e.subject_sub, reason, ...origin });
     return ended;
   }
 }

@@ -4,6 +4,7 @@ import { RateLimiter, resetSeconds } from '../auth/rate-limit.ts';
 import { ApiError, notFound } from '../errors.ts';
 import { apiKeysFor, apiKeyView } from '../identity/api-keys.ts';
 import { deviceSessionsFor, sessionView } from '../identity/device-sessions.ts';
+import { originOf } from '../observability/audit.ts';
 import type { Services } from '../services.ts';
 import { consoleSessionsFor, type ConsoleSession } from './session.ts';
 
@@ -91,13 +92,13 @@ export function accountApi(s: Services, router: Router): void {
   // Sign out everywhere: every device token, and every console session but this browser's.
   router.delete('/devices', change, async (req: Authed, res) => {
     const session = req.consoleSession!;
-    const revoked = await devices.signOutAll(session.accountId);
+    const revoked = await devices.signOutAll(session.accountId, originOf(req));
     const browsers = await sessions.revokeOthers(session);
-    if (browsers > 0) s.audit('console.sessions_revoked', { subject: session.accountId, count: browsers, reason: 'signed_out_everywhere' });
+    if (browsers > 0) s.audit('console.sessions_revoked', { subject: session.accountId, count: browsers, reason: 'signed_out_everywhere', ...originOf(req) });
     res.json({ revoked, browsers_signed_out: browsers });
   });
   router.delete('/devices/:id', change, async (req: Authed, res) => {
-    if (!(await devices.signOut(account(req), id(req)))) throw notFound('Device');
+    if (!(await devices.signOut(account(req), id(req), originOf(req)))) throw notFound('Device');
     res.status(204).end();
   });
 
@@ -108,10 +109,10 @@ export function accountApi(s: Services, router: Router): void {
   });
   router.post('/api-keys', change, needJson, json, async (req: Authed, res) => {
     const body = parse(newKey, req.body, 'body');
-    res.status(201).json(await apiKeys.create(account(req), { name: body.name, scopes: body.scopes, expiresInDays: body.expires_in_days ?? null }));
+    res.status(201).json(await apiKeys.create(account(req), { name: body.name, scopes: body.scopes, expiresInDays: body.expires_in_days ?? null }, originOf(req)));
   });
   router.delete('/api-keys/:id', change, async (req: Authed, res) => {
-    if (!(await apiKeys.revoke(account(req), id(req)))) throw notFound('API key');
+    if (!(await apiKeys.revoke(account(req), id(req), originOf(req)))) throw notFound('API key');
     res.status(204).end();
   });
 }

@@ -3,6 +3,9 @@ import { RateLimiter } from '../auth/rate-limit.ts';
 import { hashToken, kindByPrefix } from '../auth/token-kinds.ts';
 import type { ExternalSubject, MintedToken, MintHooks } from '../auth/token-service.ts';
 import { clientKey } from '../limits/client-key.ts';
+import type { AuditOrigin } from '../observability/audit-catalog.ts';
+import { METRICS, type DeviceFlowBranch } from '../observability/metric-catalog.ts';
+import { count } from '../observability/metrics.ts';
 import { perServices, type Services } from '../services.ts';
 import { DeviceGrantRepo, type DeviceGrant } from '../storage/repos/device-grants.ts';
 import {
@@ -99,6 +102,8 @@ export class DeviceFlowService {
       lease_until_ms: 0,
     };
     await this.s.store.set(recordKey(hash), JSON.stringify(record), ttlMs + GRACE_MS);
+    // Every code starts in the account branch; the SSO branch counts its own start (sso-initiate).
+    count(METRICS.deviceFlowEvents, { branch: 'account', event: 'started' });
     return { deviceCode, userCode: formatUserCode(userCode), expiresIn: this.s.config.deviceCodeTtlSeconds, interval: record.interval };
   }
 
@@ -122,14 +127,14 @@ export class DeviceFlowService {
   }
 
   /** The external-SSO branch's approve or deny, for the code a grant was issued for; written through like an account decision. */
-  async resolveExternal(hash: string, rec: DeviceRecord, subject: ExternalSubject, status: 'approved' | 'denied') {
+  async resolveExternal(hash: string, rec: DeviceRecord, subject: ExternalSubject, status: 'approved' | 'denied', origin: AuditOrigin = {}) {
     const result = await this.s.store.run(resolveExternalScript, [recordKey(hash), externalKey(hash)], [status, subject.email, encodeSubject(subject)]);
     if (result === 'ok') {
       await this.decided({ ...grantOf(hash, rec), status, accountId: '', email: subject.email, subject }, {
-        branch: 'sso',
         subject: subject.sub,
         subject_email: subject.email,
         subject_issuer: subject.issuer,
+        ...origin,
       });
     }
     return result;
@@ -139,6 +144,11 @@ export class DeviceFlowService {
    * Who approved a device code in the external-SSO branch (null for an account approval):
    * from the store, else from the decision written through to Postgres.
    */
+  /** Which branch approved a collected code (a replay is counted under it). */
+  async branchOf(deviceCode: string): Promise<DeviceFlowBranch> {
+    return (await this.externalSubject(deviceCode)) ? 'sso' : 'account';
+  }
+
   private async externalSubject(deviceCode: string): Promise<ExternalSubject | null> {
     const hash = hashToken(deviceCode);
     return decodeSubject(await this.s.store.get(externalKey(hash))) ?? (await this.grants.find(hash, REPLAY_GRACE_MS))?.subject ?? null;
@@ -166,20 +176,20 @@ export class DeviceFlowService {
     };
   }
 
-  approve(userCode: string, account: { id: string; email: string }) {
-    return this.resolve(userCode, account, 'approved');
+  approve(userCode: string, account: { id: string; email: string }, origin: AuditOrigin = {}) {
+    return this.resolve(userCode, account, 'approved', origin);
   }
 
-  deny(userCode: string, account: { id: string; email: string }) {
-    return this.resolve(userCode, account, 'denied');
+  deny(userCode: string, account: { id: string; email: string }, origin: AuditOrigin = {}) {
+    return this.resolve(userCode, account, 'denied', origin);
   }
 
-  private async resolve(userCode: string, account: { id: string; email: string }, status: 'approved' | 'denied') {
+  private async resolve(userCode: string, account: { id: string; email: string }, status: 'approved' | 'denied', origin: AuditOrigin) {
     const found = await this.find(userCode);
     if (!found) return 'not_found' as const;
     const result = await this.s.store.run(resolveScript, [recordKey(found.hash)], [status, account.id, account.email]);
     if (result === 'ok') {
-      await this.decided({ ...grantOf(found.hash, found.rec), status, accountId: account.id, email: account.email, subject: null }, { subject: account.id });
+      await this.decided({ ...grantOf(found.hash, found.rec), status, accountId: account.id, email: account.email, subject: null }, { subject: account.id, ...origin });
     }
     return result;
   }
@@ -189,14 +199,17 @@ export class DeviceFlowService {
    * saw succeed survives a store restart): written through to Postgres, else the store's
    * record goes back to pending and the error propagates; then audited.
    */
-  private async decided(grant: DeviceGrant, who: Record<string, unknown>): Promise<void> {
+  private async decided(grant: DeviceGrant, who: { subject: string; subject_email?: string; subject_issuer?: string } & AuditOrigin): Promise<void> {
     try {
       await this.grants.record(grant);
     } catch (err) {
       await this.s.store.run(unresolveScript, [recordKey(grant.codeHash)], [grant.status, grant.accountId]).catch(() => undefined);
       throw err;
     }
+    const branch = grant.subject ? 'sso' : 'account';
+    count(METRICS.deviceFlowEvents, { branch, event: grant.status === 'approved' ? 'approved' : 'denied' });
     this.s.audit(grant.status === 'approved' ? 'oauth.device_flow_approved' : 'oauth.device_flow_denied', {
+      branch,
       ...who,
       client_id: grant.clientId,
       device_label: grant.deviceLabel,
@@ -242,7 +255,7 @@ export class DeviceFlowService {
    * the IdP's subject, with the scopes of its kind — in the enterprise edition only
    * (ExternalApprovalRefused otherwise, before anything is read or written).
    */
-  async collect(deviceCode: string, clientId: string, a: Approved): Promise<{ minted: MintedToken; scope: string }> {
+  async collect(deviceCode: string, clientId: string, a: Approved, origin: AuditOrigin = {}): Promise<{ minted: MintedToken; scope: string }> {
     if (!a.account_id && this.s.config.edition !== 'enterprise') throw new ExternalApprovalRefused();
     const hash = hashToken(deviceCode);
     const subject = a.account_id ? null : (a.subject ?? (await this.externalSubject(deviceCode)));
@@ -260,10 +273,10 @@ export class DeviceFlowService {
     };
     const hooks: MintHooks = { before: (q) => this.grants.claim(q, grant, REPLAY_GRACE_MS), after: (q, tokenId) => this.grants.setToken(q, hash, tokenId) };
     if (subject) {
-      const minted = await this.s.tokens.mintExternalToken({ subject, clientId, deviceLabel: a.device_label }, hooks);
+      const minted = await this.s.tokens.mintExternalToken({ subject, clientId, deviceLabel: a.device_label }, hooks, origin);
       return { minted, scope: kindByPrefix('tse_')!.scopes!.join(' ') };
     }
-    const minted = await this.s.tokens.mintAccountToken({ accountId: a.account_id, email: a.email, clientId, deviceLabel: a.device_label }, hooks);
+    const minted = await this.s.tokens.mintAccountToken({ accountId: a.account_id, email: a.email, clientId, deviceLabel: a.device_label }, hooks, origin);
     return { minted, scope: a.scope };
   }
 

@@ -1,6 +1,8 @@
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import { pipelineFor, type PipelineDeps } from '../auth/pipeline.ts';
 import { ApiError } from '../errors.ts';
+import { AUTH_RESULTS, METRICS, type AuthResult } from '../observability/metric-catalog.ts';
+import { count } from '../observability/metrics.ts';
 import type { OperationId, Route, RouteTable } from './operations.ts';
 import { releaseHeaders, writeHeld } from './held-headers.ts';
 import type { ManifestSurface } from './route-manifest.ts';
@@ -89,25 +91,38 @@ function compose(handlers: RequestHandler[]): RequestHandler {
   };
 }
 
-/** Runs the steps in order; only a step that returns a promise is waited for (see Step.run). */
+/**
+ * Runs the steps in order; only a step that returns a promise is waited for (see Step.run).
+ * A guarded route's outcome is counted as the pipeline's decision: `ok`, or the code it refused with.
+ */
 function guard(steps: ReturnType<typeof pipelineFor>): RequestHandler {
+  if (steps.length === 0) return (req, _res, next) => ((req.tessera = {}), next());
   return (req: Request, res: Response, next: NextFunction) => {
     req.tessera = {};
     let i = 0;
+    const refuse = (err: unknown): void => {
+      if (err instanceof ApiError && isAuthResult(err.code)) decided(req, err.code);
+      next(err);
+    };
     const resume = (): void => {
       try {
         while (i < steps.length) {
           const pending = steps[i++]!.run(req, res);
-          if (pending) return void pending.then(resume, next);
+          if (pending) return void pending.then(resume, refuse);
         }
       } catch (err) {
-        return next(err);
+        return refuse(err);
       }
+      decided(req, 'ok');
       next();
     };
     resume();
   };
 }
+
+const AUTH_RESULT_CODES: ReadonlySet<string> = new Set(AUTH_RESULTS);
+const isAuthResult = (code: string): code is AuthResult => AUTH_RESULT_CODES.has(code);
+const decided = (req: Request, result: AuthResult): void => count(METRICS.authDecisions, { source: req.tessera.tokenSource ?? 'none', result });
 
 type Send = (res: Response, status: number, body: unknown) => void;
 

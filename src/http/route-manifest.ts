@@ -16,6 +16,8 @@ export interface ManifestRoute {
   surface: Surface;
   method: Method;
   path: string;
+  /** What the requests it serves are traced and counted under (route-names.ts). */
+  name: RouteName;
 }
 
 export interface SurfaceOptions {
@@ -119,7 +121,7 @@ export class RouteManifest {
   private readonly surfaces: SurfaceRecord[] = [];
 
   get routes(): ManifestRoute[] {
-    return this.surfaces.flatMap((s) => s.routes.map((r) => ({ surface: s.surface, method: r.method, path: joinPath(s.base, r.path) })));
+    return this.surfaces.flatMap((s) => s.routes.map((r) => ({ surface: s.surface, method: r.method, path: joinPath(s.base, r.path), name: r.name })));
   }
 
   /** An express Router whose `get`/`post`/`put`/`patch`/`delete` routes are recorded here. */

@@ -1,4 +1,5 @@
 import { generateToken, hashToken } from '../auth/token-kinds.ts';
+import type { AuditOrigin } from '../observability/audit-catalog.ts';
 import { perServices, type Services } from '../services.ts';
 import type { ApiKeyRow } from '../storage/repos/api-keys.ts';
 
@@ -28,19 +29,19 @@ export class ApiKeyService {
     return this.s.apiKeys.listLive(accountId, limit, offset);
   }
 
-  async create(accountId: string, input: { name: string; scopes: ApiKeyScope[]; expiresInDays: number | null }) {
+  async create(accountId: string, input: { name: string; scopes: ApiKeyScope[]; expiresInDays: number | null }, origin: AuditOrigin = {}) {
     const key = generateToken('tsk_');
     const row = await this.s.apiKeys.create(accountId, input.name, hashToken(key), input.scopes, input.expiresInDays);
-    this.s.audit('api_key.created', { key_id: row.id, subject: accountId, scopes: input.scopes });
+    this.s.audit('oauth.token_issued', { token_id: row.id, token_kind: 'api_key', subject: accountId, scopes: input.scopes, ...origin });
     return { ...apiKeyView(row), key };
   }
 
   /** False when the key is not the account's or is no longer live. */
-  async revoke(accountId: string, id: string): Promise<boolean> {
+  async revoke(accountId: string, id: string, origin: AuditOrigin = {}): Promise<boolean> {
     const revoked = await this.s.apiKeys.revoke(accountId, id);
     if (!revoked) return false;
     await this.s.authenticator.cache.invalidate([revoked.token_hash]);
-    this.s.audit('oauth.token_revoked', { token_id: id, subject: accountId, reason: 'api_key_deleted' });
+    this.s.audit('oauth.token_revoked', { token_id: id, subject: accountId, reason: 'api_key_deleted', ...origin });
     return true;
   }
 }

@@ -1,3 +1,4 @@
+import type { AuditOrigin } from '../observability/audit-catalog.ts';
 import { perServices, type Services } from '../services.ts';
 import { SessionRepo, type SessionRow } from '../storage/repos/sessions.ts';
 
@@ -28,13 +29,13 @@ export class DeviceSessions {
     return this.repo.listLive({ accountId }, limit, offset);
   }
 
-  signOut(accountId: string, id: string, reason = 'session_revoked'): Promise<boolean> {
-    return this.s.tokens.revokeById({ accountId }, id, reason);
+  signOut(accountId: string, id: string, origin: AuditOrigin = {}): Promise<boolean> {
+    return this.s.tokens.revokeById({ accountId }, id, 'session_revoked', origin);
   }
 
   /** Every device at once ("sign out everywhere"); API keys are not devices and keep working. */
-  async signOutAll(accountId: string): Promise<number> {
-    return (await this.s.tokens.revokeAllOf({ accountId }, 'signed_out_everywhere')).length;
+  async signOutAll(accountId: string, origin: AuditOrigin = {}): Promise<number> {
+    return (await this.s.tokens.revokeAllOf({ accountId }, 'signed_out_everywhere', origin)).length;
   }
 }
 

@@ -1,6 +1,7 @@
 import { accountsOnly } from '../auth/scopes.ts';
 import { notFound } from '../errors.ts';
 import type { Routes } from '../http/operations.ts';
+import { originOf } from '../observability/audit.ts';
 import type { Services } from '../services.ts';
 import { page } from '../http/pagination.ts';
 import { apiKeysFor, apiKeyView } from './api-keys.ts';
@@ -34,16 +35,16 @@ export function identityRoutes(s: Services): Routes<'getMe' | 'listWorkspaces' |
     createApiKey: {
       guard: 'bearer',
       scope: accountsOnly('full'),
-      async handler({ auth, body }) {
-        const created = await apiKeys.create(auth.accountId!, { name: body.name, scopes: body.scopes, expiresInDays: body.expires_in_days ?? null });
+      async handler({ auth, body, req }) {
+        const created = await apiKeys.create(auth.accountId!, { name: body.name, scopes: body.scopes, expiresInDays: body.expires_in_days ?? null }, originOf(req));
         return { status: 201, body: created };
       },
     },
     deleteApiKey: {
       guard: 'bearer',
       scope: accountsOnly('full'),
-      async handler({ auth, params }) {
-        if (!(await apiKeys.revoke(auth.accountId!, params.key_id))) throw notFound('API key');
+      async handler({ auth, params, req }) {
+        if (!(await apiKeys.revoke(auth.accountId!, params.key_id, originOf(req)))) throw notFound('API key');
         return { status: 204, body: undefined };
       },
     },

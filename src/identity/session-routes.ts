@@ -5,6 +5,7 @@ import type { Routes } from '../http/operations.ts';
 import { page } from '../http/pagination.ts';
 import { SessionRepo, type SessionOwner } from '../storage/repos/sessions.ts';
 import { sessionView } from './device-sessions.ts';
+import { originOf } from '../observability/audit.ts';
 import type { Services } from '../services.ts';
 
 /**
@@ -34,17 +35,17 @@ export function sessionRoutes(s: Services): Routes<'listSessions' | 'deleteCurre
     deleteCurrentSession: {
       guard: 'bearer',
       scope: SESSIONS,
-      async handler({ auth }) {
+      async handler({ auth, req }) {
         if (auth.source !== 'oauth') throw new ApiError(403, 'wrong_subject', 'Only a device-flow token is a session.');
-        await s.tokens.revokeById(ownerOf(auth), auth.tokenId, 'signed_out');
+        await s.tokens.revokeById(ownerOf(auth), auth.tokenId, 'signed_out', originOf(req));
         return { status: 204, body: undefined };
       },
     },
     deleteSession: {
       guard: 'bearer',
       scope: SESSIONS,
-      async handler({ auth, params }) {
-        if (!(await s.tokens.revokeById(ownerOf(auth), params.session_id, 'session_revoked'))) throw notFound('Session');
+      async handler({ auth, params, req }) {
+        if (!(await s.tokens.revokeById(ownerOf(auth), params.session_id, 'session_revoked', originOf(req)))) throw notFound('Session');
         return { status: 204, body: undefined };
       },
     },

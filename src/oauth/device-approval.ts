@@ -4,6 +4,7 @@ import type { RequestHandler } from 'express';
 import { RateLimiter } from '../auth/rate-limit.ts';
 import { consoleSessionsFor } from '../console/session.ts';
 import { deviceFlowFor } from '../device-flow/device-flow-service.ts';
+import { originOf } from '../observability/audit.ts';
 import type { Services } from '../services.ts';
 import { Conflict, Forbidden, InvalidRequest, LoginRequired, NotFound, TooManyRequests } from './errors.ts';
 import { readParams } from './params.ts';
@@ -26,7 +27,7 @@ export function deviceApproval(s: Services, decision: 'approve' | 'deny'): Reque
     if (!limit.allowed) throw new TooManyRequests(Math.ceil(limit.resetMs / 1000));
     const account = await s.accounts.findById(session.accountId);
     if (!account) throw new LoginRequired();
-    const result = decision === 'approve' ? await flow.approve(userCode, account) : await flow.deny(userCode, account);
+    const result = decision === 'approve' ? await flow.approve(userCode, account, originOf(req)) : await flow.deny(userCode, account, originOf(req));
     if (result === 'not_found') {
       // A wrong code is a guess: it counts toward the same per-IP window as lookups.
       const ipLimit = await flow.hitLookupLimit(req.ip);

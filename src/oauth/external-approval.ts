@@ -3,6 +3,7 @@
 import type { RequestHandler } from 'express';
 import { RateLimiter } from '../auth/rate-limit.ts';
 import { deviceFlowFor, normalizeUserCode } from '../device-flow/device-flow-service.ts';
+import { originOf } from '../observability/audit.ts';
 import type { Services } from '../services.ts';
 import { APPROVALS_PER_HOUR, APPROVAL_LIMIT } from './device-approval.ts';
 import { Conflict, Forbidden, InvalidRequest, NotFound, TooManyRequests } from './errors.ts';
@@ -29,7 +30,7 @@ export function externalApproval(s: Services, decision: 'approve' | 'deny'): Req
     if (!(await grants.consume(grant))) throw new NoSession();
     grants.clear(res);
     if (!rec) throw new NotFound();
-    const result = await flow.resolveExternal(grant.deviceHash, rec, grant.subject, decision === 'approve' ? 'approved' : 'denied');
+    const result = await flow.resolveExternal(grant.deviceHash, rec, grant.subject, decision === 'approve' ? 'approved' : 'denied', originOf(req));
     if (result === 'not_found') throw new NotFound();
     if (result === 'conflict') throw new Conflict();
     res.json({ status: decision === 'approve' ? 'approved' : 'denied' });

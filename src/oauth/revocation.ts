@@ -1,6 +1,7 @@
 // RFC 7009 §2: token revocation. Unknown or already-dead tokens also answer 200 (§2.2).
 import type { RequestHandler } from 'express';
 import { checkCompactShape } from '../auth/jwt/compact-shape.ts';
+import { originOf } from '../observability/audit.ts';
 import type { Services } from '../services.ts';
 import { refuseClientAuthentication } from './client.ts';
 import { InvalidClient, InvalidRequest, UnsupportedTokenType } from './errors.ts';
@@ -19,7 +20,7 @@ export function revocation(s: Services): RequestHandler {
     }
     // token_type_hint is only a hint (§2.1): the hash is looked up as an access token, a refresh
     // token and an API key alike. Either token of a device session ends the whole session.
-    await s.tokens.revokeByToken(params.token, 'rfc7009');
+    await s.tokens.revokeByToken(params.token, 'rfc7009', originOf(req));
     res.set('Cache-Control', 'no-store');
     res.status(200).end();
   };

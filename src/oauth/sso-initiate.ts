@@ -2,6 +2,8 @@
 // external-SSO branch of the device flow (RFC 8628 §3.3, user interaction). Not an RFC endpoint.
 import type { RequestHandler } from 'express';
 import { deviceFlowFor } from '../device-flow/device-flow-service.ts';
+import { METRICS } from '../observability/metric-catalog.ts';
+import { count } from '../observability/metrics.ts';
 import type { Services } from '../services.ts';
 import { OidcRelyingParty } from '../sso/oidc-rp.ts';
 import { InvalidRequest, NotFound, TooManyRequests } from './errors.ts';
@@ -23,6 +25,7 @@ export function ssoInitiate(s: Services): RequestHandler {
     const checks = OidcRelyingParty.newChecks();
     const { state, binding } = await sso.states.create(found.hash, checks);
     sso.setBinding(res, binding);
+    count(METRICS.deviceFlowEvents, { branch: 'sso', event: 'started' });
     res.set('Cache-Control', 'no-store');
     res.redirect(302, (await sso.rp.authorizationUrl(config, checks, state)).href);
   };

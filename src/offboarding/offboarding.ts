@@ -1,5 +1,5 @@
 import type { Logger } from 'pino';
-import type { AuditSink } from '../auth/audit.ts';
+import type { AuditSink } from '../observability/audit.ts';
 import type { InvalidatingCache } from '../auth/invalidating-cache.ts';
 import type { TokenService } from '../auth/token-service.ts';
 import { endConsoleSessions } from '../console/session.ts';

@@ -5,9 +5,9 @@ import type { TesseraApp } from '../app.ts';
 import type { Store } from '../storage/store/index.ts';
 import { settleWithin } from '../time-limit.ts';
 
-/** Each clean-up step (store, services) gets at most this long; the database twice (an embedded Postgres stops there too). */
+/** Each clean-up step (store, services, telemetry) gets at most this long; the database twice (an embedded Postgres stops there too). */
 const STEP_MS = 2_000;
-const STEPS_MS = STEP_MS + STEP_MS + 2 * STEP_MS;
+const STEPS_MS = STEP_MS + STEP_MS + STEP_MS + 2 * STEP_MS;
 /** Room for the event loop to get through the bounded steps on a loaded machine. */
 const BACKSTOP_SLACK_MS = 10_000;
 
@@ -24,6 +24,8 @@ export interface ShutdownDeps {
   app: TesseraApp;
   store: Store;
   database: { stop(): Promise<void> };
+  /** The metrics listener and the OpenTelemetry exporters: closed after the services, so their last audit records go out too. */
+  telemetry?: { close(): Promise<void> };
   log: Logger;
   /** Intervals of the process (e.g. the pruner) to clear first. */
   timers?: NodeJS.Timeout[];
@@ -90,6 +92,7 @@ export function createShutdown(deps: ShutdownDeps): (signal: string) => Promise<
     // The store first: it only disconnects, and then no service waits on a hung Redis to unsubscribe.
     await step('store', STEP_MS, () => store.close());
     await step('services', STEP_MS, () => app.close());
+    if (deps.telemetry) await step('telemetry', STEP_MS, () => deps.telemetry!.close());
     // Longer: an embedded Postgres is stopped here too.
     await step('database', STEP_MS * 2, () => database.stop());
     log.info('stopped');

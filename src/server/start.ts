@@ -13,6 +13,8 @@ import { openDatabase, type OpenedDatabase } from './bootstrap.ts';
 import { ensureDocs } from './docs.ts';
 import { appServer } from './http-server.ts';
 import { installShutdown } from './shutdown.ts';
+import { startTelemetry, type Telemetry } from '../observability/telemetry.ts';
+import { dependencyStates } from '../system/health.ts';
 
 /** A start that cannot go on; main prints the message as one line and exits 1. */
 export class StartError extends Error {}
@@ -23,14 +25,20 @@ async function listen(app: TesseraApp, port: number, host: string): Promise<Serv
     await once(server, 'listening');
     return server;
   } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    if (code === 'EADDRINUSE') {
-      throw new StartError(`port ${port} on ${host} is already in use. Stop whatever uses it, or start on another port, e.g. PORT=${port === 65535 ? 8081 : port + 1} npm start`);
-    }
-    if (code === 'EACCES') throw new StartError(`port ${port} on ${host} needs more privileges; use a port above 1023, e.g. PORT=8080`);
-    if (code === 'EADDRNOTAVAIL' || code === 'ENOTFOUND') throw new StartError(`HOST=${host} is not an address of this machine`);
-    throw err;
+    throw listenFailure(err, 'PORT', port, host);
   }
+}
+
+/** Why a listener could not open, as one line that names the setting to change. */
+function listenFailure(err: unknown, variable: 'PORT' | 'METRICS_PORT', port: number, host: string): unknown {
+  const code = (err as NodeJS.ErrnoException).code;
+  const other = port === 65535 ? 8081 : port + 1;
+  if (code === 'EADDRINUSE') {
+    return new StartError(`port ${port} on ${host} is already in use. Stop whatever uses it, or start on another port, e.g. ${variable}=${other} npm start`);
+  }
+  if (code === 'EACCES') return new StartError(`port ${port} on ${host} needs more privileges; use a port above 1023, e.g. ${variable}=${variable === 'PORT' ? 8080 : 9464}`);
+  if (code === 'EADDRNOTAVAIL' || code === 'ENOTFOUND') return new StartError(`HOST=${host} is not an address of this machine`);
+  return err;
 }
 
 /**
@@ -81,7 +89,11 @@ function banner(cfg: Config, database: OpenedDatabase, demo: Awaited<ReturnType<
  * again, so a failed start never leaves an embedded Postgres behind.
  */
 export async function startServer(cfg: Config, log: Logger): Promise<void> {
-  const database = await openDatabase(cfg, log, { attach: false });
+  const telemetry = await startTelemetry(cfg, log);
+  const database = await openDatabase(cfg, log, { attach: false }).catch(async (err: unknown) => {
+    await telemetry.close().catch(() => undefined);
+    throw err;
+  });
   let store: Store | undefined;
   let app: TesseraApp | undefined;
   let server: Server | undefined;
@@ -89,26 +101,32 @@ export async function startServer(cfg: Config, log: Logger): Promise<void> {
   try {
     store = await createStore(cfg.redis, log);
     app = await createApp({ config: cfg, db: database.db, store, log });
+    const services = app.services;
+    telemetry.observe({ routes: app.routes.routes, probe: () => dependencyStates(services) });
     ensureDocs(log);
     server = await listen(app, cfg.port, cfg.host);
+    await telemetry.listen().catch((err: unknown) => {
+      throw listenFailure(err, 'METRICS_PORT', cfg.metricsPort!, cfg.host);
+    });
     if (database.embedded) demo = await demoAccount(database.db, cfg);
   } catch (err) {
     server?.close();
     await app?.close().catch(() => undefined);
     await store?.close().catch(() => undefined);
+    await telemetry.close().catch(() => undefined);
     await database.stop().catch(() => undefined);
     throw err;
   }
-  await running({ cfg, log, database, store, app, server }, demo);
+  await running({ cfg, log, database, store, app, server, telemetry }, demo);
 }
 
 async function running(
-  { cfg, log, database, store, app, server }: { cfg: Config; log: Logger; database: OpenedDatabase; store: Store; app: TesseraApp; server: Server },
+  { cfg, log, database, store, app, server, telemetry }: { cfg: Config; log: Logger; database: OpenedDatabase; store: Store; app: TesseraApp; server: Server; telemetry: Telemetry },
   demo: Awaited<ReturnType<typeof demoAccount>>,
 ): Promise<void> {
   const pruner = setInterval(() => void pruneTokens(database.db, store, cfg.accessTokenRetentionDays, log).catch(() => undefined), 6 * 3600_000).unref();
   log.info({ url: cfg.publicUrl, edition: cfg.edition }, 'tessera listening');
   process.stdout.write(banner(cfg, database, demo));
 
-  installShutdown({ server, app, store, database, log, timers: [pruner], drainMs: cfg.shutdownDrainMs });
+  installShutdown({ server, app, store, database, telemetry, log, timers: [pruner], drainMs: cfg.shutdownDrainMs });
 }

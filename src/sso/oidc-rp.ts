@@ -70,6 +70,14 @@ export class OidcRelyingParty {
     return this.config;
   }
 
+  /** Resolves when the IdP serves its discovery document now (within `timeoutMs`), rejects otherwise: a liveness probe. */
+  async answer(timeoutMs: number): Promise<void> {
+    const url = `${this.settings.issuer.replace(/\/+$/, '')}/.well-known/openid-configuration`;
+    const res = await fetch(url, { signal: AbortSignal.timeout(timeoutMs) });
+    await res.body?.cancel().catch(() => undefined);
+    if (!res.ok) throw new Error(`the IdP answered ${res.status}`);
+  }
+
   /** Starts a retry in the background if one is due (the /device page asks while showing "unavailable"). */
   nudge(): void {
     void this.configuration();

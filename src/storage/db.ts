@@ -1,4 +1,5 @@
 import pg from 'pg';
+import { clientSpan, tracingOn } from '../observability/spans.ts';
 
 export class DatabaseUnavailableError extends Error {
   constructor(cause: unknown) {
@@ -32,6 +33,18 @@ function isOutage(err: unknown): boolean {
 
 export type Row = Record<string, unknown>;
 
+/**
+ * A query as a child span of the request's (when traced): named by its operation and first
+ * table, with its text, which holds placeholders only (values are always parameters and
+ * are never exported).
+ */
+function querySpan<T>(text: string, run: () => Promise<T>): Promise<T> {
+  const operation = /^\s*(\w+)/.exec(text)?.[1]?.toUpperCase() ?? 'QUERY';
+  const table = /\b(?:FROM|INTO|UPDATE|JOIN)\s+([a-z_][\w.]*)/i.exec(text)?.[1];
+  const attributes = { 'db.system.name': 'postgresql', 'db.operation.name': operation, 'db.query.text': text, ...(table ? { 'db.collection.name': table } : {}) };
+  return clientSpan(table ? `${operation} ${table}` : operation, attributes, run);
+}
+
 /** The one pg pool; counts queries so tests and the benchmark can prove a warm path makes none. */
 /** A query runner inside a transaction (Database.tx). */
 export type TxQuery = <R = Row>(text: string, values?: unknown[]) => Promise<R[]>;
@@ -56,7 +69,7 @@ export class Database {
   async query<T = Row>(text: string, values: unknown[] = []): Promise<T[]> {
     this.queries++;
     try {
-      const res = await this.pool.query(text, values);
+      const res = await (tracingOn() ? querySpan(text, () => this.pool.query(text, values)) : this.pool.query(text, values));
       return res.rows as T[];
     } catch (err) {
       throw classify(err);
@@ -93,7 +106,7 @@ export class Database {
     }
     const q = async <R,>(text: string, values: unknown[] = []) => {
       this.queries++;
-      return (await client.query(text, values)).rows as R[];
+      return (await (tracingOn() ? querySpan(text, () => client.query(text, values)) : client.query(text, values))).rows as R[];
     };
     try {
       await client.query('BEGIN');

@@ -131,7 +131,7 @@ describe('staying logged in', () => {
 
   it('when the session was ended on the server, then the CLI says to log in again', async () => {
     const { env, session } = await storedLogin(server.url, 10_000);
-    await server.app.services.tokens.revokeTokenId(session.id, 'test');
+    await server.app.services.tokens.revokeTokenId(session.id, 'revoked');
     const run = await cli(['whoami'], env).done;
     expect(run.code).toBe(2);
     expect(run.stderr).toMatch(new RegExp(`^tessera: Your login for ${server.url} has ended \\(invalid_grant: .+\\)\\.\\nRun \`tessera login\`\\.\\n$`));

@@ -2,6 +2,7 @@ import { setImmediate as tick } from 'node:timers/promises';
 import type { Config } from '../../config.ts';
 import { AnswerText } from '../answer-text.ts';
 import type { ModelConfig } from '../app-config.ts';
+import { clientSpan, tracingOn } from '../../observability/spans.ts';
 import { openAiProvider } from './openai.ts';
 import { countWords, promptWords, usageOf, type Provider } from './provider.ts';
 
@@ -56,7 +57,22 @@ function* words(text: string): Generator<string> {
 /** The providers an app config can name; the openai one is configured by env (OPENAI_BASE_URL, OPENAI_API_KEY). */
 export function createProviders(config: Config): Providers {
   return {
-    echo: echoProvider,
-    openai: openAiProvider({ baseUrl: config.openai.baseUrl, apiKey: config.openai.apiKey, timeoutMs: config.providerTimeoutMs }),
+    echo: traced('echo', echoProvider),
+    openai: traced('openai', openAiProvider({ baseUrl: config.openai.baseUrl, apiKey: config.openai.apiKey, timeoutMs: config.providerTimeoutMs })),
+  };
+}
+
+/**
+ * The model call as a child span of the request's (when traced), named as OpenTelemetry's
+ * generative-AI conventions name it (`chat <model>`). The provider and model only: never
+ * the messages or the answer.
+ */
+function traced(provider: ModelConfig['provider'], p: Provider): Provider {
+  return {
+    complete(req) {
+      if (!tracingOn()) return p.complete(req);
+      const attributes = { 'gen_ai.operation.name': 'chat', 'gen_ai.provider.name': provider, 'gen_ai.request.model': req.model.name };
+      return clientSpan(`chat ${req.model.name}`, attributes, () => p.complete(req));
+    },
   };
 }

@@ -1,4 +1,5 @@
 import { createParser } from 'eventsource-parser';
+import { withTraceContext } from '../../observability/spans.ts';
 import { AnswerText } from '../answer-text.ts';
 import { countWords, promptWords, ProviderError, usageOf, type Provider, type Usage } from './provider.ts';
 
@@ -48,7 +49,8 @@ export function openAiProvider(o: OpenAiOptions): Provider {
       try {
         const res = await fetch(`${o.baseUrl}/chat/completions`, {
           method: 'POST',
-          headers: { 'Content-Type': 'application/json', ...(o.apiKey ? { Authorization: `Bearer ${o.apiKey}` } : {}) },
+          // The request carries the trace on (W3C traceparent), so the provider's spans join it.
+          headers: withTraceContext({ 'Content-Type': 'application/json', ...(o.apiKey ? { Authorization: `Bearer ${o.apiKey}` } : {}) }),
           body: JSON.stringify({ ...model.params, model: model.name, messages, stream: true, stream_options: { include_usage: true } }),
           signal: AbortSignal.any([signal, idle.signal]),
         });

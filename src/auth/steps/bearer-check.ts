@@ -12,7 +12,7 @@ export function bearerCheck(authenticator: BearerAuthenticator): Step {
     provides: ['auth'],
     async run(req, res) {
       try {
-        const { auth, rate } = await authenticator.authenticate(req.headers.authorization, () => req.ip ?? '');
+        const { auth, rate } = await authenticator.authenticate(req.headers.authorization, req);
         req.tessera.auth = auth;
         req.tessera.rate = rate;
         setRateLimitHeaders(res, rate);

@@ -81,6 +81,7 @@ export class JwtBearerStrategy implements BearerStrategy {
 
   private identified(auth: AuthContext): Identified {
     return {
+      tokenSource: auth.tokenSource,
       rateLimitKey: auth.rateLimitKey,
       rateLimitNamespace: JWT_RATE_LIMIT_NAMESPACE,
       resolve: () => auth,
@@ -129,6 +130,7 @@ function contextOf(identity: JwtIdentity, tokenHash: string): { auth: AuthContex
       default_workspace_id: identity.workspaceId,
     },
     source: 'jwt',
+    tokenSource: identity.kind === 'federated' ? 'jwt_federated' : 'jwt_gateway',
     // The issuer's jti when it sends one (correlates with its logs), else a prefix of the token's hash.
     tokenId: identity.jti ?? `sha256:${tokenHash.slice(0, 16)}`,
     tokenHash,

@@ -1,6 +1,7 @@
 import type { TokenRepo, TokenRow } from '../../storage/repos/tokens.ts';
 import type { AuthContext, BearerStrategy, Identified } from '../auth-context.ts';
-import type { AuditSink } from '../audit.ts';
+import type { AuditSink } from '../../observability/audit.ts';
+import type { AuditOrigin } from '../../observability/audit-catalog.ts';
 import type { InvalidatingCache } from '../invalidating-cache.ts';
 import { isScope, type Scope } from '../scopes.ts';
 import { kindByPrefix, parseToken, type TokenKind } from '../token-kinds.ts';
@@ -34,9 +35,10 @@ export class OpaqueTokenStrategy implements BearerStrategy {
     // claims() parsed it (shape and checksum) just before: the prefix is all that is left to read.
     const kind = kindByPrefix(token.slice(0, 4))!;
     return {
+      tokenSource: kind.source,
       rateLimitKey: tokenHash,
       resolve: () => this.cache.get(tokenHash) ?? this.load(kind, tokenHash),
-      expire: (auth) => this.expire(auth),
+      expire: (auth, origin) => this.expire(auth, origin),
     };
   }
 
@@ -51,9 +53,9 @@ export class OpaqueTokenStrategy implements BearerStrategy {
     return auth;
   }
 
-  private async expire(auth: AuthContext): Promise<void> {
+  private async expire(auth: AuthContext, origin: AuditOrigin): Promise<void> {
     if (auth.source !== 'jwt' && (await this.tokens.hardExpire(auth.source, auth.tokenId, auth.tokenHash))) {
-      this.audit('oauth.token_expired', { token_id: auth.tokenId, subject: auth.subject });
+      this.audit('oauth.token_revoked', { token_id: auth.tokenId, subject: auth.subject, reason: 'expired', ...origin });
     }
     await this.cache.invalidate([auth.tokenHash]);
   }
@@ -86,6 +88,7 @@ function contextOf(kind: TokenKind, row: TokenRow, tokenHash: string): AuthConte
       default_workspace_id: external ? null : row.default_workspace_id,
     },
     source: row.source,
+    tokenSource: kind.source,
     tokenId: row.id,
     tokenHash,
     rateLimitKey: tokenHash,

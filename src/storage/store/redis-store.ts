@@ -1,6 +1,7 @@
 import { createHash, randomUUID } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import { slotError } from './hash-tag.ts';
+import { clientSpan, tracingOn } from '../../observability/spans.ts';
 import { singleRedis, type RedisTopology } from './redis-topology.ts';
 import { releaseLockScript, StoreUnavailableError, type Store, type StoreDeployment, type StoreScript } from './store.ts';
 
@@ -42,16 +43,26 @@ export class RedisStore implements Store {
     return RedisStore.open(singleRedis(url));
   }
 
-  private async call<T>(fn: () => Promise<T>): Promise<T> {
-    try {
-      return await fn();
-    } catch (err) {
-      throw failure(err);
-    }
+  /** One command; a child span of the request's (when traced) named by the command, never its keys or values. */
+  private call<T>(command: string, fn: () => Promise<T>): Promise<T> {
+    const send = async () => {
+      try {
+        return await fn();
+      } catch (err) {
+        throw failure(err);
+      }
+    };
+    return tracingOn() ? clientSpan(command, { 'db.system.name': 'redis', 'db.operation.name': command }, send) : send();
   }
 
   /** One round trip on the hot path: plain promise callbacks, no async wrappers (docs/performance.md). */
   run<R>(script: StoreScript<R>, keys: string[], args: (string | number)[] = []): Promise<R> {
+    if (!tracingOn()) return this.script(script, keys, args);
+    const attributes = { 'db.system.name': 'redis', 'db.operation.name': 'EVALSHA', 'db.stored_procedure.name': script.name };
+    return clientSpan(`EVALSHA ${script.name}`, attributes, () => this.script(script, keys, args));
+  }
+
+  private script<R>(script: StoreScript<R>, keys: string[], args: (string | number)[]): Promise<R> {
     const wrong = slotError(script.name, keys);
     if (wrong) return Promise.reject(wrong);
     let sha = this.shas.get(script.name);
@@ -64,30 +75,30 @@ export class RedisStore implements Store {
       if (!(err instanceof Error) || !err.message.startsWith('NOSCRIPT')) throw failure(err);
       // First use on this node (or after a restart or a failover): EVAL runs it on the node
       // that owns the keys and caches it there; later calls run by hash again.
-      return this.call(() => this.client.eval(script.lua, keys.length, ...keys, ...args)).then(decode);
+      return this.call('EVAL', () => this.client.eval(script.lua, keys.length, ...keys, ...args)).then(decode);
     });
   }
   async get(key: string): Promise<string | null> {
-    return this.call(() => this.client.get(key));
+    return this.call('GET', () => this.client.get(key));
   }
   async set(key: string, value: string, ttlMs?: number): Promise<void> {
-    await this.call(() => (ttlMs === undefined ? this.client.set(key, value) : this.client.set(key, value, 'PX', Math.max(1, ttlMs))));
+    await this.call('SET', () => (ttlMs === undefined ? this.client.set(key, value) : this.client.set(key, value, 'PX', Math.max(1, ttlMs))));
   }
   async setIfAbsent(key: string, value: string, ttlMs: number): Promise<boolean> {
-    return (await this.call(() => this.client.set(key, value, 'PX', Math.max(1, ttlMs), 'NX'))) === 'OK';
+    return (await this.call('SET', () => this.client.set(key, value, 'PX', Math.max(1, ttlMs), 'NX'))) === 'OK';
   }
   async del(...keys: string[]): Promise<number> {
     if (keys.length === 0) return 0;
     // One DEL per key: keys of different slots never meet in one command.
     let n = 0;
-    for (const key of keys) n += await this.call(() => this.client.del(key));
+    for (const key of keys) n += await this.call('DEL', () => this.client.del(key));
     return n;
   }
   async pttl(key: string): Promise<number> {
-    return this.call(() => this.client.pttl(key));
+    return this.call('PTTL', () => this.client.pttl(key));
   }
   async publish(channel: string, message: string): Promise<void> {
-    await this.call(() => this.client.publish(channel, message));
+    await this.call('PUBLISH', () => this.client.publish(channel, message));
   }
   async subscribe(channel: string, handler: (message: string) => void, onLive?: (live: boolean) => void): Promise<() => Promise<void>> {
     if (!this.subscriber) this.link();
@@ -182,7 +193,7 @@ export class RedisStore implements Store {
     }
   }
   async ping(): Promise<void> {
-    await this.call(() => this.client.ping());
+    await this.call('PING', () => this.client.ping());
   }
   async close(): Promise<void> {
     this.closed = true;
