@@ -27,6 +27,8 @@ class Exporting {
 
   constructor() {
     collectDefaultMetrics({ register: this.registry });
+    // Gauges whose names end in _total, which promtool flags; the same counts by type stay (nodejs_active_handles{type}, …).
+    for (const name of ['nodejs_active_handles_total', 'nodejs_active_requests_total', 'nodejs_active_resources_total']) this.registry.removeSingleMetric(name);
     for (const f of Object.values(METRICS) as Family<LabelValues>[]) this.create(f);
   }
 

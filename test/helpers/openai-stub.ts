@@ -10,7 +10,7 @@ import type { AddressInfo, Socket } from 'node:net';
  */
 export interface OpenAiStub {
   url: string;
-  requests: { model: string; messages: { role: string; content: string }[]; authorization: string | undefined }[];
+  requests: { model: string; messages: { role: string; content: string }[]; authorization: string | undefined; traceparent: string | undefined }[];
   /** Requests whose client went away before the answer ended. */
   aborted: number;
   close(): Promise<void>;
@@ -31,7 +31,7 @@ export async function startOpenAiStub(): Promise<OpenAiStub> {
     const body = await readBody(req);
     const model = String(body.model);
     const messages = body.messages as OpenAiStub['requests'][number]['messages'];
-    stub.requests.push({ model, messages, authorization: req.headers.authorization });
+    stub.requests.push({ model, messages, authorization: req.headers.authorization, traceparent: req.headers.traceparent as string | undefined });
     res.on('close', () => {
       if (!res.writableFinished) stub.aborted++;
     });

@@ -28,7 +28,7 @@ process.once('exit', () => {
   }
 });
 
-function executable(file: string): boolean {
+export function executable(file: string): boolean {
   try {
     accessSync(file, constants.X_OK);
     return true;
@@ -37,7 +37,7 @@ function executable(file: string): boolean {
   }
 }
 
-function onPath(name: string): string | null {
+export function onPath(name: string): string | null {
   for (const dir of (process.env.PATH ?? '').split(path.delimiter)) {
     if (dir && executable(path.join(dir, name))) return path.join(dir, name);
   }
@@ -86,7 +86,7 @@ function exited(child: ChildProcess): Promise<void> {
   return child.exitCode !== null || child.signalCode !== null ? Promise.resolve() : new Promise((resolve) => child.once('exit', () => resolve()));
 }
 
-function launch(cmd: string, args: string[], opts: { uid?: number; gid?: number } = {}): { child: ChildProcess; output: () => string } {
+export function launch(cmd: string, args: string[], opts: { uid?: number; gid?: number } = {}): { child: ChildProcess; output: () => string } {
   // Its own process group, so freeze() stops Postgres's backends too.
   const child = spawn(cmd, args, { ...opts, detached: true, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, LC_ALL: 'C' } });
   let out = '';
@@ -115,7 +115,7 @@ function descendants(root: number): number[] {
   return out;
 }
 
-abstract class ServerProcess {
+export abstract class ServerProcess {
   protected child: ChildProcess | null = null;
   protected output: () => string = () => '';
   private frozen = false;
