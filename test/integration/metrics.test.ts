@@ -4,7 +4,7 @@ import { hashToken } from '../../src/auth/token-kinds.ts';
 import { probeDependencies } from '../../src/observability/metrics.ts';
 import { dependencyStates } from '../../src/system/health.ts';
 import { RedisStore } from '../../src/storage/store/index.ts';
-import { consoleSignin, decide, deviceLogin } from '../helpers/console.ts';
+import { consoleSignin, decide } from '../helpers/console.ts';
 import { backdateCollection, form, poll, startFlow } from '../helpers/device.ts';
 import { TEST_REDIS_URL } from '../helpers/env.ts';
 import { createApiKey, createTestApp, member } from '../helpers/fixtures.ts';
