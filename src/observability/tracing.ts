@@ -1,4 +1,4 @@
-import { diag, DiagLogLevel, trace, type DiagLogger } from '@opentelemetry/api';
+import { context, diag, DiagLogLevel, propagation, trace, type DiagLogger } from '@opentelemetry/api';
 import { logs } from '@opentelemetry/api-logs';
 import type { Logger } from 'pino';
 import type { RouteName } from '../http/route-names.ts';
@@ -57,6 +57,11 @@ export async function startOpenTelemetry(signals: OtelSignals, log: Logger): Pro
       useTracer(null);
       useAuditLogger(null);
       await sdk.shutdown();
+      // The API's globals go back to no-ops, so a later start (another app in the same process) registers its own.
+      trace.disable();
+      context.disable();
+      propagation.disable();
+      logs.disable();
     },
   };
 }

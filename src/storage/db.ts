@@ -34,13 +34,13 @@ function isOutage(err: unknown): boolean {
 export type Row = Record<string, unknown>;
 
 /**
- * A query as a child span of the request's (when traced): named by its operation and first
- * table, with its text, which holds placeholders only (values are always parameters and
- * are never exported).
+ * A query as a child span of the request's (when traced), named by its operation, and by
+ * its table where the statement's start says it (INSERT INTO, UPDATE, DELETE FROM); with
+ * its text, which holds placeholders only (values are always parameters, never exported).
  */
 function querySpan<T>(text: string, run: () => Promise<T>): Promise<T> {
   const operation = /^\s*(\w+)/.exec(text)?.[1]?.toUpperCase() ?? 'QUERY';
-  const table = /\b(?:FROM|INTO|UPDATE|JOIN)\s+([a-z_][\w.]*)/i.exec(text)?.[1];
+  const table = /^\s*(?:INSERT\s+INTO|UPDATE|DELETE\s+FROM)\s+([a-z_]\w*)/i.exec(text)?.[1];
   const attributes = { 'db.system.name': 'postgresql', 'db.operation.name': operation, 'db.query.text': text, ...(table ? { 'db.collection.name': table } : {}) };
   return clientSpan(table ? `${operation} ${table}` : operation, attributes, run);
 }
