@@ -139,11 +139,23 @@ export async function seed(): Promise<Seed> {
   return { dbUrl, token, appId: app.id };
 }
 
+/** `n` more tokens for the seeded account's twins: one account, workspace, app and token each. */
+export async function tokens(n: number): Promise<string[]> {
+  const out: string[] = [];
+  for (let i = 0; i < n; i++) out.push((await seed()).token);
+  return out;
+}
+
 /** A redis-server of this run only (so counts are this run's), without persistence. */
 export async function startRedis(): Promise<number> {
   const port = await freePort();
   await start('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], {}, /Ready to accept/);
   return port;
+}
+
+/** The pid of the redis-server on `port` (its CPU time is reported per request). */
+export function redisPid(port: number): number {
+  return Number(spawnSync('redis-cli', ['-p', String(port), 'info', 'server'], { encoding: 'utf8' }).stdout.match(/process_id:(\d+)/)![1]);
 }
 
 export interface TesseraOptions {

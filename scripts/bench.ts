@@ -24,6 +24,8 @@
  *    request (process CPU time / requests, every thread) and Redis's.
  * 3. Streaming: time to the first SSE event of a chat run on the echo provider, against a
  *    bare server that calls the same provider and streams (STREAM_REQUESTS sequential runs each).
+ * `npm run bench -- cluster` and `npm run bench -- observability` compare a pair of Tessera
+ * processes instead (scripts/bench-cluster.ts, scripts/bench-observability.ts).
  */
 import type { ChildProcess } from 'node:child_process';
 import { request, Agent } from 'node:http';
@@ -33,6 +35,7 @@ import { Redis } from 'ioredis';
 import { exportJWK, generateKeyPair, SignJWT } from 'jose';
 import pg from 'pg';
 import { benchCluster } from './bench-cluster.ts';
+import { benchObservability } from './bench-observability.ts';
 import { cpuMicros, DB_NAME, ensureBuilt, median, seed, sleep, startBaselineTarget, startRedis, startTessera } from './bench-kit.ts';
 
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 50);
@@ -311,8 +314,8 @@ async function main() {
   process.exit(0);
 }
 
-// `npm run bench -- cluster`: the Redis Cluster target instead (scripts/bench-cluster.ts).
-(process.argv.includes('cluster') ? benchCluster() : main()).catch((err) => {
+// `npm run bench -- cluster` and `npm run bench -- observability`: one pair of Tessera processes instead (scripts/bench-pair.ts).
+(process.argv.includes('cluster') ? benchCluster() : process.argv.includes('observability') ? benchObservability() : main()).catch((err) => {
   console.error(err);
   process.exit(1);
 });

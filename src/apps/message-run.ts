@@ -79,6 +79,7 @@ export async function prepareMessageRun(d: RunDeps, r: MessageRunRequest): Promi
           model,
           messages: turns,
           signal: task.signal,
+          trace: r.trace,
           onDelta: (text) => {
             partial.append(text);
             sink.send({ event: 'message', ...ids, answer: text, created_at: unix(message.created_at) });

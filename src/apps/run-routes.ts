@@ -3,6 +3,7 @@ import { notFound } from '../errors.ts';
 import type { AppContext, Routes } from '../http/operations.ts';
 import { page } from '../http/pagination.ts';
 import { originOf } from '../observability/audit.ts';
+import { traceContextOf } from '../observability/spans.ts';
 import type { ConversationRow, MessageRow } from '../storage/repos/conversations.ts';
 import type { Services } from '../services.ts';
 import { prepareMessageRun, type MessageOutcome } from './message-run.ts';
@@ -52,17 +53,17 @@ const historyBody = (m: MessageRow) => ({
  */
 export function runRoutes(s: Services): Routes<RunOps> {
   async function chat({ app, caller, auth, body, req, res }: AppContext<'createChatMessage' | 'streamChatMessage'>) {
-    const run = await prepareMessageRun(s, { app, caller, tokenId: auth.tokenId, origin: originOf(req), inputs: body.inputs, query: body.query, conversationId: body.conversation_id });
+    const run = await prepareMessageRun(s, { app, caller, tokenId: auth.tokenId, origin: originOf(req), trace: traceContextOf(req), inputs: body.inputs, query: body.query, conversationId: body.conversation_id });
     const o = await answerRun(s, req, res, run, body.response_mode === 'streaming');
     return o && { ...messageBody(o), mode: 'chat' as const, conversation_id: o.conversationId! };
   }
   async function completion({ app, caller, auth, body, req, res }: AppContext<'createCompletionMessage' | 'streamCompletionMessage'>) {
-    const run = await prepareMessageRun(s, { app, caller, tokenId: auth.tokenId, origin: originOf(req), inputs: body.inputs, query: body.query ?? '' });
+    const run = await prepareMessageRun(s, { app, caller, tokenId: auth.tokenId, origin: originOf(req), trace: traceContextOf(req), inputs: body.inputs, query: body.query ?? '' });
     const o = await answerRun(s, req, res, run, body.response_mode === 'streaming');
     return o && { ...messageBody(o), mode: 'completion' as const };
   }
   async function workflow({ app, caller, auth, body, req, res }: AppContext<'runWorkflow' | 'streamWorkflowRun'>) {
-    const run = await prepareWorkflowRun(s, { app, caller, tokenId: auth.tokenId, origin: originOf(req), inputs: body.inputs });
+    const run = await prepareWorkflowRun(s, { app, caller, tokenId: auth.tokenId, origin: originOf(req), trace: traceContextOf(req), inputs: body.inputs });
     const o = await answerRun(s, req, res, run, body.response_mode === 'streaming');
     return o && { workflow_run_id: o.run.id, task_id: o.taskId, data: workflowData(o.run) };
   }

@@ -5,6 +5,7 @@ import { ApiError } from '../errors.ts';
 import type { AuditOrigin } from '../observability/audit-catalog.ts';
 import { METRICS, type EndedRun } from '../observability/metric-catalog.ts';
 import { add, count, observe } from '../observability/metrics.ts';
+import type { TraceContext } from '../observability/spans.ts';
 import type { Caller } from '../auth/pipeline.ts';
 import type { AppRecord } from '../storage/repos/apps.ts';
 import type { ConversationRepo, RunStatus } from '../storage/repos/conversations.ts';
@@ -33,8 +34,9 @@ export interface RunRequest {
   app: AppRecord;
   caller: Caller;
   tokenId: string;
-  /** The request that started it (audit). */
+  /** The request that started it (audit), and its trace context (the provider call). */
   origin: AuditOrigin;
+  trace?: TraceContext;
   inputs: Record<string, unknown>;
 }
 

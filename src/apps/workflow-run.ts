@@ -1,3 +1,4 @@
+import type { TraceContext } from '../observability/spans.ts';
 import type { RunStatus } from '../storage/repos/conversations.ts';
 import type { StepRecord, WorkflowRunRow } from '../storage/repos/workflow-runs.ts';
 import { inputSchemaOf, type WorkflowConfig, type WorkflowStep } from './app-config.ts';
@@ -15,7 +16,7 @@ interface StepResult {
   tokens: number;
 }
 
-async function runStep(d: RunDeps, config: WorkflowConfig, step: WorkflowStep, vars: Record<string, unknown>, signal: AbortSignal): Promise<StepResult> {
+async function runStep(d: RunDeps, config: WorkflowConfig, step: WorkflowStep, vars: Record<string, unknown>, signal: AbortSignal, trace: TraceContext | undefined): Promise<StepResult> {
   signal.throwIfAborted();
   if (step.type === 'template') {
     vars[step.output] = await render(step.template, vars);
@@ -25,7 +26,7 @@ async function runStep(d: RunDeps, config: WorkflowConfig, step: WorkflowStep, v
     // The config check at creation guarantees a model here (the step's or the workflow's).
     const model = (step.model ?? config.model)!;
     const prompt = await render(step.prompt, vars);
-    const result = await d.providers[model.provider].complete({ model, messages: [{ role: 'user', content: prompt }], signal, onDelta: () => undefined });
+    const result = await d.providers[model.provider].complete({ model, messages: [{ role: 'user', content: prompt }], signal, trace, onDelta: () => undefined });
     vars[step.output] = result.answer;
     return { outputs: { [step.output]: result.answer }, tokens: result.usage.total_tokens };
   }
@@ -55,7 +56,7 @@ export async function prepareWorkflowRun(d: RunDeps, r: RunRequest): Promise<Pre
         sink.send({ event: 'node_started', ...ids, data: { ...node, created_at: unix(stepStart) } });
         let result: StepResult | null = null;
         try {
-          result = await runStep(d, config, step, vars, task.signal);
+          result = await runStep(d, config, step, vars, task.signal, r.trace);
           if (step.type === 'end') outputs = result.outputs;
         } catch (err) {
           status = endedBy(err, task);

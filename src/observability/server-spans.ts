@@ -4,7 +4,7 @@ import type { RequestState } from '../auth/pipeline.ts';
 import { requestChannel, type RequestTrace } from '../http/request-tracing.ts';
 import type { RouteName } from '../http/route-names.ts';
 import { pathOf } from '../http/target.ts';
-import { failed } from './spans.ts';
+import { failed, keepContext } from './spans.ts';
 
 const SPAN = Symbol('tessera.span');
 type Spanned = RequestTrace & { [SPAN]?: Span };
@@ -17,29 +17,24 @@ const METHODS = new Set(['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIO
  * listener starts (continuing the trace of an incoming W3C `traceparent`), active for all
  * of the request's work through the context store bound to the channel, and ended when
  * the response is over, named `METHOD route` once the route is known. An unsampled request
- * gets a non-recording span: its context still travels, so its children are not sampled
- * on their own and the provider hears the decision.
+ * gets a non-recording span and enters no context (context-manager.ts): it makes no child
+ * spans, and its context is kept on the request for the provider call, which carries the
+ * decision on.
  *
  * `templates` gives `http.route` (the route's path as declared) for a route name.
  */
 export function traceRequests(tracer: Tracer, storage: AsyncLocalStorage<Context>, templates: () => ReadonlyMap<RouteName, string>): () => void {
-  const start = (t: Spanned): Context => {
+  // The store's value for the request: its context when sampled; none otherwise (SampledStorage runs it outside).
+  const start = (t: Spanned): Context | undefined => {
     const parent = propagation.extract(ROOT_CONTEXT, t.request.headers);
     const method = t.request.method ?? '';
     const known = METHODS.has(method);
-    const span = tracer.startSpan(
-      known ? method : 'HTTP',
-      {
-        kind: SpanKind.SERVER,
-        attributes: {
-          'http.request.method': known ? method : '_OTHER',
-          ...(known ? {} : { 'http.request.method_original': method }),
-          'url.path': pathOf(t.request.url ?? ''),
-        },
-      },
-      parent,
-    );
+    const span = tracer.startSpan(known ? method : 'HTTP', { kind: SpanKind.SERVER, attributes: { 'http.request.method': known ? method : '_OTHER' } }, parent);
     t[SPAN] = span;
+    keepContext(t.request, parent, span);
+    if (!span.isRecording()) return undefined;
+    if (!known) span.setAttribute('http.request.method_original', method);
+    span.setAttribute('url.path', pathOf(t.request.url ?? ''));
     return trace.setSpan(parent, span);
   };
   const subscribers = {

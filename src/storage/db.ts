@@ -1,5 +1,5 @@
 import pg from 'pg';
-import { clientSpan, tracingOn } from '../observability/spans.ts';
+import { clientSpan, recording } from '../observability/spans.ts';
 
 export class DatabaseUnavailableError extends Error {
   constructor(cause: unknown) {
@@ -69,7 +69,7 @@ export class Database {
   async query<T = Row>(text: string, values: unknown[] = []): Promise<T[]> {
     this.queries++;
     try {
-      const res = await (tracingOn() ? querySpan(text, () => this.pool.query(text, values)) : this.pool.query(text, values));
+      const res = await (recording() ? querySpan(text, () => this.pool.query(text, values)) : this.pool.query(text, values));
       return res.rows as T[];
     } catch (err) {
       throw classify(err);
@@ -106,7 +106,7 @@ export class Database {
     }
     const q = async <R,>(text: string, values: unknown[] = []) => {
       this.queries++;
-      return (await (tracingOn() ? querySpan(text, () => client.query(text, values)) : client.query(text, values))).rows as R[];
+      return (await (recording() ? querySpan(text, () => client.query(text, values)) : client.query(text, values))).rows as R[];
     };
     try {
       await client.query('BEGIN');

@@ -2,7 +2,7 @@ import { setImmediate as tick } from 'node:timers/promises';
 import type { Config } from '../../config.ts';
 import { AnswerText } from '../answer-text.ts';
 import type { ModelConfig } from '../app-config.ts';
-import { clientSpan, tracingOn } from '../../observability/spans.ts';
+import { clientSpan, recording } from '../../observability/spans.ts';
 import { openAiProvider } from './openai.ts';
 import { countWords, promptWords, usageOf, type Provider } from './provider.ts';
 
@@ -70,9 +70,9 @@ export function createProviders(config: Config): Providers {
 function traced(provider: ModelConfig['provider'], p: Provider): Provider {
   return {
     complete(req) {
-      if (!tracingOn()) return p.complete(req);
+      if (!recording()) return p.complete(req);
       const attributes = { 'gen_ai.operation.name': 'chat', 'gen_ai.provider.name': provider, 'gen_ai.request.model': req.model.name };
-      return clientSpan(`chat ${req.model.name}`, attributes, () => p.complete(req));
+      return clientSpan(`chat ${req.model.name}`, attributes, (ctx) => p.complete({ ...req, trace: ctx }));
     },
   };
 }

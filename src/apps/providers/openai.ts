@@ -23,7 +23,7 @@ interface Chunk {
  */
 export function openAiProvider(o: OpenAiOptions): Provider {
   return {
-    async complete({ model, messages, signal, onDelta }) {
+    async complete({ model, messages, signal, onDelta, trace }) {
       const idle = new AbortController();
       let timer = setTimeout(() => idle.abort(), o.timeoutMs);
       const rearm = () => {
@@ -50,7 +50,7 @@ export function openAiProvider(o: OpenAiOptions): Provider {
         const res = await fetch(`${o.baseUrl}/chat/completions`, {
           method: 'POST',
           // The request carries the trace on (W3C traceparent), so the provider's spans join it.
-          headers: withTraceContext({ 'Content-Type': 'application/json', ...(o.apiKey ? { Authorization: `Bearer ${o.apiKey}` } : {}) }),
+          headers: withTraceContext({ 'Content-Type': 'application/json', ...(o.apiKey ? { Authorization: `Bearer ${o.apiKey}` } : {}) }, trace),
           body: JSON.stringify({ ...model.params, model: model.name, messages, stream: true, stream_options: { include_usage: true } }),
           signal: AbortSignal.any([signal, idle.signal]),
         });

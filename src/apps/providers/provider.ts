@@ -1,4 +1,5 @@
 import type { Usage } from '../../storage/repos/conversations.ts';
+import type { TraceContext } from '../../observability/spans.ts';
 import type { ModelConfig } from '../app-config.ts';
 
 export type { Usage };
@@ -19,6 +20,8 @@ export interface ProviderRequest {
    * stream reader slows the model down (backpressure).
    */
   onDelta: (text: string) => void | Promise<void>;
+  /** The trace context of the request the run serves (carried on to an HTTP provider in `traceparent`). */
+  trace?: TraceContext;
 }
 
 export interface ProviderResult {

@@ -1,7 +1,7 @@
 import { createHash, randomUUID } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import { slotError } from './hash-tag.ts';
-import { clientSpan, tracingOn } from '../../observability/spans.ts';
+import { clientSpan, recording } from '../../observability/spans.ts';
 import { singleRedis, type RedisTopology } from './redis-topology.ts';
 import { releaseLockScript, StoreUnavailableError, type Store, type StoreDeployment, type StoreScript } from './store.ts';
 
@@ -52,12 +52,12 @@ export class RedisStore implements Store {
         throw failure(err);
       }
     };
-    return tracingOn() ? clientSpan(command, { 'db.system.name': 'redis', 'db.operation.name': command }, send) : send();
+    return recording() ? clientSpan(command, { 'db.system.name': 'redis', 'db.operation.name': command }, send) : send();
   }
 
   /** One round trip on the hot path: plain promise callbacks, no async wrappers (docs/performance.md). */
   run<R>(script: StoreScript<R>, keys: string[], args: (string | number)[] = []): Promise<R> {
-    if (!tracingOn()) return this.script(script, keys, args);
+    if (!recording()) return this.script(script, keys, args);
     const attributes = { 'db.system.name': 'redis', 'db.operation.name': 'EVALSHA', 'db.stored_procedure.name': script.name };
     return clientSpan(`EVALSHA ${script.name}`, attributes, () => this.script(script, keys, args));
   }
