@@ -54,7 +54,11 @@ describe('tessera-server start with METRICS_PORT and OTEL_* set', () => {
       expect(receiver.spans.some((sp) => sp.traceId === traceId)).toBe(false);
       s.child.kill('SIGTERM');
       expect(await s.exit).toBe(0);
-      expect(receiver.spans.find((sp) => sp.traceId === traceId)?.name).toBe('GET getHealth');
+      const spans = receiver.spans.filter((sp) => sp.traceId === traceId);
+      const root = spans.find((sp) => sp.name === 'GET getHealth');
+      expect(root?.attributes['http.route']).toBe('/openapi/v1/_health');
+      // Its checks: a Postgres query and a Redis PING, children of the request's span.
+      expect(spans.filter((sp) => sp.parentSpanId === root!.spanId).map((sp) => sp.name).sort()).toEqual(['PING', 'SELECT']);
     } finally {
       s.child.kill('SIGKILL');
     }

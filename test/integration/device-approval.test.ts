@@ -42,7 +42,7 @@ describe('approve and deny from the console', () => {
     const { access_token } = await tokenRes.json();
     expect((await (await me(access_token)).json()).email).toBe(account.email);
     const events = audit.filter((a) => a.subject === account.id).map((a) => a.event);
-    expect(events).toEqual(expect.arrayContaining(['oauth.device_flow_approved', 'oauth.token_minted']));
+    expect(events).toEqual(expect.arrayContaining(['oauth.device_flow_approved', 'oauth.token_issued']));
     // Neither the token, the device code nor the session cookie reaches the logs.
     for (const secret of [access_token, flow.device_code, login.cookie.split('=')[1]!]) {
       expect(logged.lines.some((l) => l.includes(secret))).toBe(false);
