@@ -1,4 +1,5 @@
-import { slidingWindowScript } from './auth/rate-limit.ts';
+import { jtiKey } from './auth/dpop/proof.ts';
+import { slidingWindowProofScript, slidingWindowScript } from './auth/rate-limit.ts';
 import { externalKey, resolveExternalScript } from './device-flow/external-approval.ts';
 import { finishScript, pollScript, recordKey, releaseScript, resolveScript, unresolveScript, usedKey, type DeviceRecord } from './device-flow/device-scripts.ts';
 import { takeScript } from './sso/sso-state.ts';
@@ -38,6 +39,13 @@ const approved = { status: 'approved', account_id: 'acct-1', email: 'ada@example
 
 export const STORE_SCRIPTS: readonly CatalogEntry[] = [
   entry(slidingWindowScript, { given: [], keys: [`rl:token:{${HASH}}`], args: [60, 60_000, 'example-1'], result: [1, 59, 60_000] }),
+  // A proof whose jti was recorded before: the request is counted, and answered as a replay (fresh 0).
+  entry(slidingWindowProofScript, {
+    given: [at(jtiKey(HASH, 'jti-1'), '1')],
+    keys: [`rl:token:{${HASH}}`, jtiKey(HASH, 'jti-1')],
+    args: [60, 60_000, 'example-1', 120_000],
+    result: [1, 59, 60_000, 0],
+  }),
   entry(resolveScript, { given: [at(recordKey(HASH), record({}))], keys: [recordKey(HASH)], args: ['approved', 'acct-1', 'ada@example.com'], result: 'ok' }),
   entry(pollScript, {
     given: [at(recordKey(HASH), record(approved))],

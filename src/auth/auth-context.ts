@@ -44,6 +44,11 @@ export interface AuthContext {
   tokenSource: TokenSource;
   /** The credential's row id (opaque tokens); a stable id chosen by the strategy for JWTs. */
   tokenId: string;
+  /**
+   * The JWK SHA-256 thumbprint of the key the token is bound to (DPoP, RFC 9449): it is
+   * accepted only as `Authorization: DPoP` with a proof signed by that key. Null: a bearer token.
+   */
+  dpopJkt: string | null;
   /** sha256 (hex) of the presented token: the identity cache key and the invalidation message. */
   tokenHash: string;
   /** sha256 (hex) the per-token rate limit counts: the token hash for opaque tokens, `(iss, sub)` for JWTs. */

@@ -2,7 +2,7 @@ import type { Request, Response } from 'express';
 import type { Config } from '../config.ts';
 import type { AppRecord, AppRepo } from '../storage/repos/apps.ts';
 import type { AuthContext, TokenSource } from './auth-context.ts';
-import type { BearerAuthenticator } from './bearer-authenticator.ts';
+import type { BearerAuthenticator, Scheme } from './bearer-authenticator.ts';
 import type { InvalidatingCache } from './invalidating-cache.ts';
 import type { RateLimitResult } from './rate-limit.ts';
 import type { ScopeRule } from './scopes.ts';
@@ -22,6 +22,8 @@ export interface RequestState {
   auth?: AuthContext;
   /** The source of the bearer, once the authenticator has taken it for one (a label of metrics and traces). */
   tokenSource?: TokenSource;
+  /** The scheme the token came in: DPoP answers are challenged in DPoP. */
+  scheme?: Scheme;
   rate?: RateLimitResult;
   app?: AppRecord;
   caller?: Caller;

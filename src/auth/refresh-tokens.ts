@@ -10,7 +10,7 @@ import { generateToken, hashToken, kindByPrefix } from './token-kinds.ts';
 import type { MintedToken, TokenService } from './token-service.ts';
 
 /** Why a refresh was refused; the token endpoint answers each with `invalid_grant` (or `invalid_scope`) and its own description. */
-export type RefreshRefusal = 'unknown' | 'wrong_client' | 'expired' | 'disabled' | 'community_edition' | 'in_grace' | 'reused' | 'invalid_scope';
+export type RefreshRefusal = 'unknown' | 'wrong_client' | 'dpop_key' | 'expired' | 'disabled' | 'community_edition' | 'in_grace' | 'reused' | 'invalid_scope';
 
 export type RefreshOutcome = { ok: true; minted: MintedToken; scope: string } | { ok: false; why: RefreshRefusal };
 
@@ -19,6 +19,8 @@ export interface RefreshRequest {
   clientId: string;
   /** RFC 6749 §6 `scope`: null when absent; otherwise it may not exceed what the session holds. */
   scope: string[] | null;
+  /** The key of the request's DPoP proof (RFC 9449 §5), or null without one. */
+  dpopJkt: string | null;
   /** For the audit trail. */
   requestId: string | undefined;
   clientAddress: string | undefined;
@@ -30,9 +32,9 @@ type Step = { ok: true; session: LockedSession } | { ok: false; why: RefreshRefu
  * The refresh grant's use case (docs/tokens.md, "Sessions and refresh tokens"): every use
  * rotates (a new access token and a new refresh token; the presented one spent). In one
  * transaction, as named steps: find the session by its refresh token (locked, so racing
- * refreshes queue and exactly one wins) → the client → the subject → expiry → scope →
- * rotate. A spent token presented again within the grace window is refused and nothing
- * more; later it is reuse, and the whole session ends on every replica.
+ * refreshes queue and exactly one wins) → the client → the key (DPoP) → the subject →
+ * expiry → scope → rotate. A spent token presented again within the grace window is refused
+ * and nothing more; later it is reuse, and the whole session ends on every replica.
  */
 export class RefreshTokens {
   private readonly repo = new RefreshTokenRepo();
@@ -50,17 +52,18 @@ export class RefreshTokens {
     const presented = hashToken(req.refreshToken);
     const next = { access: '', refresh: generateToken('tsr_') };
     const result = await this.db.tx(async (q) => {
-      const found = await this.find(q, presented);
+      const found = await this.find(q, presented, req.dpopJkt);
       const checked = found.ok ? this.check(found.session, req) : found;
       if (!checked.ok) return { checked };
       const { session } = checked;
-      // DPoP (RFC 9449) slots in here: a session bound to a key refreshes only with a proof of that key.
       next.access = generateToken(session.prefix);
       const row = await this.repo.rotate(q, session.id, presented, {
         accessHash: hashToken(next.access),
         refreshHash: hashToken(next.refresh),
         accessSeconds: lifetimes.accessTokenTtlSeconds,
         idleDays: lifetimes.refreshTokenTtlDays,
+        // RFC 9449 §5: a refresh with a proof binds what it issues (a bound session's key is the proof's, checked above).
+        dpopJkt: req.dpopJkt,
       });
       return { checked, row };
     });
@@ -77,6 +80,7 @@ export class RefreshTokens {
       device_label: session.device_label,
       request_id: req.requestId,
       client_address: req.clientAddress,
+      dpop_bound: req.dpopJkt !== null,
     });
     const minted: MintedToken = {
       token: next.access,
@@ -85,24 +89,35 @@ export class RefreshTokens {
       expiresIn: secondsUntil(row!.expires_at),
       refresh: { token: next.refresh, expiresAt: row!.refresh_expires_at, expiresIn: secondsUntil(row!.refresh_expires_at) },
       rotated: true,
+      dpopJkt: req.dpopJkt,
     };
     return { ok: true, minted, scope: kindByPrefix(session.prefix)!.scopes!.join(' ') };
   }
 
-  /** Step 1: the live session holding this refresh token, else what became of the token. */
-  private async find(q: TxQuery, hash: string): Promise<Step> {
+  /**
+   * Step 1: the live session holding this refresh token, else what became of the token. A
+   * spent token of a bound session is judged as reuse only with a proof of the session's key:
+   * a copy without the key can use nothing, so it ends nothing either.
+   */
+  private async find(q: TxQuery, hash: string, dpopJkt: string | null): Promise<Step> {
     const session = await this.repo.lockLive(q, hash);
     if (session) return { ok: true, session };
     const spent = await this.repo.findSpent(q, hash, this.config.refreshTokens!.reuseGraceSeconds);
     if (!spent) return { ok: false, why: 'unknown' };
+    if (spent.dpop_jkt !== null && spent.dpop_jkt !== dpopJkt) return { ok: false, why: 'dpop_key' };
     if (spent.in_grace) return { ok: false, why: 'in_grace' };
     return { ok: false, why: 'reused', sessionId: spent.session_id, end: spent.session_live };
   }
 
-  /** Steps 2–5: the client it was issued to, a subject that may still sign in here, its expiry, and the scope asked for. */
+  /**
+   * Steps 2–6: the client it was issued to, the key a bound session's tokens need a proof of
+   * (RFC 9449 §5; checked before anything that could end the session or tell about it), a
+   * subject that may still sign in here, its expiry, and the scope asked for.
+   */
   private check(session: LockedSession, req: RefreshRequest): Step {
     const refuse = (why: RefreshRefusal, end = false): Step => ({ ok: false, why, sessionId: session.id, end });
     if (session.client_id !== req.clientId) return refuse('wrong_client');
+    if (session.dpop_jkt !== null && session.dpop_jkt !== req.dpopJkt) return refuse('dpop_key');
     if (session.disabled) return refuse('disabled', true);
     // External subjects exist in the enterprise edition only; their sessions wait, untouched, for it to return.
     if (session.prefix === 'tse_' && this.config.edition !== 'enterprise') return refuse('community_edition');

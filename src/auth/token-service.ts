@@ -32,6 +32,8 @@ export interface MintedToken {
   /** Null without refresh tokens (OAUTH_REFRESH_TOKENS=false). */
   refresh: IssuedRefreshToken | null;
   rotated: boolean;
+  /** The JWK thumbprint of the key both tokens are bound to (DPoP, RFC 9449); null: bearer tokens. */
+  dpopJkt: string | null;
 }
 
 /** Work that commits or rolls back with the token (the device flow's exactly-once claim). */
@@ -59,6 +61,7 @@ interface MintInput {
   email: string;
   clientId: string;
   deviceLabel: string;
+  dpopJkt: string | null;
 }
 
 /**
@@ -80,14 +83,16 @@ export class TokenService {
     this.sessions = new SessionRepo(db);
   }
 
-  mintAccountToken(input: { accountId: string; email: string; clientId: string; deviceLabel: string }, hooks: MintHooks = {}, origin: AuditOrigin = {}): Promise<MintedToken> {
-    return this.mint({ ...input, prefix: 'tsa_', issuer: ACCOUNT_ISSUER, sub: null, name: null, sid: null }, hooks, origin);
+  /** `dpopJkt`: bind the session's tokens to this key (a DPoP proof came with the token request); absent or null: bearer tokens. */
+  mintAccountToken(input: { accountId: string; email: string; clientId: string; deviceLabel: string; dpopJkt?: string | null }, hooks: MintHooks = {}, origin: AuditOrigin = {}): Promise<MintedToken> {
+    return this.mint({ ...input, prefix: 'tsa_', issuer: ACCOUNT_ISSUER, sub: null, name: null, sid: null, dpopJkt: input.dpopJkt ?? null }, hooks, origin);
   }
 
   /** A tse_ token for an external subject: no account; scopes come from the kind. */
-  mintExternalToken(input: { subject: ExternalSubject; clientId: string; deviceLabel: string }, hooks: MintHooks = {}, origin: AuditOrigin = {}): Promise<MintedToken> {
+  mintExternalToken(input: { subject: ExternalSubject; clientId: string; deviceLabel: string; dpopJkt?: string | null }, hooks: MintHooks = {}, origin: AuditOrigin = {}): Promise<MintedToken> {
     const { issuer, sub, email, name, sid } = input.subject;
-    return this.mint({ prefix: 'tse_', issuer, accountId: null, sub, name, sid: sid ?? null, email, clientId: input.clientId, deviceLabel: input.deviceLabel }, hooks, origin);
+    const { clientId, deviceLabel } = input;
+    return this.mint({ prefix: 'tse_', issuer, accountId: null, sub, name, sid: sid ?? null, email, clientId, deviceLabel, dpopJkt: input.dpopJkt ?? null }, hooks, origin);
   }
 
   private async mint(input: MintInput, hooks: MintHooks, origin: AuditOrigin): Promise<MintedToken> {
@@ -114,10 +119,10 @@ export class TokenService {
         const e = newSessionExpiries(9);
         [row] = (await q<Row>(
           `UPDATE oauth_access_tokens SET token_hash = $2, prefix = $3, account_id = $4, subject_sub = $5, subject_name = $6, subject_sid = $7,
-                  refresh_token_hash = $8, created_at = now(), last_used_at = NULL, last_refreshed_at = NULL,
+                  refresh_token_hash = $8, created_at = now(), last_used_at = NULL, last_refreshed_at = NULL, dpop_jkt = $14,
                   expires_at = ${e.expiresAt}, refresh_expires_at = ${e.refreshExpiresAt}, session_expires_at = ${e.sessionExpiresAt}
             WHERE id = $1 ${returning}`,
-          [old.id, ...values],
+          [old.id, ...values, input.dpopJkt],
         )) as [Row];
         // The old session's spent refresh tokens belong to it, not to this one: presented later they are just unknown.
         await q('DELETE FROM oauth_spent_refresh_tokens WHERE session_id = $1', [old.id]);
@@ -125,9 +130,9 @@ export class TokenService {
         const e = newSessionExpiries(8);
         [row] = (await q<Row>(
           `INSERT INTO oauth_access_tokens (token_hash, prefix, account_id, subject_sub, subject_name, subject_sid, refresh_token_hash,
-                                            subject_email, subject_issuer, client_id, device_label, expires_at, refresh_expires_at, session_expires_at)
-           VALUES ($1, $2, $3, $4, $5, $6, $7, $13, $14, $15, $16, ${e.expiresAt}, ${e.refreshExpiresAt}, ${e.sessionExpiresAt}) ${returning}`,
-          [...values, email, input.issuer, input.clientId, input.deviceLabel],
+                                            subject_email, subject_issuer, client_id, device_label, dpop_jkt, expires_at, refresh_expires_at, session_expires_at)
+           VALUES ($1, $2, $3, $4, $5, $6, $7, $13, $14, $15, $16, $17, ${e.expiresAt}, ${e.refreshExpiresAt}, ${e.sessionExpiresAt}) ${returning}`,
+          [...values, email, input.issuer, input.clientId, input.deviceLabel, input.dpopJkt],
         )) as [Row];
       }
       await hooks.after?.(q, row.id);
@@ -144,6 +149,7 @@ export class TokenService {
       device_label: input.deviceLabel,
       rotated,
       with_refresh_token: refresh !== null,
+      dpop_bound: input.dpopJkt !== null,
       ...origin,
     });
     return {
@@ -153,6 +159,7 @@ export class TokenService {
       expiresIn: secondsUntil(row.expires_at),
       refresh: refresh && row.refresh_expires_at ? { token: refresh, expiresAt: row.refresh_expires_at, expiresIn: secondsUntil(row.refresh_expires_at) } : null,
       rotated,
+      dpopJkt: input.dpopJkt,
     };
   }
 

@@ -255,7 +255,8 @@ export class DeviceFlowService {
    * the IdP's subject, with the scopes of its kind — in the enterprise edition only
    * (ExternalApprovalRefused otherwise, before anything is read or written).
    */
-  async collect(deviceCode: string, clientId: string, a: Approved, origin: AuditOrigin = {}): Promise<{ minted: MintedToken; scope: string }> {
+  /** `dpopJkt`: the key of the collecting poll's DPoP proof, which the tokens are bound to (RFC 9449 §5); null: bearer tokens. */
+  async collect(deviceCode: string, clientId: string, a: Approved, dpopJkt: string | null = null, origin: AuditOrigin = {}): Promise<{ minted: MintedToken; scope: string }> {
     if (!a.account_id && this.s.config.edition !== 'enterprise') throw new ExternalApprovalRefused();
     const hash = hashToken(deviceCode);
     const subject = a.account_id ? null : (a.subject ?? (await this.externalSubject(deviceCode)));
@@ -273,10 +274,10 @@ export class DeviceFlowService {
     };
     const hooks: MintHooks = { before: (q) => this.grants.claim(q, grant, REPLAY_GRACE_MS), after: (q, tokenId) => this.grants.setToken(q, hash, tokenId) };
     if (subject) {
-      const minted = await this.s.tokens.mintExternalToken({ subject, clientId, deviceLabel: a.device_label }, hooks, origin);
+      const minted = await this.s.tokens.mintExternalToken({ subject, clientId, deviceLabel: a.device_label, dpopJkt }, hooks, origin);
       return { minted, scope: kindByPrefix('tse_')!.scopes!.join(' ') };
     }
-    const minted = await this.s.tokens.mintAccountToken({ accountId: a.account_id, email: a.email, clientId, deviceLabel: a.device_label }, hooks, origin);
+    const minted = await this.s.tokens.mintAccountToken({ accountId: a.account_id, email: a.email, clientId, deviceLabel: a.device_label, dpopJkt }, hooks, origin);
     return { minted, scope: a.scope };
   }
 

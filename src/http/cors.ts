@@ -26,7 +26,7 @@ export function cors(allowOrigins: readonly string[], opts: { cookieAuthenticate
       putHeader(res, 'Access-Control-Expose-Headers', 'X-Request-Id, Retry-After, RateLimit-Limit, RateLimit-Remaining, RateLimit-Reset, WWW-Authenticate');
       if (req.method === 'OPTIONS') {
         putHeader(res, 'Access-Control-Allow-Methods', 'GET, POST, PATCH, DELETE, OPTIONS');
-        putHeader(res, 'Access-Control-Allow-Headers', 'Authorization, Content-Type');
+        putHeader(res, 'Access-Control-Allow-Headers', 'Authorization, Content-Type, DPoP');
         putHeader(res, 'Access-Control-Max-Age', '600');
       }
     }

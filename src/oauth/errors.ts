@@ -66,6 +66,12 @@ export class ExpiredToken extends OAuthError {
     super('expired_token', 'The device code has expired; start a new device authorization.');
   }
 }
+/** RFC 9449 §5: the DPoP proof of a token request is invalid (or was used before). */
+export class InvalidDpopProof extends OAuthError {
+  constructor(d: string) {
+    super('invalid_dpop_proof', d);
+  }
+}
 /** RFC 7009 §2.2.1: the server cannot revoke this kind of token (a JWT: its issuer is not Tessera). */
 export class UnsupportedTokenType extends OAuthError {
   constructor(d: string) {

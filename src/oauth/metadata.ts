@@ -1,5 +1,6 @@
-// RFC 8414 §2–3: authorization server metadata.
+// RFC 8414 §2–3: authorization server metadata (and RFC 9449 §5.1's DPoP algorithms).
 import type { RequestHandler } from 'express';
+import { DPOP_ALGORITHM_NAMES } from '../auth/dpop/policy.ts';
 import { SCOPES } from '../auth/scopes.ts';
 import type { Services } from '../services.ts';
 import { grantsOf } from './token.ts';
@@ -19,6 +20,7 @@ export function metadata(s: Services): RequestHandler {
       revocation_endpoint_auth_methods_supported: ['none'],
       scopes_supported: SCOPES.filter((x) => x !== 'apps:read:permitted'),
       response_types_supported: [],
+      dpop_signing_alg_values_supported: DPOP_ALGORITHM_NAMES,
       service_documentation: `${issuer}/docs`,
     });
   };

@@ -1,7 +1,8 @@
-// RFC 6749 §3.2 and §5 (token endpoint): the RFC 8628 device_code grant and the §6 refresh_token grant.
+// RFC 6749 §3.2 and §5 (token endpoint): the RFC 8628 device_code grant and the §6 refresh_token grant; RFC 9449 §5 (DPoP).
 import type { RequestHandler } from 'express';
 import type { Services } from '../services.ts';
 import { refuseClientAuthentication, requireKnownClient } from './client.ts';
+import { tokenRequestProof } from './dpop-proof.ts';
 import { InvalidRequest, UnsupportedGrantType } from './errors.ts';
 import { DEVICE_CODE_GRANT, deviceCodeGrant } from './grants/device-code.ts';
 import { REFRESH_TOKEN_GRANT, refreshTokenGrant } from './grants/refresh-token.ts';
@@ -24,7 +25,8 @@ export function token(s: Services): RequestHandler {
     const clientId = requireKnownClient(s, params.client_id);
     const grant = grants.get(params.grant_type);
     if (!grant) throw new UnsupportedGrantType(`Supported grant types: ${[...grants.keys()].join(', ')}.`);
-    const body = await grant(s, { params, clientId, requestId: req.id as string | undefined, clientAddress: req.ip });
+    const dpopJkt = await tokenRequestProof(s, req);
+    const body = await grant(s, { params, clientId, dpopJkt, requestId: req.id as string | undefined, clientAddress: req.ip });
     res.set({ 'Cache-Control': 'no-store', Pragma: 'no-cache' });
     res.json(body);
   };

@@ -56,10 +56,12 @@ export interface AuditEvents {
     rotated?: boolean;
     /** A refresh token was issued with it (OAUTH_REFRESH_TOKENS). */
     with_refresh_token?: boolean;
+    /** Its tokens are bound to the key of the token request's DPoP proof (RFC 9449). */
+    dpop_bound?: boolean;
     scopes?: string[];
   };
   /** A refresh token was exchanged for new tokens (RFC 6749 §6); `token_id` is the session's. */
-  'oauth.token_refreshed': Subject & { token_id: string; client_id: string; device_label: string };
+  'oauth.token_refreshed': Subject & { token_id: string; client_id: string; device_label: string; dpop_bound: boolean };
   /** A spent refresh token presented again after its grace window: its whole session is revoked. */
   'oauth.refresh_token_reused': { token_id: string | undefined; client_id: string; session_revoked: boolean };
   'oauth.token_revoked': Subject & { token_id: string; reason: RevocationReason };

@@ -12,8 +12,9 @@ export function bearerCheck(authenticator: BearerAuthenticator): Step {
     provides: ['auth'],
     async run(req, res) {
       try {
-        const { auth, rate } = await authenticator.authenticate(req.headers.authorization, req);
+        const { auth, rate, scheme } = await authenticator.authenticate(req.headers.authorization, req);
         req.tessera.auth = auth;
+        req.tessera.scheme = scheme;
         req.tessera.rate = rate;
         setRateLimitHeaders(res, rate);
       } catch (err) {

@@ -133,6 +133,8 @@ function contextOf(identity: JwtIdentity, tokenHash: string): { auth: AuthContex
     tokenSource: identity.kind === 'federated' ? 'jwt_federated' : 'jwt_gateway',
     // The issuer's jti when it sends one (correlates with its logs), else a prefix of the token's hash.
     tokenId: identity.jti ?? `sha256:${tokenHash.slice(0, 16)}`,
+    // A trusted issuer's JWT is a bearer token here: a `cnf.jkt` it may carry is not read.
+    dpopJkt: null,
     tokenHash,
     rateLimitKey: identity.rateLimitKey,
     workspaceConfinement: identity.workspaceId,

@@ -90,6 +90,7 @@ function contextOf(kind: TokenKind, row: TokenRow, tokenHash: string): AuthConte
     source: row.source,
     tokenSource: kind.source,
     tokenId: row.id,
+    dpopJkt: row.dpop_jkt,
     tokenHash,
     rateLimitKey: tokenHash,
     workspaceConfinement: null,

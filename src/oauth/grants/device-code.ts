@@ -17,7 +17,7 @@ export const DEVICE_CODE_GRANT = 'urn:ietf:params:oauth:grant-type:device_code';
  * the transaction that marks the code collected, and, if minting fails, the approval
  * is handed back so the next poll retries.
  */
-export async function deviceCodeGrant(s: Services, { params, clientId, requestId, clientAddress }: TokenRequest): Promise<TokenResponse> {
+export async function deviceCodeGrant(s: Services, { params, clientId, dpopJkt, requestId, clientAddress }: TokenRequest): Promise<TokenResponse> {
   const origin: AuditOrigin = { request_id: requestId, client_address: clientAddress };
   const deviceCode = params.device_code;
   if (!deviceCode) throw new InvalidRequest('device_code is required.');
@@ -43,7 +43,7 @@ export async function deviceCodeGrant(s: Services, { params, clientId, requestId
       let minted;
       let scope: string;
       try {
-        ({ minted, scope } = await flow.collect(deviceCode, clientId, result, origin));
+        ({ minted, scope } = await flow.collect(deviceCode, clientId, result, dpopJkt, origin));
       } catch (err) {
         if (err instanceof AlreadyCollected) {
           // The store still had the approval, but the code was collected (the store lost the

@@ -12,6 +12,8 @@ const AGAIN = 'Log in again.';
 const REFUSED: Record<Exclude<RefreshRefusal, 'invalid_scope'>, string> = {
   unknown: `The refresh token is invalid or was revoked. ${AGAIN}`,
   wrong_client: 'The refresh token was issued to another client.',
+  // RFC 9449 §5: invalid_grant, as node-oidc-provider answers it; the proof itself may be valid.
+  dpop_key: 'The refresh token is bound to a DPoP key: refresh with a proof signed by that key.',
   expired: `The refresh token has expired; the session has ended. ${AGAIN}`,
   disabled: 'This account is disabled.',
   community_edition: 'This session was approved through single sign-on, which needs the enterprise edition; this server runs the community edition.',
@@ -27,7 +29,8 @@ export async function refreshTokenGrant(s: Services, req: TokenRequest): Promise
   if (!refreshToken) throw new InvalidRequest('refresh_token is required.');
   if (!isRefreshToken(refreshToken)) throw new InvalidGrant(REFUSED.unknown);
   const scope = req.params.scope === undefined ? null : req.params.scope.split(' ').filter(Boolean);
-  const outcome = await refreshTokensFor(s).refresh({ refreshToken, clientId: req.clientId, scope, requestId: req.requestId, clientAddress: req.clientAddress });
+  const { clientId, requestId, clientAddress, dpopJkt } = req;
+  const outcome = await refreshTokensFor(s).refresh({ refreshToken, clientId, scope, dpopJkt, requestId, clientAddress });
   if (outcome.ok) return tokenResponse(outcome.minted, outcome.scope);
   // §6: a scope beyond what the session was granted.
   if (outcome.why === 'invalid_scope') throw new InvalidScope('The requested scope exceeds the scope of this session.');

@@ -2,13 +2,12 @@
 import type { MintedToken } from '../../auth/token-service.ts';
 import type { Services } from '../../services.ts';
 
-/**
- * One token request as the endpoint read it: the form parameters and the (public) client.
- * Grants take what they need from here; DPoP (RFC 9449) adds the request's proof.
- */
+/** One token request as the endpoint read it: the form parameters, the (public) client, and the key of its DPoP proof. */
 export interface TokenRequest {
   params: Record<string, string>;
   clientId: string;
+  /** The JWK thumbprint of the request's valid DPoP proof (RFC 9449 §5): what is issued is bound to it. Null without a proof. */
+  dpopJkt: string | null;
   requestId: string | undefined;
   clientAddress: string | undefined;
 }
@@ -18,7 +17,8 @@ export type Grant = (s: Services, req: TokenRequest) => Promise<TokenResponse>;
 
 export interface TokenResponse {
   access_token: string;
-  token_type: 'Bearer';
+  /** RFC 9449 §5: `DPoP` when the tokens are bound to the proof's key. */
+  token_type: 'Bearer' | 'DPoP';
   expires_in: number;
   scope: string;
   /** With refresh tokens on (OAUTH_REFRESH_TOKENS): the `tsr_` token and how long it lasts unused. */
@@ -27,7 +27,7 @@ export interface TokenResponse {
 }
 
 export function tokenResponse(minted: MintedToken, scope: string): TokenResponse {
-  const body: TokenResponse = { access_token: minted.token, token_type: 'Bearer', expires_in: minted.expiresIn, scope };
+  const body: TokenResponse = { access_token: minted.token, token_type: minted.dpopJkt ? 'DPoP' : 'Bearer', expires_in: minted.expiresIn, scope };
   if (minted.refresh) {
     body.refresh_token = minted.refresh.token;
     body.refresh_token_expires_in = minted.refresh.expiresIn;

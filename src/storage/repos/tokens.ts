@@ -17,6 +17,8 @@ export interface TokenRow {
   /** External subjects (tse_): the IdP's `sub` and display name. */
   subject_sub: string | null;
   subject_name: string | null;
+  /** A device session bound to a key (DPoP): the key's JWK thumbprint; null for bearer sessions and API keys. */
+  dpop_jkt: string | null;
   /** The account was disabled (`admin disable-account`): its tokens are refused even if a row was missed. */
   disabled: boolean;
 }
@@ -32,7 +34,7 @@ export class TokenRepo {
   async findOauthByHash(hash: string): Promise<TokenRow | undefined> {
     return this.db.one<TokenRow>(
       `SELECT t.id, 'oauth' AS source, t.prefix, t.account_id, t.subject_email, t.subject_issuer, NULL::text[] AS scopes,
-              t.expires_at, t.revoked_at, t.subject_sub, t.subject_name, ${ACCOUNT_COLUMNS}
+              t.expires_at, t.revoked_at, t.subject_sub, t.subject_name, t.dpop_jkt, ${ACCOUNT_COLUMNS}
          FROM oauth_access_tokens t LEFT JOIN accounts a ON a.id = t.account_id
         WHERE t.token_hash = $1`,
       [hash],
@@ -42,7 +44,7 @@ export class TokenRepo {
   async findApiKeyByHash(hash: string): Promise<TokenRow | undefined> {
     return this.db.one<TokenRow>(
       `SELECT k.id, 'api_key' AS source, k.prefix, k.account_id, a.email AS subject_email, '${ACCOUNT_ISSUER}' AS subject_issuer,
-              k.scopes, k.expires_at, k.revoked_at, NULL AS subject_sub, NULL AS subject_name, ${ACCOUNT_COLUMNS}
+              k.scopes, k.expires_at, k.revoked_at, NULL AS subject_sub, NULL AS subject_name, NULL AS dpop_jkt, ${ACCOUNT_COLUMNS}
          FROM api_keys k JOIN accounts a ON a.id = k.account_id
         WHERE k.token_hash = $1`,
       [hash],
