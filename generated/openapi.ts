@@ -1224,9 +1224,9 @@ export interface components {
         RetryAfter: components["schemas"]["RateLimitSeconds"];
         /** @description Seconds to wait before retrying (RFC 9110 §10.2.3); sent when the server knows when to retry. */
         RetryAfterIfSent: components["schemas"]["RateLimitSeconds"];
-        /** @description `Bearer realm="tessera"`, with `error="invalid_token"` when a token was sent (RFC 6750 §3). */
+        /** @description `Bearer realm="tessera"`, with `error="invalid_token"` when a token was sent (RFC 6750 §3); for a DPoP request or a DPoP-bound token, `DPoP realm="tessera", error="invalid_token", error_description="…", algs="…"` (RFC 9449 §7.1). */
         WWWAuthenticate: string;
-        /** @description With `insufficient_scope`: `Bearer realm="tessera", error="insufficient_scope", scope="…"` (RFC 6750 §3.1). */
+        /** @description With `insufficient_scope`: `Bearer realm="tessera", error="insufficient_scope", scope="…"` (RFC 6750 §3.1); for a DPoP request the same in the DPoP scheme, with `algs="…"` (RFC 9449 §7.1). */
         WWWAuthenticateScope: string;
         /** @description The methods this path answers (RFC 9110 §10.2.1). */
         Allow: string;

@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { randomUUID } from 'node:crypto';
-import { slidingWindowScript } from '../../src/auth/rate-limit.ts';
+import { jtiKey } from '../../src/auth/dpop/proof.ts';
+import { slidingWindowProofScript, slidingWindowScript } from '../../src/auth/rate-limit.ts';
 import type { Store, StoreScript } from '../../src/storage/store/index.ts';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -99,6 +100,23 @@ export function describeStoreContract(title: string, make: () => Promise<Store>)
       const refused = await hit(2);
       expect(refused.slice(0, 2)).toEqual([0, 0]);
       expect(refused[2]).toBeLessThanOrEqual(second[2]);
+    });
+
+    it('when a request carries a DPoP proof, then its jti is recorded by the same script: fresh once, a replay after, and never when the window refuses', async () => {
+      const tag = randomUUID();
+      const window = `test:rl:{${tag}}`;
+      const hit = (limit: number, jti: string) => store.run(slidingWindowProofScript, [window, jtiKey(tag, jti)], [limit, 10_000, randomUUID(), 5_000]);
+      expect(await hit(3, 'a')).toEqual([1, 2, 10_000, 1]);
+      // A replay is counted like any request, and answered as seen before.
+      const replay = await hit(3, 'a');
+      expect([replay[0], replay[1], replay[3]]).toEqual([1, 1, 0]);
+      expect((await hit(3, 'b'))[3]).toBe(1);
+      const refused = await hit(3, 'c');
+      expect([refused[0], refused[1], refused[3]]).toEqual([0, 0, 0]);
+      expect(await store.pttl(jtiKey(tag, 'c'))).toBe(-2);
+      const kept = await store.pttl(jtiKey(tag, 'a'));
+      expect(kept).toBeGreaterThan(0);
+      expect(kept).toBeLessThanOrEqual(5_000);
     });
 
     it('when a message is published, then subscribers get it, and not after unsubscribing', async () => {

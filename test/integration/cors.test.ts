@@ -51,7 +51,7 @@ describe('CORS on the bearer routes', () => {
       expect(res.status, path).toBe(204);
       expect(res.headers.get('access-control-allow-origin'), path).toBe(ORIGIN);
       expect(res.headers.get('access-control-allow-methods'), path).toBe('GET, POST, PATCH, DELETE, OPTIONS');
-      expect(res.headers.get('access-control-allow-headers'), path).toBe('Authorization, Content-Type');
+      expect(res.headers.get('access-control-allow-headers'), path).toBe('Authorization, Content-Type, DPoP');
       expect(res.headers.get('access-control-max-age'), path).toBe('600');
       expect(res.headers.get('access-control-allow-credentials'), path).toBeNull();
     }

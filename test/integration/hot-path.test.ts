@@ -4,6 +4,7 @@ import { RedisStore } from '../../src/storage/store/index.ts';
 import { countingStore } from '../helpers/counting-store.ts';
 import { TEST_REDIS_URL } from '../helpers/env.ts';
 import { refreshGrant } from '../helpers/device.ts';
+import { dpopHeaders, proof, proofKey } from '../helpers/dpop.ts';
 import { createAccount, member, mintSession } from '../helpers/fixtures.ts';
 import { startServer, type TestServer } from '../helpers/server.ts';
 
@@ -59,6 +60,22 @@ describe('the warm path in production', () => {
     expect((await api('/me', { headers: auth })).status).toBe(200);
     expect(server.db.queries - queries).toBe(0);
     expect(counting.calls).toBe(1);
+  });
+
+  it('when /me is warm with a DPoP-bound token, then still no Postgres query and one store round trip (the proof\'s jti goes in the rate-limit script)', async () => {
+    const key = await proofKey();
+    const account = await createAccount(server.db);
+    const t = await server.app.services.tokens.mintAccountToken({ accountId: account.id, email: account.email, clientId: 'tessera-cli', deviceLabel: 'dpop', dpopJkt: key.jkt });
+    const me = async () => api('/me', { headers: dpopHeaders(t.token, await proof(key, { htm: 'GET', htu: `${server.url}/openapi/v1/me`, token: t.token })) });
+    expect((await me()).status).toBe(200);
+    for (let i = 0; i < 3; i++) {
+      const queries = server.db.queries;
+      counting.reset();
+      const res = await me();
+      expect(res.status).toBe(200);
+      expect(server.db.queries - queries).toBe(0);
+      expect(counting.calls).toBe(1);
+    }
   });
 
   it('when a same-origin request has no Origin, then it still varies on Origin and gets no CORS grant', async () => {
