@@ -1,5 +1,6 @@
 import * as client from 'openid-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { hashToken } from '../../src/auth/token-kinds.ts';
 import { consoleSignin, decide } from '../helpers/console.ts';
 import { createAccount, type TestAccount } from '../helpers/fixtures.ts';
 import { startServer, type TestServer } from '../helpers/server.ts';
@@ -72,4 +73,49 @@ describe('a third-party client (openid-client) against Tessera', () => {
     expect(spent).toBeInstanceOf(client.ResponseBodyError);
     expect((spent as InstanceType<typeof client.ResponseBodyError>).error).toBe('invalid_grant');
   });
+
+  it('when it logs in with DPoP (getDPoPHandle), then its tokens are bound to its key: /me answers with its proofs (fetchProtectedResource), refreshTokenGrant renews with them, and the tokens are refused without them', async () => {
+    const config = await client.discovery(new URL(server.url), 'tessera-cli', undefined, client.None(), {
+      algorithm: 'oauth2',
+      execute: [client.allowInsecureRequests],
+    });
+    expect(config.serverMetadata().dpop_signing_alg_values_supported).toEqual(expect.arrayContaining(['ES256', 'EdDSA', 'RS256', 'PS256']));
+    const keyPair = await client.randomDPoPKeyPair('ES256');
+    const DPoP = client.getDPoPHandle(config, keyPair);
+
+    const started = await client.initiateDeviceAuthorization(config, { device_label: 'openid-client-dpop' });
+    const login = await consoleSignin(server, account);
+    const polling = client.pollDeviceAuthorizationGrant(config, started, undefined, { DPoP });
+    await new Promise((r) => setTimeout(r, 1_500));
+    expect((await decide(server, 'approve', started.user_code, login)).status).toBe(200);
+    const tokens = await polling;
+    expect(tokens.token_type).toBe('dpop');
+    const jkt = await DPoP.calculateThumbprint();
+    const row = await server.db.one<{ dpop_jkt: string | null }>('SELECT dpop_jkt FROM oauth_access_tokens WHERE token_hash = $1', [hashToken(tokens.access_token)]);
+    expect(row?.dpop_jkt).toBe(jkt);
+
+    const meUrl = new URL(`${server.url}/openapi/v1/me`);
+    const me = await client.fetchProtectedResource(config, tokens.access_token, meUrl, 'GET', undefined, undefined, { DPoP });
+    expect(me.status).toBe(200);
+    expect((await me.json()).email).toBe(account.email);
+    // Without the key: a bound token sent as Bearer is refused, with a DPoP challenge.
+    const asBearer = await client.fetchProtectedResource(config, tokens.access_token, meUrl, 'GET').catch((e: unknown) => e);
+    expect(asBearer).toBeInstanceOf(client.WWWAuthenticateChallengeError);
+    const challenge = (asBearer as InstanceType<typeof client.WWWAuthenticateChallengeError>).cause[0]!;
+    expect(challenge).toMatchObject({ scheme: 'dpop', parameters: { error: 'invalid_token', algs: 'ES256 EdDSA Ed25519 RS256 PS256' } });
+
+    const renewed = await client.refreshTokenGrant(config, tokens.refresh_token!, undefined, { DPoP });
+    expect(renewed.token_type).toBe('dpop');
+    expect(renewed.refresh_token).not.toBe(tokens.refresh_token);
+    const again = await client.fetchProtectedResource(config, renewed.access_token, meUrl, 'GET', undefined, undefined, { DPoP });
+    expect((await again.json()).email).toBe(account.email);
+    // A refresh without the key (the token copied elsewhere) is refused.
+    const stolen = await client.refreshTokenGrant(config, renewed.refresh_token!).catch((e: unknown) => e);
+    expect(stolen).toBeInstanceOf(client.ResponseBodyError);
+    expect((stolen as InstanceType<typeof client.ResponseBodyError>).error).toBe('invalid_grant');
+    // With another key too.
+    const otherKey = client.getDPoPHandle(config, await client.randomDPoPKeyPair('ES256'));
+    const elsewhere = await client.refreshTokenGrant(config, renewed.refresh_token!, undefined, { DPoP: otherKey }).catch((e: unknown) => e);
+    expect((elsewhere as InstanceType<typeof client.ResponseBodyError>).error).toBe('invalid_grant');
+  }, 30_000);
 });
