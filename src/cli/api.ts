@@ -1,5 +1,6 @@
 import createClient from 'openapi-fetch';
 import type { paths } from '../../generated/openapi.ts';
+import type { DpopKey } from './dpop-key.ts';
 import { CliError, EXIT, network } from './errors.ts';
 import { CliRequest, cliFetch } from './http.ts';
 import type { CliContext, TokenSource } from './session.ts';
@@ -7,42 +8,56 @@ import type { CliContext, TokenSource } from './session.ts';
 export type ApiClient = ReturnType<typeof createClient<paths>>;
 
 /**
- * A stored device login's bearer: its current token, and how to get a new one after a 401
- * (a refresh on `token_expired`, or the token another tessera process stored meanwhile).
+ * What a request carries: a token and, for a login bound to this machine's key (DPoP), the
+ * key that signs a proof for every request. A stored device login can also renew its token
+ * after a 401 (a refresh on `token_expired`, or the token another tessera process stored
+ * meanwhile).
  */
 export interface RenewableToken {
   token: string;
+  key?: DpopKey | null;
   /** The token to retry with once, or null to let the 401 stand. */
-  renew(used: string, error: string | undefined): Promise<string | null>;
+  renew?(used: string, error: string | undefined): Promise<string | null>;
 }
 
+/** A client for the host's API: a plain string is sent as a Bearer token, as it is (TESSERA_TOKEN, an API key). */
 export function apiClient(host: string, token?: string | RenewableToken): ApiClient {
-  const renewable = typeof token === 'object' ? token : null;
+  const presented = typeof token === 'object' ? token : null;
   return createClient<paths>({
     baseUrl: `${host}/openapi/v1`,
     headers: typeof token === 'string' ? { Authorization: `Bearer ${token}` } : {},
-    fetch: renewable ? renewingFetch(renewable) : cliFetch,
+    fetch: presented ? authorizingFetch(presented) : cliFetch,
     Request: CliRequest,
   });
 }
 
-/** Sends the current token; after a 401 it renews it once and sends the request again (the body was kept for that). */
-function renewingFetch(auth: RenewableToken): typeof globalThis.fetch {
+/**
+ * Sends the current token (with a new proof for each request when the login is bound); after
+ * a 401 a renewable login renews it once and sends the request again (the body was kept for that).
+ */
+function authorizingFetch(auth: RenewableToken): typeof globalThis.fetch {
   return async (input, init) => {
     const request = input as Request;
-    const retry = request.clone();
+    const retry = auth.renew ? request.clone() : null;
     const used = auth.token;
-    request.headers.set('Authorization', `Bearer ${used}`);
+    await authorize(request, used, auth.key);
     const res = await cliFetch(request, init);
-    if (res.status !== 401) return res;
+    if (res.status !== 401 || !retry || !auth.renew) return res;
     const error = ((await res.clone().json().catch(() => null)) as { error?: string } | null)?.error;
     const next = await auth.renew(used, error);
     if (!next) return res;
     await res.body?.cancel().catch(() => undefined);
     auth.token = next;
-    retry.headers.set('Authorization', `Bearer ${next}`);
+    await authorize(retry, next, auth.key);
     return cliFetch(retry, init);
   };
+}
+
+/** RFC 6750 §2.1, or RFC 9449 §7.1 with a proof for this very request. */
+async function authorize(request: Request, token: string, key: DpopKey | null | undefined): Promise<void> {
+  if (!key) return void request.headers.set('Authorization', `Bearer ${token}`);
+  request.headers.set('Authorization', `DPoP ${token}`);
+  request.headers.set('DPoP', await key.proof(request.method, request.url, token));
 }
 
 interface ApiErrorBody {
@@ -64,6 +79,8 @@ export function apiError(caller: Caller, status: number, body: unknown): CliErro
   const { error, message, retry_after_ms } = (typeof body === 'object' && body !== null ? body : {}) as ApiErrorBody;
   if (status === 401) {
     const code = error ?? 'unauthorized';
+    // A proof the server would not take (a clock far off, a host that is not the server's public URL): its words say what to fix.
+    if (message?.startsWith('The DPoP proof')) return new CliError(EXIT.auth, `${host} refused this login's DPoP proof: ${message}`);
     if (source === 'env') {
       const why = error === 'token_expired' ? `The token in TESSERA_TOKEN has expired.` : `The token in TESSERA_TOKEN is not valid for ${host} (${code}).`;
       return new CliError(

@@ -1,6 +1,7 @@
 // RFC 8628 §3.1–3.5 from the client side: start, show the code, poll politely.
 import { isFormattedUserCode } from '../device-flow/user-code.ts';
 import { sameOriginHttp } from './browser.ts';
+import type { DpopKey } from './dpop-key.ts';
 import { CliError, EXIT, isConnectTimeout, network } from './errors.ts';
 import { cliFetch } from './http.ts';
 import type { Spinner } from './spinner.ts';
@@ -22,6 +23,8 @@ export interface DeviceStart {
 
 export interface IssuedToken {
   access_token: string;
+  /** `DPoP` when the tokens were bound to the key of the request's proof (RFC 9449 §5); `Bearer` otherwise. */
+  token_type?: string;
   expires_in: number;
   scope?: string;
   /** Servers with refresh tokens on: the `tsr_` token and how long it lasts unused. */
@@ -35,10 +38,11 @@ export interface FormResult {
   retryAfterMs: number | null;
 }
 
-export async function postForm(url: string, params: Record<string, string>, signal: AbortSignal): Promise<FormResult> {
+/** A form POST to an OAuth endpoint; with `key`, a DPoP proof for it rides along (RFC 9449 §5). */
+export async function postForm(url: string, params: Record<string, string>, signal: AbortSignal, key: DpopKey | null = null): Promise<FormResult> {
   const res = await cliFetch(url, {
     method: 'POST',
-    headers: { 'content-type': 'application/x-www-form-urlencoded', accept: 'application/json' },
+    headers: { 'content-type': 'application/x-www-form-urlencoded', accept: 'application/json', ...(key ? { DPoP: await key.proof('POST', url) } : {}) },
     body: new URLSearchParams(params).toString(),
     signal,
   });
@@ -128,8 +132,9 @@ export async function startDeviceFlow(host: string, deviceLabel: string, signal:
 /**
  * Polls the token endpoint: every `interval` seconds, +5 s on slow_down (§3.5),
  * doubling backoff on network errors and 5xx, until a token, a final error or expiry.
+ * With `key`, every poll carries a new DPoP proof, so the tokens come bound to it.
  */
-export async function pollForToken(host: string, start: DeviceStart, signal: AbortSignal, spinner: Spinner, loginCommand: string): Promise<IssuedToken> {
+export async function pollForToken(host: string, start: DeviceStart, signal: AbortSignal, spinner: Spinner, loginCommand: string, key: DpopKey | null = null): Promise<IssuedToken> {
   // RFC 8628 §3.2: 5 s when the server names no interval; never a busy loop.
   let intervalMs = Math.max(1, start.interval ?? 5) * 1000;
   let backoff = 1_000;
@@ -141,7 +146,7 @@ export async function pollForToken(host: string, start: DeviceStart, signal: Abo
     if (Date.now() >= deadline) throw expired(loginCommand);
     let r: FormResult;
     try {
-      r = await postForm(`${host}/openapi/v1/oauth/token`, { grant_type: GRANT, device_code: start.device_code, client_id: CLIENT_ID }, signal);
+      r = await postForm(`${host}/openapi/v1/oauth/token`, { grant_type: GRANT, device_code: start.device_code, client_id: CLIENT_ID }, signal, key);
     } catch (err) {
       if (signal.aborted) throw err;
       spinner.note(`Network problem (${network(host, err).message}); retrying…`);
@@ -168,6 +173,9 @@ export async function pollForToken(host: string, start: DeviceStart, signal: Abo
         throw new CliError(EXIT.auth, 'The login was denied in the browser.');
       case 'expired_token':
         throw expired(loginCommand);
+      case 'invalid_dpop_proof':
+        // Most likely the host is not the address the server knows itself by (PUBLIC_URL), which the proof had to name.
+        throw new CliError(EXIT.api, `The login failed: ${describe(r)}`, `Log in with --host set to the server's own address, or with --no-dpop for a login not bound to this machine.`);
       default:
         throw new CliError(EXIT.api, `The login failed: ${describe(r)}`);
     }

@@ -12,6 +12,8 @@ export interface HostLogin {
   /** A device login's `tsr_` refresh token, when the server issued one, and when it lapses unless used. */
   refresh_token?: string;
   refresh_expires_at?: string | null;
+  /** A login bound to this machine's DPoP key for the host (`keys/`): the key's thumbprint. Absent: bearer tokens. */
+  dpop_jkt?: string;
 }
 
 export interface HostsFile {
@@ -32,7 +34,7 @@ export class HostsStore {
   readonly file: string;
 
   constructor(
-    private readonly dir: string,
+    readonly dir: string,
     private readonly tighten = false,
   ) {
     this.file = path.join(dir, 'hosts.yml');

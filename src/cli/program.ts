@@ -61,6 +61,7 @@ export function buildProgram(): Command {
     .option('--no-browser', 'do not offer to open a browser; just print the link and the code')
     .option('--with-token', 'read a token (an API key, or one from elsewhere) from stdin instead, check it, and store it')
     .option('--force', 'replace an existing login for the host without asking')
+    .option('--no-dpop', "do not bind the login to this machine's key (DPoP); its tokens then work as plain bearer tokens anywhere")
     .action((opts: LoginOptions, cmd: Command) => login(ctx(cmd), opts));
   examples(loginCmd, ['login', 'login --host https://tessera.example.com --no-browser', 'echo "$TESSERA_API_KEY" | {tessera} login --with-token']);
 

@@ -1,4 +1,5 @@
 import { apiClient, type ApiClient, type RenewableToken } from './api.ts';
+import { DpopKey, keyFile, MissingKey } from './dpop-key.ts';
 import { CliError, EXIT, usage } from './errors.ts';
 import { configDir, HostsStore, type HostLogin } from './hosts-file.ts';
 import { expiresSoon, refreshStoredLogin } from './refresh.ts';
@@ -57,6 +58,8 @@ export interface Target {
   host: string;
   api: ApiClient;
   token: string;
+  /** The key the login is bound to (DPoP), or null. */
+  key: DpopKey | null;
   source: TokenSource;
 }
 
@@ -113,42 +116,57 @@ export class CliContext {
   }
 
   /**
-   * The token to send: TESSERA_TOKEN as it is (a plain access token, never refreshed), else
-   * the stored login's, renewed first when it has a refresh token and is about to expire.
+   * The token to send: TESSERA_TOKEN as it is (a plain access token, never refreshed, always
+   * Bearer), else the stored login's, renewed first when it has a refresh token and is about
+   * to expire, with the key it is bound to (DPoP) when it is.
    */
-  async token(host: string): Promise<{ token: string; source: TokenSource; renewable: boolean }> {
-    if (process.env.TESSERA_TOKEN) return { token: process.env.TESSERA_TOKEN.trim(), source: 'env', renewable: false };
+  async token(host: string): Promise<{ token: string; source: TokenSource; renewable: boolean; key: DpopKey | null }> {
+    if (process.env.TESSERA_TOKEN) return { token: process.env.TESSERA_TOKEN.trim(), source: 'env', renewable: false, key: null };
     const login = await this.login(host);
     if (!login) throw this.needLogin(host);
+    const key = await this.keyOf(host, login);
     if (login.refresh_token) {
-      const token = expiresSoon(login.expires_at) ? (await this.refresh(host, login.token)).token : login.token;
-      return { token, source: 'stored', renewable: true };
+      const token = expiresSoon(login.expires_at) ? (await this.refresh(host, login.token, key)).token : login.token;
+      return { token, source: 'stored', renewable: true, key };
     }
     if (login.expires_at && Date.parse(login.expires_at) <= Date.now()) throw this.needLogin(host, `Your login for ${host} has expired.`);
-    return { token: login.token, source: 'stored', renewable: false };
+    return { token: login.token, source: 'stored', renewable: false, key };
+  }
+
+  /** The key a stored login is bound to (null for a bearer login); a login whose key is gone or was replaced needs a new login. */
+  async keyOf(host: string, login: HostLogin): Promise<DpopKey | null> {
+    if (!login.dpop_jkt) return null;
+    const key = await DpopKey.load(this.hosts.dir, host);
+    if (key?.jkt !== login.dpop_jkt) {
+      const { message, hint } = this.needLogin(host, `Your login for ${host} is bound to a key that is ${key ? 'no longer' : 'not'} in ${keyFile(this.hosts.dir, host)}.`);
+      throw new MissingKey(EXIT.auth, message, hint);
+    }
+    return key;
   }
 
   async client(): Promise<Target> {
     const host = await this.host();
-    const { token, source, renewable } = await this.token(host);
-    const renewing = renewable ? this.renewable(host, token) : null;
+    const { token, source, renewable, key } = await this.token(host);
+    const presented = renewable ? this.renewable(host, token, key) : key ? { token, key } : null;
     return {
       host,
-      api: apiClient(host, renewing ?? token),
+      api: apiClient(host, presented ?? token),
       // The token in use now: a renewal during the command replaces it.
       get token() {
-        return renewing?.token ?? token;
+        return presented?.token ?? token;
       },
+      key,
       source,
     };
   }
 
   /** A stored device login's token that renews itself after a 401 (docs/cli.md, "Staying logged in"). */
-  renewable(host: string, token: string): RenewableToken {
+  renewable(host: string, token: string, key: DpopKey | null): RenewableToken {
     return {
       token,
+      key,
       renew: async (used, error) => {
-        if (error === 'token_expired') return (await this.refresh(host, used)).token;
+        if (error === 'token_expired') return (await this.refresh(host, used, key)).token;
         // Another tessera process may have renewed the login, which ends the token this one had.
         const stored = (await this.hosts.read()).hosts[host];
         return stored && stored.token !== used ? stored.token : null;
@@ -157,11 +175,12 @@ export class CliContext {
   }
 
   /** Renews the stored login (under the lock beside hosts.yml), or takes the one another process just stored. */
-  private async refresh(host: string, seen: string): Promise<HostLogin> {
+  private async refresh(host: string, seen: string, key: DpopKey | null): Promise<HostLogin> {
     const renewed = await refreshStoredLogin({
       hosts: this.hosts,
       host,
       seen,
+      key,
       needLogin: (why) => this.needLogin(host, why),
       onWait: () => process.stderr.write(`Another tessera command is renewing the login for ${host}; waiting for it…\n`),
     });

@@ -9,16 +9,16 @@ import { defaultWorkspace } from './workspaces.ts';
 export async function whoami(ctx: CliContext): Promise<void> {
   const target = await ctx.client();
   const me = await call({ ctx, ...target }, target.api.GET('/me'));
-  const workspace = await defaultWorkspace(ctx, target.host, target.token, me);
+  const workspace = await defaultWorkspace(ctx, target.host, target.api, me);
   const external = me.subject_issuer !== ACCOUNT_ISSUER;
   const [shown, ws] = [terminalSafe(me), terminalSafe(workspace)];
   const lines = [
     `${shown.email ?? shown.sub} (${shown.display_name}) on ${target.host}`,
-    `  Token: ${describeKind(tokenKind(target.token))}${target.source === 'env' ? ' from TESSERA_TOKEN' : ''}, scopes ${shown.scopes.join(' ')}, ${me.expires_at ? `valid until ${when(me.expires_at)}` : 'without expiry'}`,
+    `  Token: ${describeKind(tokenKind(target.token))}${target.source === 'env' ? ' from TESSERA_TOKEN' : ''}${target.key ? ', bound to this machine (DPoP)' : ''}, scopes ${shown.scopes.join(' ')}, ${me.expires_at ? `valid until ${when(me.expires_at)}` : 'without expiry'}`,
     external ? `  Signed in through: ${shown.subject_issuer} (single sign-on; you see the apps granted to you)` : '',
     ws ? `  Default workspace: ${ws.name ?? '(name not readable with this token)'} (${ws.id})` : '',
   ];
-  ctx.print(lines.filter(Boolean).join('\n'), { host: target.host, ...me, token_kind: tokenKind(target.token), default_workspace: workspace });
+  ctx.print(lines.filter(Boolean).join('\n'), { host: target.host, ...me, token_kind: tokenKind(target.token), dpop_bound: target.key !== null, default_workspace: workspace });
 }
 
 /** Revokes this device's login on the server, then always forgets it locally. */
@@ -43,7 +43,7 @@ export async function logout(ctx: CliContext): Promise<void> {
   try {
     // A login with a refresh token ends through it (RFC 7009): it works even after the access token expired.
     if (stored.refresh_token) await revokeRefreshToken(host, stored.refresh_token);
-    else await call({ ctx, host }, apiClient(host, stored.token).DELETE('/me/sessions/self'));
+    else await call({ ctx, host }, apiClient(host, { token: stored.token, key: await ctx.keyOf(host, stored) }).DELETE('/me/sessions/self'));
   } catch (err) {
     if (!(err instanceof CliError)) throw err;
     // A token the server no longer accepts is already as good as revoked.

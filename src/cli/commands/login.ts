@@ -4,8 +4,9 @@ import { apiClient, call } from '../api.ts';
 import { canOpenBrowser, openBrowser } from '../browser.ts';
 import { copyToClipboard } from '../clipboard.ts';
 import { pollForToken, startDeviceFlow } from '../device-login.ts';
+import { DpopKey } from '../dpop-key.ts';
 import type { HostLogin } from '../hosts-file.ts';
-import { loginFrom } from '../refresh.ts';
+import { isBound, loginFrom } from '../refresh.ts';
 import { CliError, usage } from '../errors.ts';
 import { confirm, onEnter, readStdin } from '../prompt.ts';
 import type { CliContext } from '../session.ts';
@@ -21,6 +22,8 @@ export interface LoginOptions {
   browser: boolean;
   withToken?: boolean;
   force?: boolean;
+  /** Bind the login to this machine's key for the host (DPoP); `--no-dpop` turns it off. */
+  dpop: boolean;
 }
 
 export async function login(ctx: CliContext, opts: LoginOptions): Promise<void> {
@@ -35,6 +38,8 @@ export async function login(ctx: CliContext, opts: LoginOptions): Promise<void> 
   let finished = false;
   try {
     const label = opts.deviceLabel?.trim() || hostname();
+    // Made (or read) before the code is shown: a key that cannot be written fails the login before anyone approves it.
+    const key = opts.dpop ? await DpopKey.forHost(ctx.hosts.dir, host) : null;
     const start = await startDeviceFlow(host, label, controller.signal);
     const complete = start.verification_uri_complete;
     const prompt = opts.browser && interactive() && canOpenBrowser();
@@ -59,15 +64,18 @@ export async function login(ctx: CliContext, opts: LoginOptions): Promise<void> 
       }, cancel);
     }
     spinner.start();
-    const issued = await pollForToken(host, start, controller.signal, spinner, ctx.cmd('login'));
+    const issued = await pollForToken(host, start, controller.signal, spinner, ctx.cmd('login'), key);
     finished = true;
     stopListening();
     spinner.stop();
-    const me = await call({ ctx, host }, apiClient(host, issued.access_token).GET('/me', { signal: controller.signal }));
-    const workspace = await defaultWorkspace(ctx, host, issued.access_token, me);
+    // RFC 9449 §5: a server that does not bind tokens answers Bearer; the login is then a bearer login, and says so.
+    if (key && !isBound(issued)) process.stderr.write(`Note: ${host} did not bind this login to a key (DPoP); its tokens are bearer tokens.\n`);
+    const api = apiClient(host, { token: issued.access_token, key: key && isBound(issued) ? key : null });
+    const me = await call({ ctx, host }, api.GET('/me', { signal: controller.signal }));
+    const workspace = await defaultWorkspace(ctx, host, api, me);
     // Ctrl-C up to here cancels; the save itself is one atomic rename.
     controller.signal.throwIfAborted();
-    await finish(ctx, host, loginFrom(issued, me.email ?? me.sub), me, workspace);
+    await finish(ctx, host, loginFrom(issued, me.email ?? me.sub, key), me, workspace);
   } finally {
     finished = true;
     stopListening();
@@ -104,8 +112,9 @@ async function loginWithToken(ctx: CliContext, host: string): Promise<void> {
   if (process.stdin.isTTY) throw usage('--with-token reads the token from standard input, and there is a terminal there.', example);
   const token = (await readStdin('the token', example)).trim();
   if (!token) throw usage('No token on standard input.', example);
-  const me = await call({ ctx, host, source: 'stdin' }, apiClient(host, token).GET('/me'));
-  await finish(ctx, host, { token, expires_at: me.expires_at, email: me.email ?? me.sub }, me, await defaultWorkspace(ctx, host, token, me));
+  const api = apiClient(host, token);
+  const me = await call({ ctx, host, source: 'stdin' }, api.GET('/me'));
+  await finish(ctx, host, { token, expires_at: me.expires_at, email: me.email ?? me.sub }, me, await defaultWorkspace(ctx, host, api, me));
 }
 
 async function finish(ctx: CliContext, host: string, login: HostLogin, me: Principal, workspace: WorkspaceRef | null): Promise<void> {
@@ -116,11 +125,12 @@ async function finish(ctx: CliContext, host: string, login: HostLogin, me: Princ
   const [shown, ws] = [terminalSafe(me), terminalSafe(workspace)];
   const lines = [
     `${out.green('✓')} Logged in to ${host} as ${shown.email ?? shown.sub} (${shown.display_name}).`,
-    `  Token: ${describeKind(tokenKind(token))}, ${validity}`,
+    `  Token: ${describeKind(tokenKind(token))}${login.dpop_jkt ? ', bound to this machine (DPoP)' : ''}, ${validity}`,
     ws ? `  Default workspace: ${ws.name ?? '(name not readable with this token)'} (${ws.id})` : '',
   ];
   const refresh = { refresh_token_expires_at: login.refresh_expires_at ?? null };
-  ctx.print(lines.filter(Boolean).join('\n'), { host, email: me.email, expires_at: expiresAt, ...refresh, token_kind: tokenKind(token), default_workspace: workspace, principal: me });
+  const dpop = { dpop_bound: login.dpop_jkt !== undefined };
+  ctx.print(lines.filter(Boolean).join('\n'), { host, email: me.email, expires_at: expiresAt, ...refresh, token_kind: tokenKind(token), ...dpop, default_workspace: workspace, principal: me });
   if (process.env.TESSERA_TOKEN) {
     process.stderr.write('Note: TESSERA_TOKEN is set, and commands use it instead of this login until you unset it.\n');
   }

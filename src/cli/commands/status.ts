@@ -1,4 +1,5 @@
-import { apiClient, type ApiClient } from '../api.ts';
+import { apiClient, type ApiClient, type RenewableToken } from '../api.ts';
+import { MissingKey } from '../dpop-key.ts';
 import { CliError, EXIT, networkCode } from '../errors.ts';
 import { command, type CliContext } from '../session.ts';
 import { out, terminalSafe, when } from '../term.ts';
@@ -19,6 +20,8 @@ interface HostStatus {
   expires_at: string | null;
   /** A device login's refresh token: until when it renews the access token (each renewal moves this on). */
   refresh_token_expires_at: string | null;
+  /** Whether the login is bound to this machine's key (DPoP): its tokens work only with proofs of that key. */
+  dpop_bound: boolean;
   state: State;
   accepted: boolean;
   error: string | null;
@@ -27,17 +30,18 @@ interface HostStatus {
 /** A host that never answers must not hold the whole report up. */
 const CHECK_TIMEOUT_MS = 5_000;
 
-async function check(api: ApiClient): Promise<Pick<HostStatus, 'state' | 'error' | 'email' | 'expires_at'>> {
+async function check(client: () => Promise<ApiClient>): Promise<Pick<HostStatus, 'state' | 'error' | 'email' | 'expires_at'>> {
   try {
-    const { data, error, response } = await api.GET('/me', { signal: AbortSignal.timeout(CHECK_TIMEOUT_MS) });
+    const { data, error, response } = await (await client()).GET('/me', { signal: AbortSignal.timeout(CHECK_TIMEOUT_MS) });
     if (data) return { state: 'valid', error: null, email: data.email, expires_at: data.expires_at };
     const code = (error as { error?: string } | undefined)?.error ?? `http_${response.status}`;
     return { state: response.status === 401 ? 'rejected' : 'error', error: code, email: null, expires_at: null };
   } catch (err) {
-    // Renewing the login failed: the server ended the session (invalid_grant), or answered with an error.
+    // The login's key is gone, or renewing it failed: the server ended the session (invalid_grant), or answered with an error.
     if (err instanceof CliError) {
       const state = err.exitCode === EXIT.auth ? 'rejected' : err.exitCode === EXIT.network ? 'unreachable' : 'error';
-      return { state, error: state === 'rejected' ? 'invalid_grant' : 'refresh_failed', email: null, expires_at: null };
+      const code = err instanceof MissingKey ? 'dpop_key_missing' : 'invalid_grant';
+      return { state, error: state === 'rejected' ? code : 'refresh_failed', email: null, expires_at: null };
     }
     const code = (err as Error)?.name === 'TimeoutError' ? 'timeout' : networkCode(err);
     return { state: 'unreachable', error: code, email: null, expires_at: null };
@@ -49,14 +53,19 @@ export async function authStatus(ctx: CliContext): Promise<void> {
   const file = await ctx.logins();
   const current = await ctx.host();
   const env = process.env.TESSERA_TOKEN?.trim();
-  const entries: { host: string; token: string; source: HostStatus['source']; email: string | null; expires_at: string | null; renewable: boolean }[] = [];
-  if (env) entries.push({ host: current, token: env, source: 'TESSERA_TOKEN', email: null, expires_at: null, renewable: false });
+  type Entry = { host: string; token: string; source: HostStatus['source']; email: string | null; expires_at: string | null; bound: boolean; presented: () => Promise<string | RenewableToken> };
+  const entries: Entry[] = [];
+  if (env) entries.push({ host: current, token: env, source: 'TESSERA_TOKEN', email: null, expires_at: null, bound: false, presented: async () => env });
   for (const [host, login] of Object.entries(file.hosts)) {
-    entries.push({ host, token: login.token, source: 'hosts.yml', email: login.email, expires_at: login.expires_at, renewable: login.refresh_token !== undefined });
+    const presented = async () => {
+      const key = await ctx.keyOf(host, login);
+      return login.refresh_token !== undefined ? ctx.renewable(host, login.token, key) : { token: login.token, key };
+    };
+    entries.push({ host, token: login.token, source: 'hosts.yml', email: login.email, expires_at: login.expires_at, bound: login.dpop_jkt !== undefined, presented });
   }
 
-  // A device login whose access token has expired is renewed by this check, as by any command.
-  const checked = await Promise.all(entries.map((e) => check(apiClient(e.host, e.renewable ? ctx.renewable(e.host, e.token) : e.token))));
+  // A device login whose access token has expired is renewed by this check, as by any command; one whose key is gone is rejected here.
+  const checked = await Promise.all(entries.map((e) => check(async () => apiClient(e.host, await e.presented()))));
   const after = (await ctx.hosts.read()).hosts;
   const statuses: HostStatus[] = entries.map((e, i) => {
     const now = checked[i]!;
@@ -70,6 +79,7 @@ export async function authStatus(ctx: CliContext): Promise<void> {
       token_kind: tokenKind(e.token),
       expires_at: now.state === 'valid' ? now.expires_at : e.expires_at,
       refresh_token_expires_at: e.source === 'hosts.yml' ? (after[e.host]?.refresh_expires_at ?? null) : null,
+      dpop_bound: e.bound,
       state: now.state,
       accepted: now.state === 'valid',
       error: now.error,
@@ -105,6 +115,7 @@ function describe(ctx: CliContext, checked: HostStatus): string {
     `${out.bold(s.host)}${tags ? `  (${tags})` : ''}`,
     `  User:     ${s.email ?? '(unknown)'}`,
     `  Token:    ${describeKind(s.token_kind)}`,
+    `  Bound:    ${s.dpop_bound ? "yes, to this machine's key (DPoP): a copy of the token is useless elsewhere" : 'no, a bearer token: whoever holds it can use it'}`,
     `  Expires:  ${s.expires_at ? when(s.expires_at) : s.accepted ? 'never' : 'unknown'}`,
     s.refresh_token_expires_at ? `  Renews:   until ${when(s.refresh_token_expires_at)} with the refresh token (each use moves this on)` : '',
     `  Status:   ${status}`,

@@ -1,5 +1,5 @@
 import type { components } from '../../../generated/openapi.ts';
-import { apiClient, call } from '../api.ts';
+import { call, type ApiClient } from '../api.ts';
 import type { CliContext } from '../session.ts';
 import { out, table, terminalSafe } from '../term.ts';
 import { isExternal, tokenKind } from '../token-kind.ts';
@@ -8,14 +8,15 @@ type Principal = components['schemas']['Principal'];
 export type WorkspaceRef = { id: string; name: string | null };
 
 /**
- * The caller's default workspace with its name, for `login` and `whoami`. The name
- * needs `GET /workspaces` (scope apps:read); a key without it still shows the id.
+ * The caller's default workspace with its name, for `login` and `whoami`, through the client
+ * that read `/me` (same token, same key). The name needs `GET /workspaces` (scope apps:read);
+ * a key without it still shows the id.
  */
-export async function defaultWorkspace(ctx: CliContext, host: string, token: string, me: Principal): Promise<WorkspaceRef | null> {
+export async function defaultWorkspace(ctx: CliContext, host: string, api: ApiClient, me: Principal): Promise<WorkspaceRef | null> {
   const id = me.default_workspace_id;
   if (!id) return null;
   try {
-    const list = await call({ ctx, host }, apiClient(host, token).GET('/workspaces'));
+    const list = await call({ ctx, host }, api.GET('/workspaces'));
     return { id, name: list.data.find((w) => w.id === id)?.name ?? null };
   } catch {
     return { id, name: null };
