@@ -36,6 +36,7 @@ import { exportJWK, generateKeyPair, SignJWT } from 'jose';
 import pg from 'pg';
 import { benchCluster } from './bench-cluster.ts';
 import { benchObservability } from './bench-observability.ts';
+import { benchDpop } from './bench-dpop.ts';
 import { cpuMicros, DB_NAME, ensureBuilt, median, seed, sleep, startBaselineTarget, startRedis, startTessera } from './bench-kit.ts';
 
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 50);
@@ -314,8 +315,9 @@ async function main() {
   process.exit(0);
 }
 
-// `npm run bench -- cluster` and `npm run bench -- observability`: one pair of Tessera processes instead (scripts/bench-pair.ts).
-(process.argv.includes('cluster') ? benchCluster() : process.argv.includes('observability') ? benchObservability() : main()).catch((err) => {
+// `npm run bench -- cluster` and `npm run bench -- observability`: one pair of Tessera processes instead (scripts/bench-pair.ts);
+// `npm run bench -- dpop`: DPoP /me against Bearer /me (scripts/bench-dpop.ts).
+(process.argv.includes('cluster') ? benchCluster() : process.argv.includes('observability') ? benchObservability() : process.argv.includes('dpop') ? benchDpop() : main()).catch((err) => {
   console.error(err);
   process.exit(1);
 });

@@ -1,6 +1,6 @@
-// RFC 9449 §4.2–4.3: a DPoP proof JWT, checked. The JWS work (signature, typ, claims) is jose's.
+// RFC 9449 §4.2–4.3: a DPoP proof JWT, checked. The JWS work (parsing, the signature) is jose's.
 import { hash } from 'node:crypto';
-import { calculateJwkThumbprint, decodeProtectedHeader, errors, importJWK, jwtVerify, type CryptoKey, type JWK } from 'jose';
+import { calculateJwkThumbprint, compactVerify, decodeProtectedHeader, errors, importJWK, type CryptoKey, type JWK } from 'jose';
 import { checkCompactShape } from '../jwt/compact-shape.ts';
 import { DPOP_ALGORITHMS, isDpopAlgorithm, PROOF_WINDOW_SECONDS, type DpopAlgorithm } from './policy.ts';
 import { sameHtu } from './htu.ts';
@@ -59,15 +59,15 @@ export class DpopVerifier {
     // A repeated header arrives as an array, or joined with ", " (which no compact JWS contains).
     if (typeof header !== 'string' || checkCompactShape(header) !== null) throw new DpopRefused('malformed');
     const { alg, key, jkt } = await this.headerKey(header.slice(0, header.indexOf('.')), header);
-    let payload;
+    let verified;
     try {
-      ({ payload } = await jwtVerify(header, key, { algorithms: [alg], typ: 'dpop+jwt', requiredClaims: ['jti', 'htm', 'htu', 'iat'], currentDate: new Date(this.now()) }));
+      verified = await compactVerify(header, key, { algorithms: [alg] });
     } catch (err) {
       if (err instanceof errors.JWSSignatureVerificationFailed) throw new DpopRefused('signature');
-      if (err instanceof errors.JOSEError) throw new DpopRefused('claims');
+      if (err instanceof errors.JOSEError) throw new DpopRefused('malformed');
       throw err;
     }
-    const { jti, htm, htu, iat, ath } = payload as Record<string, unknown>;
+    const { jti, htm, htu, iat, ath } = claimsOf(verified.payload);
     if (typeof jti !== 'string' || jti.length === 0 || jti.length > MAX_JTI) throw new DpopRefused('claims');
     if (htm !== target.method) throw new DpopRefused('htm');
     if (typeof htu !== 'string' || htu.length > MAX_HTU || !sameHtu(htu, target.htu)) throw new DpopRefused('htu', target.htu);
@@ -87,6 +87,18 @@ export class DpopVerifier {
     loading.catch(() => this.headers.delete(segment));
     return loading;
   }
+}
+
+/** The JWT claims set of a verified proof (RFC 7519 §7.2 step 10: a JSON object), else a refusal. */
+function claimsOf(payload: Uint8Array): Record<string, unknown> {
+  let claims: unknown;
+  try {
+    claims = JSON.parse(Buffer.from(payload.buffer, payload.byteOffset, payload.byteLength).toString('utf8'));
+  } catch {
+    throw new DpopRefused('claims');
+  }
+  if (typeof claims !== 'object' || claims === null || Array.isArray(claims)) throw new DpopRefused('claims');
+  return claims as Record<string, unknown>;
 }
 
 /** Steps 4, 5 and 7 of RFC 9449 §4.3 (typ, an asymmetric alg we support, a public key that fits it), then the key's import and thumbprint. */
