@@ -109,7 +109,8 @@ async function readHeader(proof: string): Promise<HeaderKey> {
   } catch {
     throw new DpopRefused('malformed');
   }
-  if (typeof header.typ !== 'string' || header.typ.toLowerCase() !== 'dpop+jwt') throw new DpopRefused('typ');
+  // A media type, compared as one: in any case, `application/` optional (RFC 7515 §4.1.9).
+  if (typeof header.typ !== 'string' || header.typ.toLowerCase().replace(/^application\//, '') !== 'dpop+jwt') throw new DpopRefused('typ');
   if (!isDpopAlgorithm(header.alg)) throw new DpopRefused('alg');
   const jwk = publicKeyOf(header.jwk, header.alg);
   let key;
