@@ -119,7 +119,7 @@ let madeLate = 0;
 
 /** Load from prepared requests: each request takes the next set of headers (never one twice). */
 async function load(url: string, side: Side, seconds: number, expectedRps: number) {
-  const sets = side.headers(Math.ceil(expectedRps * seconds * 2) + CONNECTIONS * 10);
+  const sets = side.headers(Math.ceil(expectedRps * seconds * 3) + CONNECTIONS * 10);
   let next = 0;
   const take = () => {
     if (next < sets.length) return sets[next++]!;

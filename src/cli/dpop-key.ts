@@ -3,7 +3,7 @@ import { createHash, generateKeyPairSync, randomBytes } from 'node:crypto';
 import { chmod, link, mkdir, open, readFile, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { calculateJwkThumbprint, importJWK, SignJWT, type CryptoKey, type JWK } from 'jose';
-import { CliError } from './errors.ts';
+import { CliError, EXIT } from './errors.ts';
 
 const ALG = 'ES256';
 
@@ -49,7 +49,11 @@ export class DpopKey {
       if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
       throw err;
     }
-    return DpopKey.from(JSON.parse(text) as JWK, file);
+    try {
+      return await DpopKey.from(JSON.parse(text) as JWK, file);
+    } catch (err) {
+      throw new MissingKey(EXIT.auth, `The key in ${file} cannot be read (${(err as Error).message}).`, `Delete ${file} and log in again.`);
+    }
   }
 
   private static async from(jwk: JWK, file: string): Promise<DpopKey> {

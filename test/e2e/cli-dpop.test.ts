@@ -91,9 +91,14 @@ describe('tessera login with DPoP', () => {
     expect((await server.db.one<{ revoked_at: Date | null }>('SELECT revoked_at FROM oauth_access_tokens WHERE dpop_jkt = $1 ORDER BY created_at DESC LIMIT 1', [after.dpop_jkt]))?.revoked_at).toBeInstanceOf(Date);
   }, 40_000);
 
-  it('when the key file is gone, then commands say to log in again (exit 2), and auth status shows it rejected', async () => {
+  it('when the key file is damaged or gone, then commands say so and to log in again (exit 2), and auth status shows it rejected', async () => {
     const dir = await configDir();
     expect((await login(dir)).code).toBe(0);
+    const [file] = await readdir(path.join(dir, 'keys'));
+    await writeFile(path.join(dir, 'keys', file!), '{"kty":', { mode: 0o600 });
+    const damaged = await cli(['whoami'], { TESSERA_CONFIG_DIR: dir }).done;
+    expect(damaged.code).toBe(2);
+    expect(damaged.stderr).toMatch(/The key in .*\.jwk cannot be read/);
     await rm(path.join(dir, 'keys'), { recursive: true });
     const who = await cli(['whoami'], { TESSERA_CONFIG_DIR: dir }).done;
     expect(who.code).toBe(2);
