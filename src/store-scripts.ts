@@ -1,4 +1,4 @@
-import { jtiKey } from './auth/dpop/proof.ts';
+import { jtiKey } from './auth/dpop/policy.ts';
 import { slidingWindowProofScript, slidingWindowScript } from './auth/rate-limit.ts';
 import { externalKey, resolveExternalScript } from './device-flow/external-approval.ts';
 import { finishScript, pollScript, recordKey, releaseScript, resolveScript, unresolveScript, usedKey, type DeviceRecord } from './device-flow/device-scripts.ts';

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import type { ServerResponse } from 'node:http';
 import { putHeader } from '../http/held-headers.ts';
-import { jtiKey } from './dpop/proof.ts';
+import { jtiKey } from './dpop/policy.ts';
 import { hashToken } from './token-kinds.ts';
 import type { Store, StoreScript } from '../storage/store/index.ts';
 

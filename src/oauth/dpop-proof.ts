@@ -1,8 +1,7 @@
 // RFC 9449 §4.3, §5 and §11.1: the DPoP proof of a token request.
 import type { Request } from 'express';
 import { expectedHtu } from '../auth/dpop/htu.ts';
-import { JTI_MEMORY_MS } from '../auth/dpop/policy.ts';
-import { jtiKey } from '../auth/dpop/proof.ts';
+import { JTI_MEMORY_MS, jtiKey } from '../auth/dpop/policy.ts';
 import { DpopRefused } from '../auth/dpop/refusals.ts';
 import type { Services } from '../services.ts';
 import { InvalidDpopProof } from './errors.ts';

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { randomUUID } from 'node:crypto';
-import { jtiKey } from '../../src/auth/dpop/proof.ts';
+import { jtiKey } from '../../src/auth/dpop/policy.ts';
 import { slidingWindowProofScript, slidingWindowScript } from '../../src/auth/rate-limit.ts';
 import type { Store, StoreScript } from '../../src/storage/store/index.ts';
 

@@ -1,3 +1,5 @@
+import { hash } from 'node:crypto';
+
 /**
  * What a DPoP proof may be (docs/tokens.md, "DPoP"): the JWS algorithms it may use (RFC 9449
  * §4.2: asymmetric only, never `none` or a MAC), each with the key type it needs, and how
@@ -29,3 +31,6 @@ export const PROOF_WINDOW_SECONDS = 60;
 
 /** How long a `jti` is remembered: as long as a proof carrying it could still be accepted. */
 export const JTI_MEMORY_MS = 2 * PROOF_WINDOW_SECONDS * 1000;
+
+/** The store key under which a proof's `jti` is remembered (only its hash), in the slot of `tag` (the token's rate-limit key, or the key's thumbprint). */
+export const jtiKey = (tag: string, jti: string): string => `dpop:jti:{${tag}}:${hash('sha256', jti, 'base64url')}`;

@@ -1,5 +1,4 @@
 // RFC 9449 §4.2–4.3: a DPoP proof JWT, checked. The JWS work (parsing, the signature) is jose's.
-import { hash } from 'node:crypto';
 import { calculateJwkThumbprint, compactVerify, decodeProtectedHeader, errors, importJWK, type CryptoKey, type JWK } from 'jose';
 import { checkCompactShape } from '../jwt/compact-shape.ts';
 import { DPOP_ALGORITHMS, isDpopAlgorithm, PROOF_WINDOW_SECONDS, type DpopAlgorithm } from './policy.ts';
@@ -137,6 +136,3 @@ function publicKeyOf(jwk: unknown, alg: DpopAlgorithm): JWK {
   }
   return Object.fromEntries(members.map((m) => [m, given[m]])) as JWK;
 }
-
-/** The store key under which a proof's `jti` is remembered, in the slot of `tag` (the token's rate-limit key, or the key's thumbprint). */
-export const jtiKey = (tag: string, jti: string): string => `dpop:jti:{${tag}}:${hash('sha256', jti, 'base64url')}`;
