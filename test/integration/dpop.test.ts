@@ -82,7 +82,7 @@ describe('the token endpoint (RFC 9449 §5)', () => {
     expect((await dpopMe(body.access_token)).status).toBe(200);
     await expectDpopRefusal(await meWith({ Authorization: `Bearer ${body.access_token}` }), /bound to a key/);
     await expectOAuthError(await refreshWith(body.refresh_token), 400, 'invalid_grant');
-    expect(audit.events.some((e) => e.event === 'oauth.token_minted' && e.subject === account.id && e.dpop_bound === true)).toBe(true);
+    expect(audit.events.some((e) => e.event === 'oauth.token_issued' && e.subject === account.id && e.dpop_bound === true)).toBe(true);
   });
 
   it('when the device grant is collected without a proof, then the tokens are Bearer tokens, as before', async () => {
